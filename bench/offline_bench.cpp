@@ -1,0 +1,115 @@
+// In-process throughput of the offline level on a corpus file (MAILSIFT_CORPUS, one address per
+// line; bench/gen_corpus.py makes one). BM_LineScan is the reference measured in the same run:
+// finding the line ends of the same bytes in memory, which is what `wc -l` does.
+#include <benchmark/benchmark.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "address/address.hpp"
+#include "domain/knowledge.hpp"
+#include "verdict/classify.hpp"
+#include "verdict/render.hpp"
+
+namespace {
+
+struct Corpus {
+  std::string bytes;
+  std::vector<std::string_view> lines;
+};
+
+const Corpus& corpus() {
+  static const Corpus c = [] {
+    Corpus k;
+    const char* path = std::getenv("MAILSIFT_CORPUS");
+    if (path == nullptr) {
+      std::fprintf(stderr, "set MAILSIFT_CORPUS to a corpus file (bench/gen_corpus.py N FILE)\n");
+      std::exit(2);
+    }
+    std::ifstream f(path, std::ios::binary);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    k.bytes = ss.str();
+    std::string_view rest = k.bytes;
+    while (!rest.empty()) {
+      const std::size_t nl = rest.find('\n');
+      k.lines.push_back(rest.substr(0, nl));
+      rest = nl == std::string_view::npos ? std::string_view{} : rest.substr(nl + 1);
+    }
+    return k;
+  }();
+  return c;
+}
+
+void BM_LineScan(benchmark::State& state) {
+  const Corpus& c = corpus();
+  for (auto _ : state) {
+    std::size_t n = 0;
+    const char* p = c.bytes.data();
+    const char* end = p + c.bytes.size();
+    while ((p = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)))) != nullptr) {
+      ++n;
+      ++p;
+    }
+    benchmark::DoNotOptimize(n);
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * c.lines.size()));
+}
+
+void BM_Parse(benchmark::State& state) {
+  const Corpus& c = corpus();
+  mailsift::address::Address a;
+  for (auto _ : state) {
+    std::size_t ok = 0;
+    for (std::string_view line : c.lines) ok += mailsift::address::parse(line, a) == mailsift::Reason::well_formed;
+    benchmark::DoNotOptimize(ok);
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * c.lines.size()));
+}
+
+void BM_ParseClassify(benchmark::State& state) {
+  const Corpus& c = corpus();
+  static const mailsift::domain::Knowledge knowledge;
+  mailsift::Classifier classifier(knowledge);
+  mailsift::Result r;
+  for (auto _ : state) {
+    std::size_t valid = 0;
+    for (std::string_view line : c.lines) {
+      classifier.classify(line, r);
+      valid += r.status == mailsift::Status::valid;
+    }
+    benchmark::DoNotOptimize(valid);
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * c.lines.size()));
+}
+
+void BM_ParseClassifyJson(benchmark::State& state) {
+  const Corpus& c = corpus();
+  static const mailsift::domain::Knowledge knowledge;
+  mailsift::Classifier classifier(knowledge);
+  mailsift::Result r;
+  std::string out;
+  out.reserve(1 << 21);
+  for (auto _ : state) {
+    for (std::string_view line : c.lines) {
+      classifier.classify(line, r);
+      mailsift::render::append_json(r, out);
+      out.push_back('\n');
+      if (out.size() > (1 << 20)) out.clear();
+    }
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * c.lines.size()));
+}
+
+}  // namespace
+
+BENCHMARK(BM_LineScan)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Parse)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_ParseClassify)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_ParseClassifyJson)->Unit(benchmark::kMillisecond);
+BENCHMARK_MAIN();

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Stops the mail lab started by lab/up.sh and removes every trace of it:
+# the processes it recorded, the network namespace, /etc/netns/NAME and LAB_DIR.
+# Safe to call when nothing is running.
+#
+#   lab/down.sh [NAME]             NAME defaults to mslab
+set -euo pipefail
+
+NAME=${1:-mslab}
+if ! [[ $NAME =~ ^[A-Za-z0-9_-]{1,32}$ ]]; then
+  echo "down.sh: bad lab name '$NAME'" >&2
+  exit 2
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "down.sh: must run as root" >&2
+  exit 1
+fi
+POINTER=/run/mailsift-lab/$NAME
+if [ -z "${LAB_DIR:-}" ] && [ -s "$POINTER" ]; then
+  LAB_DIR=$(cat "$POINTER")
+fi
+LAB_DIR=${LAB_DIR:-/tmp/mailsift-lab-$NAME}
+
+# Start time of a PID (field 22 of /proc/PID/stat), empty when it is gone.
+start_time() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $20}' || true; }
+
+# Is the recorded process still the one we started?
+alive() { [ -n "$2" ] && [ "$(start_time "$1")" = "$2" ]; }
+
+stopped=0
+if [ -f "$LAB_DIR/pids" ]; then
+  # Postfix first, the polite way: its master stops its children.
+  if [ -f "$LAB_DIR/postfix/etc/main.cf" ] && [ -f "$LAB_DIR/postfix/queue/pid/master.pid" ]; then
+    postfix -c "$LAB_DIR/postfix/etc" stop >/dev/null 2>&1 || true
+  fi
+  while read -r pid start label; do
+    if alive "$pid" "$start"; then
+      kill -TERM "$pid" 2>/dev/null && stopped=$((stopped + 1)) || true
+    fi
+  done <"$LAB_DIR/pids"
+  for _ in $(seq 50); do
+    left=0
+    while read -r pid start label; do
+      alive "$pid" "$start" && left=1
+    done <"$LAB_DIR/pids"
+    [ "$left" -eq 0 ] && break
+    sleep 0.1
+  done
+  while read -r pid start label; do
+    if alive "$pid" "$start"; then
+      echo "down.sh: $label ($pid) ignored SIGTERM: SIGKILL" >&2
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  done <"$LAB_DIR/pids"
+fi
+
+if [ -e "/run/netns/$NAME" ]; then
+  # Whatever still runs inside the lab's namespace belongs to the lab (children of
+  # the servers, a test client left over): end it, or the namespace lives on.
+  for sig in TERM KILL; do
+    pids=$(ip netns pids "$NAME" 2>/dev/null || true)
+    [ -z "$pids" ] && break
+    for pid in $pids; do
+      [ "$sig" = KILL ] && echo "down.sh: SIGKILL $pid ($(cat "/proc/$pid/comm" 2>/dev/null)) in namespace $NAME" >&2
+      kill "-$sig" "$pid" 2>/dev/null || true
+    done
+    for _ in $(seq 30); do
+      [ -z "$(ip netns pids "$NAME" 2>/dev/null || true)" ] && break
+      sleep 0.1
+    done
+  done
+  ip netns del "$NAME"
+fi
+rm -rf "/etc/netns/$NAME"
+if [ -f "$LAB_DIR/.mailsift-lab" ]; then
+  rm -rf "$LAB_DIR"
+elif [ -e "$LAB_DIR" ]; then
+  echo "down.sh: $LAB_DIR has no .mailsift-lab mark: not removing it" >&2
+fi
+rm -f "$POINTER"
+rmdir /run/mailsift-lab 2>/dev/null || true
+echo "down.sh: lab '$NAME' is down ($stopped recorded processes stopped)"

@@ -1,0 +1,406 @@
+// Address syntax, after RFC 5321 §4.1.2 (Mailbox, Local-part, Dot-string, Quoted-string),
+// §4.1.3 (address literals), §4.5.3.1 (size limits), RFC 6531 §3.3 (UTF-8 atext and U-label
+// domains), RFC 5890/5891 + UTS #46 (IDNA2008 through libidn2) and RFC 1034 §3.5 (LDH labels).
+//
+// Deliberate choices (docs/syntax.md lists them with the corpus disagreements):
+// - No RFC 5322 extras: comments, folding whitespace, obs-local-part and display names are
+//   rejected with their own reasons, because none of them can be sent in RCPT TO.
+// - Control characters are rejected anywhere, quoted or not: they must never reach an SMTP command.
+// - Non-ASCII text must be safe to display: unassigned, private-use, format (bidi controls,
+//   zero-width characters) and non-ASCII space characters are rejected.
+// - Lengths are measured on the normalized form, the bytes that would go on the wire.
+#include <arpa/inet.h>
+#include <idn2.h>
+#include <unictype.h>
+#include <uninorm.h>
+
+#include <array>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+
+#include "address/address.hpp"
+#include "common/text.hpp"
+
+namespace mailsift::address {
+namespace {
+
+using enum Reason;
+
+// Byte classes for the hot loops.
+enum : std::uint8_t {
+  kAtext = 1,    // RFC 5322 §3.2.3 atext (ASCII part)
+  kLdh = 2,      // letter, digit, hyphen (RFC 1034 §3.5)
+  kQtext = 4,    // RFC 5321 qtextSMTP: %d32-33 / %d35-91 / %d93-126
+  kControl = 8,  // C0 controls and DEL
+};
+
+constexpr std::array<std::uint8_t, 256> make_classes() {
+  std::array<std::uint8_t, 256> t{};
+  for (int c = 0; c < 0x20; ++c) t[static_cast<std::size_t>(c)] = kControl;
+  t[0x7F] = kControl;
+  for (int c = 32; c <= 126; ++c)
+    if (c != '"' && c != '\\') t[static_cast<std::size_t>(c)] |= kQtext;
+  for (int c = 'a'; c <= 'z'; ++c) t[static_cast<std::size_t>(c)] |= kAtext | kLdh;
+  for (int c = 'A'; c <= 'Z'; ++c) t[static_cast<std::size_t>(c)] |= kAtext | kLdh;
+  for (int c = '0'; c <= '9'; ++c) t[static_cast<std::size_t>(c)] |= kAtext | kLdh;
+  t['-'] |= kLdh;
+  for (char c : std::string_view("!#$%&'*+-/=?^_`{|}~")) t[static_cast<unsigned char>(c)] |= kAtext;
+  return t;
+}
+constexpr auto kClass = make_classes();
+
+constexpr std::uint8_t cls(char c) { return kClass[static_cast<unsigned char>(c)]; }
+
+// Full-width COMMERCIAL AT (U+FF20) and SMALL COMMERCIAL AT (U+FE6B): look-alikes people paste.
+constexpr std::string_view kFullwidthAt = "\xEF\xBC\xA0";
+constexpr std::string_view kSmallAt = "\xEF\xB9\xAB";
+
+// A code point outside ASCII in a local part: allowed by RFC 6531 if it is safe to show.
+Reason check_code_point(std::int32_t cp, bool first) noexcept {
+  const auto uc = static_cast<ucs4_t>(cp);
+  if (cp <= 0x9F) return syntax_control_character;  // C1 controls
+  if (uc_is_general_category(uc, UC_CATEGORY_Zs) || uc_is_general_category(uc, UC_CATEGORY_Zl) ||
+      uc_is_general_category(uc, UC_CATEGORY_Zp))
+    return syntax_whitespace;
+  if (uc_is_general_category(uc, UC_CATEGORY_Cc)) return syntax_control_character;
+  // Cf: bidi controls (U+202A-202E, U+2066-2069), zero-width characters, BOM, soft hyphen: invisible
+  // or reordering text is how look-alike addresses are built. Cn: unassigned. Co: private use.
+  if (uc_is_general_category(uc, UC_CATEGORY_Cf) || uc_is_general_category(uc, UC_CATEGORY_Cn) ||
+      uc_is_general_category(uc, UC_CATEGORY_Co) || uc_is_general_category(uc, UC_CATEGORY_Cs))
+    return syntax_unsafe_unicode;
+  if (first && uc_is_general_category(uc, UC_CATEGORY_M)) return syntax_unsafe_unicode;  // dangling mark
+  return well_formed;
+}
+
+// Checks every non-ASCII code point of a local part (already known to be well-formed UTF-8).
+Reason check_unicode_local(std::string_view s) noexcept {
+  std::size_t i = 0;
+  bool first = true;
+  while (i < s.size()) {
+    if (static_cast<unsigned char>(s[i]) < 0x80) {
+      ++i;
+      first = false;
+      continue;
+    }
+    const std::int32_t cp = text::decode_utf8(s, i);
+    if (cp < 0) return syntax_invalid_utf8;
+    if (Reason r = check_code_point(cp, first); r != well_formed) return r;
+    first = false;
+  }
+  return well_formed;
+}
+
+// RFC 5321 Dot-string with RFC 6531 UTF8-non-ascii allowed in atext.
+Reason check_dot_string(std::string_view s) noexcept {
+  if (s.front() == '.') return syntax_leading_dot;
+  if (s.back() == '.') return syntax_trailing_dot;
+  char prev = 0;
+  for (char c : s) {
+    if (c == '.') {
+      if (prev == '.') return syntax_consecutive_dots;
+    } else if (static_cast<unsigned char>(c) < 0x80 && !(cls(c) & kAtext)) {
+      if (c == ' ') return syntax_whitespace;
+      if (c == '(' || c == ')') return syntax_comment;
+      if (c == '"') return syntax_bad_quoted_string;
+      return syntax_invalid_character;
+    }
+    prev = c;
+  }
+  return well_formed;
+}
+
+bool is_dot_string(std::string_view s) noexcept { return !s.empty() && check_dot_string(s) == well_formed; }
+
+// RFC 5321 §4.1.3 IPv4-address-literal: Snum 3("." Snum), Snum = 1*3DIGIT with value 0-255.
+bool is_ipv4_literal(std::string_view s) noexcept {
+  int parts = 0;
+  std::size_t i = 0;
+  while (true) {
+    std::size_t start = i;
+    int v = 0;
+    while (i < s.size() && text::is_ascii_digit(s[i]) && i - start < 3) v = v * 10 + (s[i++] - '0');
+    if (i == start || v > 255) return false;
+    ++parts;
+    if (i == s.size()) return parts == 4;
+    if (s[i] != '.' || parts == 4) return false;
+    ++i;
+  }
+}
+
+}  // namespace
+
+// Writes the normalized address into Address::buf_. Friend of Address.
+class Parser {
+ public:
+  static Reason run(std::string_view in, Address& out) noexcept;
+
+ private:
+  static Reason parse_domain(std::string_view d, Address& out, std::size_t at) noexcept;
+  static Reason check_ascii_domain(char* d, std::size_t n) noexcept;
+  static Reason put(Address& out, std::size_t pos, std::string_view s) noexcept {
+    if (pos + s.size() > out.buf_.size()) return syntax_address_too_long;
+    std::memcpy(out.buf_.data() + pos, s.data(), s.size());
+    return well_formed;
+  }
+};
+
+Reason Parser::run(std::string_view in, Address& out) noexcept {
+  out.smtputf8 = false;
+  out.quoted_local = false;
+  out.literal = Literal::none;
+  if (in.empty()) return syntax_empty;
+  if (in.size() > kMaxInput) return syntax_address_too_long;
+
+  // Pass 1, whole input: controls are refused first, because they are the dangerous ones.
+  bool non_ascii = false;
+  for (char c : in) {
+    const std::uint8_t k = cls(c);
+    if (k & kControl) return c == '\t' ? syntax_whitespace : syntax_control_character;
+    non_ascii |= static_cast<unsigned char>(c) >= 0x80;
+  }
+  if (non_ascii) {
+    for (std::size_t i = 0; i < in.size();) {
+      if (text::decode_utf8(in, i) < 0) return syntax_invalid_utf8;
+    }
+  }
+
+  // Split local part and domain.
+  std::string_view local;
+  std::string_view domain;
+  if (in.front() == '"') {
+    std::size_t i = 1;
+    while (i < in.size() && in[i] != '"') i += (in[i] == '\\') ? 2 : 1;
+    if (i >= in.size()) return in.find('@') == std::string_view::npos ? syntax_missing_at : syntax_unterminated_quote;
+    if (i + 1 == in.size()) return syntax_missing_at;
+    if (in[i + 1] != '@') {
+      if (in[i + 1] == '(') return syntax_comment;
+      if (in.find('<') != std::string_view::npos) return syntax_display_name;
+      return syntax_bad_quoted_string;
+    }
+    local = in.substr(0, i + 1);
+    domain = in.substr(i + 2);
+  } else {
+    const std::size_t at = in.find('@');
+    if (at == std::string_view::npos) {
+      if (in.find(kFullwidthAt) != std::string_view::npos || in.find(kSmallAt) != std::string_view::npos)
+        return syntax_fullwidth_at;
+      return syntax_missing_at;
+    }
+    local = in.substr(0, at);
+    domain = in.substr(at + 1);
+    if (in.back() == '>' && in.find('<') != std::string_view::npos) return syntax_display_name;
+    if (domain.find('@') != std::string_view::npos) {
+      if (local.find('"') != std::string_view::npos) return syntax_bad_quoted_string;
+      return syntax_multiple_at;
+    }
+  }
+  if (local.empty()) return syntax_empty_local;
+  if (domain.empty()) return syntax_empty_domain;
+
+  // Local part.
+  std::size_t pos = 0;
+  if (local.front() == '"') {
+    out.quoted_local = true;
+    // Unescape: quoted-pairSMTP is "\" %d32-126. RFC 6531 adds UTF8-non-ascii to qtextSMTP only.
+    std::array<char, kMaxInput> content{};
+    std::size_t n = 0;
+    for (std::size_t i = 1; i + 1 < local.size(); ++i) {
+      char c = local[i];
+      if (c == '\\') {
+        c = local[++i];
+        if (static_cast<unsigned char>(c) < 32 || static_cast<unsigned char>(c) > 126) return syntax_bad_quoted_string;
+      } else if (static_cast<unsigned char>(c) < 0x80 && !(cls(c) & kQtext)) {
+        return syntax_bad_quoted_string;
+      }
+      content[n++] = c;
+    }
+    const std::string_view body(content.data(), n);
+    if (Reason r = check_unicode_local(body); r != well_formed) return r == syntax_whitespace ? syntax_unsafe_unicode : r;
+    if (is_dot_string(body)) {
+      // "john.doe"@x and john.doe@x name the same mailbox (RFC 5321 §4.1.2): send the plain form.
+      if (Reason r = put(out, 0, body); r != well_formed) return syntax_local_too_long;
+      pos = n;
+    } else {
+      if (pos + 2 * n + 2 > out.buf_.size()) return syntax_local_too_long;
+      out.buf_[pos++] = '"';
+      for (char c : body) {
+        if (c == '"' || c == '\\') out.buf_[pos++] = '\\';
+        out.buf_[pos++] = c;
+      }
+      out.buf_[pos++] = '"';
+    }
+  } else {
+    if (local.front() == '(' || local.back() == ')') return syntax_comment;
+    if (Reason r = check_dot_string(local); r != well_formed) return r;
+    if (non_ascii) {
+      if (Reason r = check_unicode_local(local); r != well_formed) return r;
+    }
+    if (local.size() > kMaxLocal * 4) return syntax_local_too_long;  // cannot shrink below 64 octets
+    if (Reason r = put(out, 0, local); r != well_formed) return syntax_local_too_long;
+    pos = local.size();
+  }
+
+  // RFC 6531 local parts are compared in NFC; send the NFC form.
+  std::string_view written(out.buf_.data(), pos);
+  for (char c : written) out.smtputf8 |= static_cast<unsigned char>(c) >= 0x80;
+  if (out.smtputf8) {
+    std::array<std::uint8_t, kMaxAddress + 2> nfc{};
+    std::size_t nfc_len = nfc.size();
+    std::uint8_t* res = u8_normalize(UNINORM_NFC, reinterpret_cast<const std::uint8_t*>(written.data()), written.size(),
+                                     nfc.data(), &nfc_len);
+    if (res == nullptr) return syntax_local_too_long;
+    if (res != nfc.data()) {  // did not fit the stack buffer: certainly too long
+      std::free(res);
+      return syntax_local_too_long;
+    }
+    std::memcpy(out.buf_.data(), nfc.data(), nfc_len);
+    pos = nfc_len;
+  }
+  if (pos > kMaxLocal) return syntax_local_too_long;
+  out.local_len_ = pos;
+  out.buf_[pos++] = '@';
+  return parse_domain(domain, out, pos);
+}
+
+Reason Parser::parse_domain(std::string_view d, Address& out, std::size_t pos) noexcept {
+  if (d.front() == '(' || d.back() == ')') return syntax_comment;
+
+  // Address literal, RFC 5321 §4.1.3.
+  if (d.front() == '[') {
+    if (d.back() != ']' || d.size() < 3) return syntax_bad_address_literal;
+    std::string_view body = d.substr(1, d.size() - 2);
+    if (is_ipv4_literal(body)) {
+      out.literal = Literal::ipv4;
+    } else if (body.size() > 5 && text::iequals_ascii(body.substr(0, 5), "IPv6:")) {
+      std::array<char, 64> tmp{};
+      std::string_view ip = body.substr(5);
+      if (ip.size() >= tmp.size()) return syntax_bad_address_literal;
+      std::memcpy(tmp.data(), ip.data(), ip.size());
+      in6_addr a{};
+      if (inet_pton(AF_INET6, tmp.data(), &a) != 1) return syntax_bad_address_literal;
+      out.literal = Literal::ipv6;
+      body = ip;
+    } else {
+      return syntax_bad_address_literal;
+    }
+    const std::string_view prefix = out.literal == Literal::ipv6 ? "[IPv6:" : "[";
+    if (pos + prefix.size() + body.size() + 1 > kMaxAddress) return syntax_address_too_long;
+    (void)put(out, pos, prefix);
+    pos += prefix.size();
+    for (char c : body) out.buf_[pos++] = text::ascii_lower(c);
+    out.buf_[pos++] = ']';
+    out.len_ = pos;
+    return well_formed;
+  }
+
+  if (d.front() == '.') return syntax_domain_leading_dot;
+  if (d.back() == '.') return syntax_domain_trailing_dot;
+
+  bool ascii = true;
+  for (char c : d) ascii &= static_cast<unsigned char>(c) < 0x80;
+
+  if (ascii) {
+    if (d.size() > kMaxDomain) return syntax_domain_too_long;
+    if (pos + d.size() > kMaxAddress) {
+      // Still report the first structural problem before the length one.
+      std::array<char, kMaxDomain> tmp{};
+      for (std::size_t i = 0; i < d.size(); ++i) tmp[i] = text::ascii_lower(d[i]);
+      if (Reason r = check_ascii_domain(tmp.data(), d.size()); r != well_formed) return r;
+      return syntax_address_too_long;
+    }
+    char* dst = out.buf_.data() + pos;
+    for (std::size_t i = 0; i < d.size(); ++i) dst[i] = text::ascii_lower(d[i]);
+    if (Reason r = check_ascii_domain(dst, d.size()); r != well_formed) return r;
+    out.len_ = pos + d.size();
+    return well_formed;
+  }
+
+  // U-labels: UTS #46 non-transitional mapping + IDNA2008 through libidn2, giving the A-label form.
+  // Ideographic full stops and other dot look-alikes map to '.', so check the ends again after.
+  if (d.size() > kMaxInput) return syntax_domain_too_long;
+  std::array<char, kMaxInput + 1> tmp{};
+  std::memcpy(tmp.data(), d.data(), d.size());
+  char* alabel = nullptr;
+  const int rc = idn2_lookup_u8(reinterpret_cast<const std::uint8_t*>(tmp.data()),
+                                reinterpret_cast<std::uint8_t**>(&alabel), IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
+  if (rc != IDN2_OK) {
+    if (rc == IDN2_TOO_BIG_DOMAIN) return syntax_domain_too_long;
+    if (rc == IDN2_TOO_BIG_LABEL) return syntax_label_too_long;
+    return syntax_bad_idn;
+  }
+  const std::string_view a(alabel);
+  Reason r = well_formed;
+  if (a.empty()) {
+    r = syntax_bad_idn;
+  } else if (a.front() == '.') {
+    r = syntax_domain_leading_dot;
+  } else if (a.back() == '.') {
+    r = syntax_domain_trailing_dot;
+  } else if (a.size() > kMaxDomain) {
+    r = syntax_domain_too_long;
+  } else if (pos + a.size() > kMaxAddress) {
+    r = syntax_address_too_long;
+  } else {
+    std::memcpy(out.buf_.data() + pos, a.data(), a.size());
+    r = check_ascii_domain(out.buf_.data() + pos, a.size());
+    // The mapped form of a valid U-label domain that still fails LDH rules (e.g. U+FF3F) is a bad IDN.
+    if (r == syntax_invalid_domain_character) r = syntax_bad_idn;
+    out.len_ = pos + a.size();
+  }
+  idn2_free(alabel);
+  return r;
+}
+
+// LDH labels (RFC 1034 §3.5, RFC 5890 §2.3.1), at least two labels, TLD not all-numeric
+// (RFC 3696 §2). `d` is lower case, has no leading or trailing dot. A-labels ("xn--") are
+// decoded by libidn2 to check they are valid IDNA2008.
+Reason Parser::check_ascii_domain(char* d, std::size_t n) noexcept {
+  std::size_t labels = 0;
+  std::size_t start = 0;
+  bool has_alabel = false;
+  bool tld_numeric = true;
+  for (std::size_t i = 0; i <= n; ++i) {
+    if (i < n && d[i] != '.') {
+      const char c = d[i];
+      if (!(cls(c) & kLdh)) {
+        if (c == ' ') return syntax_whitespace;
+        if (c == '(' || c == ')') return syntax_comment;
+        return syntax_invalid_domain_character;
+      }
+      continue;
+    }
+    const std::size_t len = i - start;
+    if (len == 0) return syntax_consecutive_dots;
+    if (len > kMaxLabel) return syntax_label_too_long;
+    if (d[start] == '-' || d[i - 1] == '-') return syntax_label_hyphen;
+    if (len >= 4 && d[start] == 'x' && d[start + 1] == 'n' && d[start + 2] == '-' && d[start + 3] == '-')
+      has_alabel = true;
+    tld_numeric = true;
+    for (std::size_t k = start; k < i; ++k) tld_numeric &= text::is_ascii_digit(d[k]);
+    ++labels;
+    start = i + 1;
+  }
+  if (labels < 2) return syntax_single_label_domain;
+  if (tld_numeric) return syntax_numeric_tld;
+  if (has_alabel) {
+    std::array<char, kMaxDomain + 1> tmp{};
+    std::memcpy(tmp.data(), d, n);
+    char* u = nullptr;
+    // Decoding to Unicode and checking the result validates punycode and the IDNA2008 rules.
+    const int rc = idn2_to_unicode_8z8z(tmp.data(), &u, 0);
+    if (rc != IDN2_OK) return syntax_bad_idn;
+    char* back = nullptr;
+    const int rc2 = idn2_lookup_u8(reinterpret_cast<const std::uint8_t*>(u), reinterpret_cast<std::uint8_t**>(&back),
+                                   IDN2_NONTRANSITIONAL);
+    const bool same = rc2 == IDN2_OK && std::strcmp(back, tmp.data()) == 0;
+    idn2_free(u);
+    idn2_free(back);
+    if (!same) return syntax_bad_idn;
+  }
+  return well_formed;
+}
+
+Reason parse(std::string_view input, Address& out) noexcept { return Parser::run(input, out); }
+
+}  // namespace mailsift::address

@@ -1,0 +1,204 @@
+#include "domain/knowledge.hpp"
+
+#include <libpsl.h>
+
+#include <array>
+#include <stdexcept>
+
+#include "domain/embedded_lists.hpp"
+#include "domain/lists.hpp"
+#include "domain/suspicious.hpp"
+#include "domain/typo.hpp"
+
+namespace mailsift::domain {
+namespace {
+
+// Names that cannot receive mail on the public internet. Each entry covers itself and every
+// subdomain. These go before the public suffix check: "test" and "localhost" are not TLDs either,
+// but the precise reason tells the user the address is a placeholder, not a misspelling.
+constexpr std::array<std::string_view, 12> kReserved = {
+    "example",      // RFC 2606 §2: reserved TLD for documentation
+    "example.com",  // RFC 2606 §3: second-level names for documentation
+    "example.net",  // RFC 2606 §3
+    "example.org",  // RFC 2606 §3
+    "test",         // RFC 2606 §2, RFC 6761 §6.2: testing
+    "invalid",      // RFC 2606 §2, RFC 6761 §6.4: guaranteed never to resolve
+    "localhost",    // RFC 2606 §2, RFC 6761 §6.3: loopback
+    "local",        // RFC 6762 §3: multicast DNS, link-local only
+    "onion",        // RFC 7686 §2: Tor onion services, not reachable over DNS/SMTP
+    "arpa",         // RFC 3172 §2: infrastructure only (in-addr.arpa, ip6.arpa, home.arpa of RFC 8375)
+    "alt",          // RFC 9476 §2: non-DNS name spaces
+    "internal",     // ICANN Board resolution 2024.07.29.06: private-use TLD, never delegated
+};
+
+bool is_reserved(std::string_view domain) noexcept {
+  for (std::string_view r : kReserved)
+    if (text::ends_with_label(domain, r)) return true;
+  return false;
+}
+
+// Entries of the built-in free-provider list that are misspellings of a major provider: typo-squats
+// that the upstream list once recorded as mailbox domains. They stay free providers (that is what
+// the list says), but they must not count as "known real domains" for typo suggestions, or
+// "yaho.com" would never be pointed to yahoo.com. Found by running every free-list entry through
+// the suggester (docs/typo-suggestions.md); the other hits there are real providers.
+constexpr std::array<std::string_view, 8> kFreeListTypoSquats = {
+    "hitmail.com", "hotmail.co", "outiook.com", "sbcglbal.net", "uymail.com", "vahoo.com", "yaho.com", "yahoo.co",
+};
+
+bool all_digits(std::string_view s) noexcept {
+  for (char c : s)
+    if (!text::is_ascii_digit(c)) return false;
+  return !s.empty();
+}
+
+struct PslFree {
+  void operator()(psl_ctx_t* p) const noexcept { psl_free(p); }
+};
+
+// RFC 5321 §4.5.3.1.1: longer local parts are not valid, so they cannot be listed either.
+constexpr std::size_t kMaxLocal = 64;
+
+}  // namespace
+
+struct Knowledge::Impl {
+  std::unique_ptr<psl_ctx_t, PslFree> owned_psl;
+  const psl_ctx_t* psl = nullptr;
+  lists::Storage store;
+  lists::ViewSet disposable;  // the domain and its subdomains, up to the registrable domain
+  lists::ViewSet wildcard;    // every subdomain, whatever the public suffix list says
+  lists::ViewSet allow;       // vetoes both sets above
+  lists::ViewSet free;
+  lists::ViewSet user_free;  // free_files: also vouches that the domain is real (no suggestion)
+  // Real domains that must never get a typo suggestion; `allow` and `user_free` count too.
+  lists::ViewSet known;
+  lists::ViewSet roles;
+  typo::Suggester typo;
+};
+
+Knowledge::Knowledge(const ListOptions& opt) : impl_(std::make_unique<Impl>()) {
+  Impl& m = *impl_;
+  using lists::Kind;
+  // psl_latest picks the newer of libpsl's built-in data and Debian's /usr/share/publicsuffix,
+  // which the publicsuffix package keeps current without rebuilding us.
+  m.owned_psl.reset(psl_latest(nullptr));
+  m.psl = m.owned_psl ? m.owned_psl.get() : psl_builtin();
+  if (m.psl == nullptr) throw std::runtime_error("cannot load the public suffix list (libpsl has no data)");
+
+  if (opt.builtin) {
+    lists::add_embedded(m.disposable, embedded::disposable_blocklist, false, Kind::domain, m.store);
+    lists::add_embedded(m.wildcard, embedded::disposable_wildcard, false, Kind::domain, m.store);
+    if (opt.extended_disposable) {
+      m.disposable.reserve(160'000);  // the union is about 151,000 (data/SOURCES.md)
+      lists::add_embedded(m.disposable, embedded::disposable_extended, false, Kind::domain, m.store);
+      lists::add_embedded(m.disposable, embedded::disposable_mailchecker, false, Kind::domain, m.store);
+    }
+    lists::add_embedded(m.allow, embedded::disposable_allowlist, false, Kind::domain, m.store);
+
+    // Free vs disposable: the free list is free_providers_not_disposable (Kikobeats' list minus the
+    // curated blocklist), so with the default lists no domain is both. With the extended lists a
+    // domain can be both (33mail.com is in each): `free` and `disposable` are reported as the lists
+    // say and the verdict stage lets disposable win, rather than this stage hiding one of them.
+    lists::add_embedded(m.free, embedded::free_providers, false, Kind::domain, m.store);
+    lists::add_embedded(m.free, embedded::popular_domains, false, Kind::domain, m.store);
+
+    lists::add_embedded(m.known, embedded::popular_domains, false, Kind::domain, m.store);
+    lists::add_embedded(m.known, embedded::typo_domains, true, Kind::domain, m.store);
+    lists::add_embedded(m.known, embedded::free_providers, false, Kind::domain, m.store);
+    for (std::string_view squat : kFreeListTypoSquats) m.known.erase(squat);
+
+    // The role list has entries that are only numbers (123, 2015 ... 2030). An all-digit local
+    // part is far more often a personal account (QQ numbers at qq.com, customer and phone
+    // numbers) than a shared mailbox, so those are skipped.
+    for (std::string_view role : text::list_lines(embedded::role_local_parts, true))
+      if (!all_digits(role)) m.roles.insert(role);
+
+    // Tie order: the popular list is ordered by size of the provider.
+    for (std::string_view d : text::list_lines(embedded::popular_domains, false)) m.typo.add_domain(d);
+    for (std::string_view d : text::list_lines(embedded::typo_domains, true)) m.typo.add_domain(d);
+    for (std::string_view t : text::list_lines(embedded::typo_tlds, false)) m.typo.add_tld(t);
+    for (std::string_view s : text::list_lines(embedded::typo_slds, false)) m.typo.add_sld(s);
+  }
+
+  for (const std::string& f : opt.disposable_files) lists::add_file(m.disposable, f, "disposable", Kind::domain, m.store);
+  for (const std::string& d : opt.disposable_domains) lists::add_entry(m.disposable, d, Kind::domain, m.store);
+  for (const std::string& f : opt.allow_files) lists::add_file(m.allow, f, "allow", Kind::domain, m.store);
+  for (const std::string& d : opt.allow_domains) lists::add_entry(m.allow, d, Kind::domain, m.store);
+  for (const std::string& f : opt.free_files) lists::add_file(m.user_free, f, "free", Kind::domain, m.store);
+  for (const std::string& f : opt.role_files) lists::add_file(m.roles, f, "role", Kind::local_part, m.store);
+}
+
+Knowledge::~Knowledge() = default;
+
+DomainFacts Knowledge::lookup(std::string_view domain) const {
+  const Impl& m = *impl_;
+  DomainFacts f;
+  // libpsl takes NUL-terminated text; a valid domain (at most 253 octets) fits the stack buffer.
+  std::array<char, typo::kMaxLen + 2> stack_buf;
+  std::string heap_buf;
+  char* p = stack_buf.data();
+  if (domain.size() >= stack_buf.size()) {
+    heap_buf.resize(domain.size());
+    p = heap_buf.data();
+  }
+  for (std::size_t i = 0; i < domain.size(); ++i) p[i] = text::ascii_lower(domain[i]);
+  p[domain.size()] = '\0';
+  const std::string_view d(p, domain.size());
+
+  const std::size_t last_dot = d.rfind('.');
+  const char* tld = p + (last_dot == std::string_view::npos ? 0 : last_dot + 1);
+  // Without PSL_TYPE_NO_STAR_RULE the implicit "*" rule would make every label a public suffix.
+  const bool tld_exists = psl_is_public_suffix2(m.psl, tld, PSL_TYPE_ANY | PSL_TYPE_NO_STAR_RULE) != 0;
+  // psl_registrable_domain applies the "*" rule, so an unknown TLD still gives "name.tld": good
+  // enough as the floor of the disposable walk, but not reported as a registrable domain.
+  const char* reg = psl_registrable_domain(m.psl, p);
+  const std::string_view registrable = reg != nullptr ? std::string_view(reg) : std::string_view{};
+  if (tld_exists) f.registrable = registrable;
+
+  if (is_reserved(d)) {
+    f.reason = Reason::reserved_domain;
+    return f;
+  }
+  if (!tld_exists) f.reason = Reason::unknown_tld;
+
+  // Walk up to the registrable domain and no further: a list entry must never stand for a whole
+  // public suffix, whose other registrants are unrelated (a "0-mailer.dynv6.net" entry says nothing
+  // about "me.dynv6.net"). When the domain is itself a public suffix, only the domain is tested.
+  const std::size_t floor = registrable.empty() ? d.size() : registrable.size();
+  const bool listed = lists::contains_self_or_parent(m.disposable, d, floor) ||
+                      lists::contains_self_or_parent(m.wildcard, d, 0);
+  f.disposable = listed && !lists::contains_self_or_parent(m.allow, d, floor);
+  f.free = m.free.contains(d) || m.user_free.contains(d);
+
+  // The disposable lists do not make a domain "known": gmial.com is disposable and a typo.
+  if (!m.known.contains(d) && !m.allow.contains(d) && !m.user_free.contains(d)) {
+    std::string s = m.typo.suggest(d, tld_exists);
+    if (!s.empty() && s != d && !is_reserved(s)) f.suggestion = std::move(s);
+  }
+  return f;
+}
+
+bool Knowledge::is_role(std::string_view local) const noexcept {
+  std::array<char, kMaxLocal> buf;
+  std::size_t n = 0;
+  for (char c : local) {
+    if (c == '+') break;  // RFC 5233 subaddress: "sales+eu" is still the sales mailbox
+    if (n == buf.size()) return false;
+    buf[n++] = text::ascii_lower(c);
+  }
+  return n != 0 && impl_->roles.contains(std::string_view(buf.data(), n));
+}
+
+bool Knowledge::is_suspicious(std::string_view local) const noexcept { return suspicious::is_suspicious(local); }
+
+std::shared_ptr<const DomainFacts> FactsCache::get(std::string_view domain) {
+  if (const auto it = map_.find(domain); it != map_.end()) return it->second;
+  // Starting over is cheaper than LRU bookkeeping and keeps the hit path a single lookup; a
+  // domain seen again after a reset costs one more Knowledge::lookup.
+  if (map_.size() >= max_) map_.clear();
+  auto facts = std::make_shared<const DomainFacts>(k_.lookup(domain));
+  map_.emplace(std::string(domain), facts);
+  return facts;
+}
+
+}  // namespace mailsift::domain

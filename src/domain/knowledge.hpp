@@ -1,0 +1,70 @@
+#pragma once
+// Domain knowledge: what we know about a domain or a local part without touching the network.
+// Entry point: domain::Knowledge (immutable after construction, safe to share between threads)
+// and domain::FactsCache (per worker, bounded) in front of it.
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "common/text.hpp"
+#include "verdict/reason.hpp"
+
+namespace mailsift::domain {
+
+/// Run-time extensions to the built-in lists. Files hold one entry per line ('#' comments and
+/// blank lines ignored). The allowlist wins over every disposable source.
+struct ListOptions {
+  bool builtin = true;               // false: use only what the options below give
+  bool extended_disposable = false;  // also the large community lists (more false positives)
+  std::vector<std::string> disposable_files, allow_files, free_files, role_files;
+  std::vector<std::string> disposable_domains, allow_domains;
+};
+
+/// Facts about one domain (lower-case A-label, as address::Address::domain() gives it).
+struct DomainFacts {
+  Reason reason = Reason::well_formed;  // well_formed, reserved_domain or unknown_tld
+  std::string registrable;              // eTLD+1 per the public suffix list; empty if none
+  bool disposable = false;
+  bool free = false;
+  std::string suggestion;  // corrected domain for a likely typo, else empty
+};
+
+class Knowledge {
+ public:
+  /// Loads built-in lists plus the files named in `opt`. Throws std::runtime_error with the file
+  /// name when a file cannot be read (a start-up error, not a per-address one).
+  explicit Knowledge(const ListOptions& opt = {});
+  ~Knowledge();
+  Knowledge(const Knowledge&) = delete;
+  Knowledge& operator=(const Knowledge&) = delete;
+
+  /// Uncached lookup. `domain` must be a syntactically valid lower-case A-label domain.
+  [[nodiscard]] DomainFacts lookup(std::string_view domain) const;
+  /// Role account (info@, sales@, postmaster@ ...). Case-insensitive; a "+tag" is ignored.
+  [[nodiscard]] bool is_role(std::string_view local) const noexcept;
+  /// Keyboard walks, test-like names, long random-looking strings: a flag, never a verdict.
+  [[nodiscard]] bool is_suspicious(std::string_view local) const noexcept;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+/// Per-worker cache of Knowledge::lookup. Not thread-safe: one per thread. Bounded: when full it
+/// starts over, which keeps memory flat on lists with millions of distinct domains.
+class FactsCache {
+ public:
+  explicit FactsCache(const Knowledge& k, std::size_t max_entries = 1 << 16) : k_(k), max_(max_entries) {}
+  [[nodiscard]] std::shared_ptr<const DomainFacts> get(std::string_view domain);
+
+ private:
+  const Knowledge& k_;
+  std::size_t max_;
+  std::unordered_map<std::string, std::shared_ptr<const DomainFacts>, text::StringHash, std::equal_to<>> map_;
+};
+
+}  // namespace mailsift::domain

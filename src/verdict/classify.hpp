@@ -1,0 +1,27 @@
+#pragma once
+// The offline verifier: syntax + domain knowledge → Result. Entry point: Classifier::classify.
+#include <string_view>
+
+#include "domain/knowledge.hpp"
+#include "verdict/result.hpp"
+
+namespace mailsift {
+
+/// One per worker thread (it owns a domain facts cache); the Knowledge it reads is shared.
+class Classifier {
+ public:
+  explicit Classifier(const domain::Knowledge& k) : knowledge_(k), cache_(k) {}
+
+  /// Fills `out` (reusing its storage) with the verdict for one input. Never throws for bad input.
+  void classify(std::string_view input, Result& out);
+
+ private:
+  const domain::Knowledge& knowledge_;
+  domain::FactsCache cache_;
+};
+
+/// The status/reason precedence and the score, from the facts gathered so far. Pure: a table test
+/// pins the order. Fills status, reason and score.
+void decide(Result& r);
+
+}  // namespace mailsift

@@ -1,0 +1,52 @@
+#pragma once
+// The result of verifying one address: the one type every stage fills in and every output format
+// renders. The JSON schema it maps to is written down once, in docs/schema.md.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "address/address.hpp"
+#include "domain/knowledge.hpp"
+#include "verdict/reason.hpp"
+
+namespace mailsift {
+
+/// How far verification goes. Each level includes the ones before it.
+enum class Level : std::uint8_t { syntax };
+
+/// Which checks ran, as bits (rendered as the `checks` array).
+enum Check : std::uint32_t { kCheckSyntax = 1u << 0, kCheckDomain = 1u << 1 };
+
+struct Flags {
+  bool disposable = false;
+  bool role = false;
+  bool free = false;
+  std::optional<bool> catch_all;  // null until an SMTP probe tests it
+  bool smtputf8 = false;
+  bool quoted_local = false;
+  bool address_literal = false;
+  bool suspicious = false;
+};
+
+struct Result {
+  std::string email;  // the input, exactly as given (after trimming surrounding blanks)
+  Status status = Status::unknown;
+  Reason reason = Reason::syntax_empty;
+  double score = 0.0;
+  Flags flags;
+  std::uint32_t checks = 0;
+  bool parsed = false;      // syntax passed: `address` is meaningful
+  address::Address address;  // normalized form, when parsed
+  std::shared_ptr<const domain::DomainFacts> facts;  // null for syntax failures and literals
+
+  [[nodiscard]] std::string_view registrable_domain() const noexcept {
+    return facts ? std::string_view(facts->registrable) : std::string_view{};
+  }
+  [[nodiscard]] std::string_view suggested_domain() const noexcept {
+    return facts ? std::string_view(facts->suggestion) : std::string_view{};
+  }
+};
+
+}  // namespace mailsift

@@ -1,0 +1,229 @@
+// Address syntax rules, one table per RFC section they pin. "got X, want Y" on failure.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "address/address.hpp"
+
+namespace mailsift::address {
+namespace {
+
+struct Case {
+  std::string input;
+  Reason want;
+  std::string normalized = {};  // checked when want == well_formed and non-empty
+};
+
+void run_table(const std::vector<Case>& cases) {
+  for (const Case& c : cases) {
+    Address a;
+    const Reason got = parse(c.input, a);
+    EXPECT_EQ(code(got), code(c.want)) << "input: " << c.input;
+    if (got == Reason::well_formed && !c.normalized.empty()) {
+      EXPECT_EQ(a.normalized(), c.normalized) << "input: " << c.input;
+    }
+  }
+}
+
+using enum Reason;
+
+// RFC 5321 §4.1.2: Mailbox = Local-part "@" ( Domain / address-literal ); Dot-string.
+TEST(AddressRfc5321_4_1_2, DotStringLocalParts) {
+  run_table({
+      {"john@gmail.com", well_formed, "john@gmail.com"},
+      {"John.Doe@Gmail.COM", well_formed, "John.Doe@gmail.com"},  // local case kept, domain lowered
+      {"a+tag@x.org", well_formed},
+      {"!#$%&'*+-/=?^_`{|}~@x.org", well_formed},
+      {".john@x.org", syntax_leading_dot},
+      {"john.@x.org", syntax_trailing_dot},
+      {"jo..hn@x.org", syntax_consecutive_dots},
+      {"jo,hn@x.org", syntax_invalid_character},
+      {"jo;hn@x.org", syntax_invalid_character},
+      {"jo[hn@x.org", syntax_invalid_character},
+      {"jo\\hn@x.org", syntax_invalid_character},
+      {"jo hn@x.org", syntax_whitespace},
+      {"@x.org", syntax_empty_local},
+      {"john@", syntax_empty_domain},
+      {"john", syntax_missing_at},
+      {"", syntax_empty},
+      {"a@b@x.org", syntax_multiple_at},
+  });
+}
+
+// RFC 5321 §4.1.2 Quoted-string / QcontentSMTP / quoted-pairSMTP.
+TEST(AddressRfc5321_4_1_2, QuotedLocalParts) {
+  run_table({
+      {"\"john doe\"@x.org", well_formed, "\"john doe\"@x.org"},
+      {"\"john.doe\"@x.org", well_formed, "john.doe@x.org"},  // needless quotes dropped on the wire
+      {"\"a@b\"@x.org", well_formed, "\"a@b\"@x.org"},
+      {"\"a\\\"b\"@x.org", well_formed, "\"a\\\"b\"@x.org"},
+      {"\"a\\b\"@x.org", well_formed, "ab@x.org"},  // needless escape dropped
+      {"\"\"@x.org", well_formed, "\"\"@x.org"},
+      {"\"john@x.org", syntax_unterminated_quote},
+      {"\"john\"doe@x.org", syntax_bad_quoted_string},
+      {"john\"doe\"@x.org", syntax_bad_quoted_string},
+  });
+  Address a;
+  ASSERT_EQ(parse("\"john doe\"@x.org", a), well_formed);
+  EXPECT_TRUE(a.quoted_local);
+  ASSERT_EQ(parse("john@x.org", a), well_formed);
+  EXPECT_FALSE(a.quoted_local);
+}
+
+// RFC 5321 §4.1.3 address literals.
+TEST(AddressRfc5321_4_1_3, AddressLiterals) {
+  run_table({
+      {"a@[192.0.2.1]", well_formed, "a@[192.0.2.1]"},
+      {"a@[IPv6:2001:DB8::1]", well_formed, "a@[IPv6:2001:db8::1]"},
+      {"a@[ipv6:2001:db8::1]", well_formed, "a@[IPv6:2001:db8::1]"},
+      {"a@[IPv6:::ffff:192.0.2.1]", well_formed},
+      {"a@[256.0.0.1]", syntax_bad_address_literal},
+      {"a@[192.0.2]", syntax_bad_address_literal},
+      {"a@[192.0.2.1.5]", syntax_bad_address_literal},
+      {"a@[2001:db8::1]", syntax_bad_address_literal},  // IPv6 needs its tag
+      {"a@[IPv6:2001:db8::g]", syntax_bad_address_literal},
+      {"a@[x:foo]", syntax_bad_address_literal},
+      {"a@[192.0.2.1", syntax_bad_address_literal},
+  });
+  Address a;
+  ASSERT_EQ(parse("a@[192.0.2.1]", a), well_formed);
+  EXPECT_EQ(a.literal, Literal::ipv4);
+  ASSERT_EQ(parse("a@[IPv6:2001:db8::1]", a), well_formed);
+  EXPECT_EQ(a.literal, Literal::ipv6);
+}
+
+// RFC 1034 §3.5 LDH labels; RFC 3696 §2 (TLD not all-numeric); at least two labels.
+TEST(AddressRfc1034_3_5, DomainLabels) {
+  run_table({
+      {"a@sub.x-y.org", well_formed},
+      {"a@x.org.", syntax_domain_trailing_dot},
+      {"a@.x.org", syntax_domain_leading_dot},
+      {"a@x..org", syntax_consecutive_dots},
+      {"a@-x.org", syntax_label_hyphen},
+      {"a@x-.org", syntax_label_hyphen},
+      {"a@x_y.org", syntax_invalid_domain_character},
+      {"a@x y.org", syntax_whitespace},
+      {"a@localhost", syntax_single_label_domain},
+      {"a@x.123", syntax_numeric_tld},
+      {"a@192.168.0.1", syntax_numeric_tld},
+      {"a@x.c0m", well_formed},  // syntax only: whether the TLD exists is domain knowledge
+  });
+}
+
+// RFC 5321 §4.5.3.1.1-3 and RFC 3696 erratum 1690: 64 / 253 / 63 / 254 octets.
+TEST(AddressRfc5321_4_5_3_1, Lengths) {
+  const std::string l64(64, 'a');
+  const std::string label63(63, 'b');
+  const std::string d253 = label63 + "." + label63 + "." + label63 + "." + std::string(61, 'c');
+  ASSERT_EQ(d253.size(), 253u);
+  run_table({
+      {l64 + "@x.org", well_formed},
+      {l64 + "a@x.org", syntax_local_too_long},
+      {"a@" + label63 + ".org", well_formed},
+      {"a@" + label63 + "b.org", syntax_label_too_long},
+      {"a@" + d253 + "c", syntax_domain_too_long},
+      {l64 + "@" + std::string(63, 'x') + "." + std::string(63, 'y') + "." + std::string(57, 'z') + ".org",
+       well_formed},  // exactly 254
+      {l64 + "@" + std::string(63, 'x') + "." + std::string(63, 'y') + "." + std::string(58, 'z') + ".org",
+       syntax_address_too_long},
+      {std::string(5000, 'a') + "@x.org", syntax_address_too_long},
+  });
+}
+
+TEST(AddressRfc5321_4_5_3_1, PathLimitCountsWhatIsSent) {
+  // "a@" + 253 = 255 octets: over the 254 limit even though each part is in range.
+  const std::string label63(63, 'b');
+  const std::string d253 = label63 + "." + label63 + "." + label63 + "." + std::string(61, 'c');
+  Address a;
+  EXPECT_EQ(code(parse("a@" + d253, a)), code(syntax_address_too_long));
+  EXPECT_EQ(code(parse("a@" + d253.substr(1), a)), code(well_formed));
+  // A quoted local part that is really a dot-string is measured without its quotes.
+  EXPECT_EQ(code(parse("\"" + std::string(64, 'a') + "\"@x.org", a)), code(well_formed));
+}
+
+// Control characters must never reach an SMTP command, quoted or not (RFC 5321 §4.1.2 excludes
+// them from qtextSMTP; CR/LF would inject commands).
+TEST(AddressSafety, ControlCharacters) {
+  run_table({
+      {std::string("a\r\nRCPT TO:<b@x.org>@x.org"), syntax_control_character},
+      {std::string("a@x.org\r\nDATA"), syntax_control_character},
+      {std::string("a\0b@x.org", 9), syntax_control_character},
+      {"\"a\rb\"@x.org", syntax_control_character},
+      {"a\x7f@x.org", syntax_control_character},
+      {"a\tb@x.org", syntax_whitespace},
+      {"a\xc2\x85@x.org", syntax_control_character},  // U+0085 NEL, a C1 control
+  });
+}
+
+// RFC 6531 §3.3: UTF-8 in local parts; unsafe code points refused.
+TEST(AddressRfc6531_3_3, Utf8LocalParts) {
+  Address a;
+  ASSERT_EQ(parse("jos\xC3\xA9@x.org", a), well_formed);
+  EXPECT_TRUE(a.smtputf8);
+  ASSERT_EQ(parse("jose@x.org", a), well_formed);
+  EXPECT_FALSE(a.smtputf8);
+  // NFC: "e" + U+0301 COMBINING ACUTE becomes U+00E9.
+  ASSERT_EQ(parse("jose\xCC\x81@x.org", a), well_formed);
+  EXPECT_EQ(a.local(), "jos\xC3\xA9");
+  run_table({
+      {"\xE7\x94\xA8\xE6\x88\xB7@x.org", well_formed},               // 用户
+      {"a\xE2\x80\xAE" "b@x.org", syntax_unsafe_unicode},             // U+202E RIGHT-TO-LEFT OVERRIDE
+      {"a\xE2\x80\x8B" "b@x.org", syntax_unsafe_unicode},             // U+200B ZERO WIDTH SPACE
+      {"a\xEE\x80\x80" "b@x.org", syntax_unsafe_unicode},             // U+E000 private use
+      {"a\xF3\xA0\x80\x80" "b@x.org", syntax_unsafe_unicode},         // U+E0000 unassigned
+      {"\xCC\x81" "a@x.org", syntax_unsafe_unicode},                  // starts with a combining mark
+      {"a\xC2\xA0" "b@x.org", syntax_whitespace},                     // U+00A0 NO-BREAK SPACE
+      {"a\xE3\x80\x80" "b@x.org", syntax_whitespace},                 // U+3000 IDEOGRAPHIC SPACE
+      {"a\xC3@x.org", syntax_invalid_utf8},                           // truncated sequence
+      {"a\xC0\xAF@x.org", syntax_invalid_utf8},                       // overlong '/'
+      {"a\xED\xA0\x80@x.org", syntax_invalid_utf8},                   // surrogate
+      {"a\xFF@x.org", syntax_invalid_utf8},
+  });
+}
+
+// IDNA2008 + UTS #46 (RFC 5891, UTS #46 §4): U-labels become A-labels; invalid IDNs refused.
+TEST(AddressIdna2008, Domains) {
+  run_table({
+      {"a@b\xC3\xBC" "cher.de", well_formed, "a@xn--bcher-kva.de"},     // bücher.de
+      {"a@B\xC3\x9C" "CHER.DE", well_formed, "a@xn--bcher-kva.de"},     // UTS #46 maps case
+      {"a@xn--bcher-kva.de", well_formed, "a@xn--bcher-kva.de"},
+      {"a@XN--BCHER-KVA.DE", well_formed, "a@xn--bcher-kva.de"},
+      {"a@\xE4\xBE\x8B\xE5\xAD\x90.\xE4\xB8\xAD\xE5\x9B\xBD", well_formed},  // 例子.中国
+      {"a@b\xC3\xBC" "cher\xE3\x80\x82" "de", well_formed, "a@xn--bcher-kva.de"},  // U+3002 as dot
+      {"a@xn--zz.de", syntax_bad_idn},                                  // bad punycode
+      {"a@xn--a.de", syntax_bad_idn},
+      {"a@b\xE2\x80\xAE" "c.de", syntax_bad_idn},                       // bidi control in a domain
+      {"a@\xE2\x98\x83.de", syntax_bad_idn},                            // U+2603 SNOWMAN: not in IDNA2008
+  });
+}
+
+TEST(AddressInputMistakes, OwnReasons) {
+  run_table({
+      {"john\xEF\xBC\xA0gmail.com", syntax_fullwidth_at},  // U+FF20
+      {"john\xEF\xB9\xAB gmail.com", syntax_fullwidth_at},  // U+FE6B
+      {"John Doe <john@x.org>", syntax_display_name},
+      {"<john@x.org>", syntax_display_name},
+      {"john(comment)@x.org", syntax_comment},
+      {"(comment)john@x.org", syntax_comment},
+      {"john@x.org(comment)", syntax_comment},
+      {" john@x.org", syntax_whitespace},
+  });
+}
+
+TEST(AddressCanonical, ProviderRules) {
+  const auto canon = [](std::string_view in) {
+    Address a;
+    EXPECT_EQ(parse(in, a), well_formed) << in;
+    return canonical(a);
+  };
+  EXPECT_EQ(canon("J.O.H.N+news@gmail.com"), "john@gmail.com");
+  EXPECT_EQ(canon("john.doe@googlemail.com"), "johndoe@gmail.com");
+  EXPECT_EQ(canon("John+x@Outlook.com"), "john@outlook.com");
+  EXPECT_EQ(canon("john.doe@outlook.com"), "john.doe@outlook.com");  // dots matter at Microsoft
+  EXPECT_EQ(canon("j_o-h.n+a@proton.me"), "john@proton.me");
+  EXPECT_EQ(canon("John+x@example-corp.com"), "john+x@example-corp.com");  // unknown provider: no tag rule
+  EXPECT_EQ(canon("\"John Doe\"@gmail.com"), "\"John Doe\"@gmail.com");
+}
+
+}  // namespace
+}  // namespace mailsift::address

@@ -1,0 +1,149 @@
+#!/usr/bin/env python3
+"""Black-box tests of the mailsift binary: arguments, standard input, formats, exit codes.
+
+Usage: cli_test.py PATH/TO/mailsift REPO_ROOT. Prints "N passed, N failed" and exits non-zero on failure.
+"""
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+BIN, ROOT = sys.argv[1], sys.argv[2]
+passed, failed = 0, 0
+
+
+def run(args, stdin=b"", env=None):
+    p = subprocess.run([BIN] + args, input=stdin, capture_output=True, timeout=60, env=env)
+    return p.returncode, p.stdout, p.stderr
+
+
+def check(name, cond, detail=""):
+    global passed, failed
+    if cond:
+        passed += 1
+    else:
+        failed += 1
+        print(f"FAIL {name}: {detail}")
+
+
+def records(out):
+    return [json.loads(line) for line in out.decode("utf-8").splitlines()]
+
+
+# Arguments → JSONL (stdout is a pipe, so jsonl is the default), in order.
+rc, out, err = run(["verify", "john.smith@gmail.com", "bad@@x.com", "info@mailinator.com"])
+recs = records(out)
+check("args.count", len(recs) == 3, out)
+check("args.order", [r["email"] for r in recs] == ["john.smith@gmail.com", "bad@@x.com", "info@mailinator.com"], recs)
+check("args.valid", recs[0]["status"] == "valid" and recs[0]["reason"] == "well_formed", recs[0])
+check("args.free", recs[0]["flags"]["free"] is True, recs[0])
+check("args.invalid", recs[1]["status"] == "invalid" and recs[1]["reason"] == "syntax.multiple_at", recs[1])
+check("args.disposable", recs[2]["status"] == "risky" and recs[2]["reason"] == "disposable"
+      and recs[2]["flags"]["disposable"] and recs[2]["flags"]["role"], recs[2])
+check("exit.ok_without_strict", rc == 0, rc)
+rc, _, _ = run(["verify", "--strict", "john.smith@gmail.com", "bad@@x.com"])
+check("exit.strict_some_not_valid", rc == 1, rc)
+check("catch_all.null", recs[0]["flags"]["catch_all"] is None, recs[0])
+check("checks", recs[0]["checks"] == ["syntax", "domain"] and recs[1]["checks"] == ["syntax"], recs)
+check("score.order", recs[0]["score"] > recs[2]["score"] > recs[1]["score"] == 0, recs)
+
+rc, out, _ = run(["verify", "--strict", "john.smith@gmail.com"])
+check("exit.strict_all_valid", rc == 0, rc)
+
+# Schema: every documented key is present, nothing else.
+SCHEMA_KEYS = {"email", "normalized", "canonical", "status", "reason", "message", "score", "domain",
+               "registrable_domain", "flags", "suggestion", "checks", "dns", "smtp"}
+FLAG_KEYS = {"disposable", "role", "free", "catch_all", "smtputf8", "quoted_local", "address_literal", "suspicious"}
+check("schema.keys", set(recs[0].keys()) == SCHEMA_KEYS, recs[0].keys())
+check("schema.flags", set(recs[0]["flags"].keys()) == FLAG_KEYS, recs[0]["flags"].keys())
+schema_doc = open(os.path.join(ROOT, "docs", "schema.md"), encoding="utf-8").read()
+for k in SCHEMA_KEYS | FLAG_KEYS:
+    check(f"schema.documented.{k}", f"`{k}`" in schema_doc, k)
+
+# Standard input: one record per line, blank and junk lines included, CRLF tolerated.
+stdin = b"a@gmail.com\r\n\r\nnot an address\r\n  padded@gmail.com  \n\x00\x01@x.com\n\xff\xfe@x.com\nlast@yahoo.com"
+rc, out, _ = run(["verify"], stdin)
+recs = records(out)
+check("stdin.count", len(recs) == 7, len(recs))
+check("stdin.crlf", recs[0]["email"] == "a@gmail.com" and recs[0]["status"] == "valid", recs[0])
+check("stdin.blank", recs[1]["reason"] == "syntax.empty", recs[1])
+check("stdin.junk", recs[2]["status"] == "invalid", recs[2])
+check("stdin.trim", recs[3]["email"] == "padded@gmail.com" and recs[3]["status"] == "valid", recs[3])
+check("stdin.control", recs[4]["reason"] == "syntax.control_character", recs[4])
+check("stdin.bad_utf8", recs[5]["reason"] == "syntax.invalid_utf8" and "\ufffd" in recs[5]["email"], recs[5])
+check("stdin.last_line_without_newline", recs[6]["email"] == "last@yahoo.com", recs[6])
+rc2, out2, _ = run(["verify", "-"], stdin)
+check("stdin.dash", out2 == out, "")
+
+# An over-long line is bounded and reported, and the next line is still processed.
+rc, out, _ = run(["verify"], b"a" * 5_000_000 + b"@x.com\nok@gmail.com\n")
+recs = records(out)
+check("longline.count", len(recs) == 2, len(recs))
+check("longline.reason", recs[0]["reason"] == "syntax.address_too_long" and len(recs[0]["email"]) <= 4096, recs[0]["reason"])
+check("longline.next", recs[1]["status"] == "valid", recs[1])
+
+# Typo suggestion is a full address; IDN and UTF-8 handling visible in the output.
+rc, out, _ = run(["verify", "jane@gmial.com", "jane@b\u00fccher.de", "jos\u00e9@gmail.com", "a@gmail.con"])
+recs = records(out)
+check("typo.suggestion", recs[0]["suggestion"] == "jane@gmail.com", recs[0])
+check("idn.alabel", recs[1]["normalized"] == "jane@xn--bcher-kva.de" and recs[1]["domain"] == "xn--bcher-kva.de", recs[1])
+check("smtputf8", recs[2]["flags"]["smtputf8"] is True, recs[2])
+check("unknown_tld.suggestion", recs[3]["reason"] == "unknown_tld" and recs[3]["suggestion"] == "a@gmail.com", recs[3])
+
+# Reserved names (RFC 2606 / 6761).
+rc, out, _ = run(["verify", "a@example.com", "a@foo.test", "a@mail.localhost", "a@x.onion"])
+check("reserved", all(r["reason"] == "reserved_domain" for r in records(out)), out)
+
+# Formats.
+rc, out, _ = run(["verify", "--format", "json", "a@gmail.com", "b@"])
+arr = json.loads(out)
+check("format.json", isinstance(arr, list) and len(arr) == 2 and arr[1]["reason"] == "syntax.empty_domain", out)
+rc, out, _ = run(["verify", "--format", "json"], b"")
+check("format.json.empty", json.loads(out) == [], out)
+rc, out, _ = run(["verify", "--format", "csv", "a@gmail.com", "x,y@z.com", '"q,r"@gmail.com'])
+rows = list(csv.DictReader(io.StringIO(out.decode())))
+check("format.csv.rows", len(rows) == 3 and rows[0]["status"] == "valid" and rows[1]["email"] == "x,y@z.com", rows)
+check("format.csv.quoted", rows[2]["normalized"] == '"q,r"@gmail.com' and rows[2]["quoted_local"] == "true", rows[2])
+rc, out, _ = run(["verify", "--format", "table", "a@gmail.com", "b\r@x.com"])
+text = out.decode()
+check("format.table", text.startswith("EMAIL") and "a@gmail.com" in text and "\r" not in text, text)
+
+# Lists at run time: extend, allowlist wins.
+rc, out, _ = run(["verify", "--disposable-domain", "corp-throwaway.com", "a@corp-throwaway.com", "a@x.corp-throwaway.com"])
+check("list.extend", all(r["flags"]["disposable"] for r in records(out)), out)
+rc, out, _ = run(["verify", "--allow-domain", "mailinator.com", "a@mailinator.com"])
+check("list.allow_wins", records(out)[0]["flags"]["disposable"] is False, out)
+with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
+    f.write("# my list\nOurTemp.io\n\n")
+rc, out, _ = run(["verify", "--disposable-file", f.name, "a@ourtemp.io"])
+check("list.file", records(out)[0]["flags"]["disposable"] is True, out)
+rc, out, _ = run(["verify", "--no-builtin-lists", "a@mailinator.com"])
+check("list.no_builtin", records(out)[0]["flags"]["disposable"] is False, out)
+rc, out, _ = run(["verify", "--extended-disposable", "a@0-180.com"])
+check("list.extended", records(out)[0]["flags"]["disposable"] is True, out)
+rc, out, err = run(["verify", "--disposable-file", "/nonexistent/list.txt", "a@b.com"])
+check("exit.io_error", rc == 3 and b"/nonexistent/list.txt" in err, (rc, err))
+
+# Usage errors and help.
+rc, _, _ = run(["verify", "--level", "bogus", "a@b.com"])
+check("exit.usage.level", rc == 2, rc)
+rc, _, _ = run(["verify", "--format", "xml", "a@b.com"])
+check("exit.usage.format", rc == 2, rc)
+rc, _, _ = run(["frobnicate"])
+check("exit.usage.subcommand", rc == 2, rc)
+rc, out, _ = run(["--version"])
+check("version", rc == 0 and out.startswith(b"mailsift "), out)
+rc, out, _ = run(["verify", "--help"])
+check("help", rc == 0 and b"--level" in out and b"--format" in out, out)
+
+# Every option in --help is documented in the README.
+readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+for opt in ["--level", "--format", "--disposable-file", "--disposable-domain", "--allow-file", "--allow-domain",
+            "--free-file", "--role-file", "--extended-disposable", "--no-builtin-lists", "--strict"]:
+    check(f"readme.{opt}", opt in readme and opt.encode() in out, opt)
+
+print(f"{passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)

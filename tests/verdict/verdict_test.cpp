@@ -1,0 +1,148 @@
+// Verdict precedence, score ordering, the reason table and the output formats.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "verdict/classify.hpp"
+#include "verdict/reason.hpp"
+#include "verdict/render.hpp"
+
+namespace mailsift {
+namespace {
+
+std::string slurp(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+TEST(Reasons, EveryReasonIsDocumented) {
+  const std::string doc = slurp(std::string(MAILSIFT_SOURCE_DIR) + "/docs/reasons.md");
+  ASSERT_FALSE(doc.empty());
+  for (const ReasonInfo& r : all_reasons()) {
+    EXPECT_NE(doc.find("`" + std::string(r.code) + "`"), std::string::npos) << r.code << " is not in docs/reasons.md";
+    EXPECT_FALSE(r.message.empty()) << r.code;
+  }
+}
+
+TEST(Reasons, SyntaxCodesAreInvalidAndNamespaced) {
+  for (const ReasonInfo& r : all_reasons()) {
+    if (r.code.starts_with("syntax.")) {
+      EXPECT_EQ(r.status, Status::invalid) << r.code;
+    }
+  }
+}
+
+// decide(): written precedence, first match wins. Each row sets facts and says what must win.
+struct PrecedenceCase {
+  const char* name;
+  bool literal, disposable, typo;
+  Reason domain_reason;
+  Reason want;
+};
+
+TEST(Decide, PrecedenceTable) {
+  const PrecedenceCase cases[] = {
+      {"plain", false, false, false, Reason::well_formed, Reason::well_formed},
+      {"typo", false, false, true, Reason::well_formed, Reason::possible_typo},
+      {"disposable beats typo", false, true, true, Reason::well_formed, Reason::disposable},
+      {"unknown tld beats disposable", false, true, true, Reason::unknown_tld, Reason::unknown_tld},
+      {"reserved beats everything", false, true, true, Reason::reserved_domain, Reason::reserved_domain},
+      {"literal", true, false, false, Reason::well_formed, Reason::address_literal},
+  };
+  for (const auto& c : cases) {
+    Result r;
+    r.parsed = true;
+    r.checks = kCheckSyntax;
+    r.flags.address_literal = c.literal;
+    r.flags.disposable = c.disposable;
+    if (!c.literal) {
+      auto f = std::make_shared<domain::DomainFacts>();
+      f->reason = c.domain_reason;
+      f->disposable = c.disposable;
+      if (c.typo) f->suggestion = "gmail.com";
+      r.facts = f;
+      r.checks |= kCheckDomain;
+    }
+    decide(r);
+    EXPECT_EQ(code(r.reason), code(c.want)) << c.name;
+    EXPECT_EQ(r.status, info(c.want).status) << c.name;
+    if (r.status == Status::invalid) EXPECT_EQ(r.score, 0.0) << c.name;
+    else EXPECT_GT(r.score, 0.0) << c.name;
+  }
+}
+
+class ClassifierTest : public ::testing::Test {
+ protected:
+  static const domain::Knowledge& knowledge() {
+    static const domain::Knowledge k;
+    return k;
+  }
+  Result classify(std::string_view in) {
+    Result r;
+    classifier_.classify(in, r);
+    return r;
+  }
+  Classifier classifier_{knowledge()};
+};
+
+TEST_F(ClassifierTest, OfflineValidScoresBelowHalf) {
+  const Result r = classify("john.smith@gmail.com");
+  EXPECT_EQ(r.status, Status::valid);
+  EXPECT_GT(r.score, 0.4);
+  EXPECT_LT(r.score, 0.5);  // the network levels bring the rest
+}
+
+TEST_F(ClassifierTest, RiskSignalsLowerTheScore) {
+  const double plain = classify("john.smith@gmail.com").score;
+  EXPECT_LT(classify("info@gmail.com").score, plain);     // role
+  EXPECT_LT(classify("asdfgh@gmail.com").score, plain);   // suspicious
+  EXPECT_LT(classify("john@mailinator.com").score, plain);
+  EXPECT_LT(classify("john@gmial.com").score, plain);
+  EXPECT_EQ(classify("john@@gmail.com").score, 0.0);
+}
+
+TEST_F(ClassifierTest, ReusedResultIsReset) {
+  Result r;
+  classifier_.classify("info@mailinator.com", r);
+  EXPECT_TRUE(r.flags.disposable);
+  classifier_.classify("bad@", r);
+  EXPECT_FALSE(r.flags.disposable);
+  EXPECT_FALSE(r.flags.role);
+  EXPECT_EQ(r.facts, nullptr);
+  classifier_.classify("a@[192.0.2.1]", r);
+  EXPECT_EQ(r.reason, Reason::address_literal);
+  EXPECT_TRUE(r.flags.address_literal);
+  EXPECT_EQ(r.checks, static_cast<std::uint32_t>(kCheckSyntax));
+}
+
+TEST_F(ClassifierTest, JsonIsEscapedAndComplete) {
+  Result r;
+  classifier_.classify("\"a\\\"b\"@gmail.com", r);
+  std::string out;
+  render::append_json(r, out);
+  EXPECT_NE(out.find("\"normalized\":\"\\\"a\\\\\\\"b\\\"@gmail.com\""), std::string::npos) << out;
+  out.clear();
+  classifier_.classify(std::string_view("x\0\xff@y", 5), r);
+  render::append_json(r, out);
+  EXPECT_NE(out.find("\"email\":\"x\\u0000\xEF\xBF\xBD@y\""), std::string::npos) << out;
+  EXPECT_NE(out.find("\"normalized\":null"), std::string::npos) << out;
+}
+
+TEST_F(ClassifierTest, CsvQuotesFieldsPerRfc4180) {
+  Result r;
+  classifier_.classify("\"a,b\"@gmail.com", r);
+  std::string out;
+  render::append_csv(r, out);
+  EXPECT_TRUE(out.starts_with("\"\"\"a,b\"\"@gmail.com\",\"\"\"a,b\"\"@gmail.com\",")) << out;
+  std::string header;
+  render::append_csv_header(header);
+  EXPECT_EQ(std::count(header.begin(), header.end(), ','), std::count(out.begin(), out.end(), ',') - 3) << out;
+}
+
+}  // namespace
+}  // namespace mailsift
