@@ -14,6 +14,7 @@
 #include <unictype.h>
 #include <uninorm.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstdlib>
@@ -128,6 +129,115 @@ bool is_ipv4_literal(std::string_view s) noexcept {
   }
 }
 
+// libidn2 costs microseconds per call, a hundred times the rest of the parse. Lists repeat their
+// domains, so each thread remembers recent answers: direct-mapped, fixed size (about 100 KiB),
+// no allocation. Keys longer than kMaxKey are simply not cached.
+class IdnCache {
+ public:
+  enum class Kind : std::uint8_t { to_alabel, alabel_valid };
+  static constexpr std::size_t kSlots = 256;
+  static constexpr std::size_t kMaxKey = 128;
+
+  struct Answer {
+    int rc;
+    std::string_view alabel;
+  };
+
+  const Answer* find(Kind kind, std::string_view key) {
+    Slot& s = slot(kind, key);
+    if (!s.used || s.kind != kind || std::string_view(s.key.data(), s.key_len) != key) return nullptr;
+    answer_ = {s.rc, {s.value.data(), s.value_len}};
+    return &answer_;
+  }
+  void put(Kind kind, std::string_view key, int rc, std::string_view value) {
+    if (key.size() > kMaxKey || value.size() > kMaxDomain) return;
+    Slot& s = slot(kind, key);
+    s.used = true;
+    s.kind = kind;
+    s.rc = rc;
+    s.key_len = static_cast<std::uint8_t>(key.size());
+    s.value_len = static_cast<std::uint8_t>(value.size());
+    std::memcpy(s.key.data(), key.data(), key.size());
+    std::memcpy(s.value.data(), value.data(), value.size());
+  }
+
+ private:
+  struct Slot {
+    bool used = false;
+    Kind kind = Kind::to_alabel;
+    std::uint8_t key_len = 0;
+    std::uint8_t value_len = 0;
+    int rc = 0;
+    std::array<char, kMaxKey> key;
+    std::array<char, kMaxDomain> value;
+  };
+  Slot& slot(Kind kind, std::string_view key) {
+    return slots_[(text::hash(key) + static_cast<std::uint64_t>(kind)) % kSlots];
+  }
+  std::array<Slot, kSlots> slots_;
+  Answer answer_{};
+};
+
+IdnCache& idn_cache() {
+  thread_local IdnCache cache;
+  return cache;
+}
+
+// U-label domain → A-label (UTS #46 non-transitional + IDNA2008). Returns the libidn2 status; on
+// IDN2_OK, `out` holds the A-label (NUL-free, may exceed kMaxDomain: the caller checks).
+int to_alabel(std::string_view d, std::array<char, kMaxInput + 1>& out, std::size_t& len) noexcept {
+  if (const auto* a = idn_cache().find(IdnCache::Kind::to_alabel, d)) {
+    std::memcpy(out.data(), a->alabel.data(), a->alabel.size());
+    len = a->alabel.size();
+    return a->rc;
+  }
+  std::array<char, kMaxInput + 1> tmp{};
+  std::memcpy(tmp.data(), d.data(), d.size());
+  char* alabel = nullptr;
+  const int rc = idn2_lookup_u8(reinterpret_cast<const std::uint8_t*>(tmp.data()),
+                                reinterpret_cast<std::uint8_t**>(&alabel), IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
+  len = 0;
+  if (rc == IDN2_OK) {
+    len = std::min(std::strlen(alabel), out.size() - 1);
+    std::memcpy(out.data(), alabel, len);
+  }
+  idn2_free(alabel);
+  if (len <= kMaxDomain) idn_cache().put(IdnCache::Kind::to_alabel, d, rc, {out.data(), len});
+  return rc;
+}
+
+// An ASCII domain holding "xn--" labels is valid only if every A-label decodes to a valid IDNA2008
+// U-label that encodes back to the same A-label (RFC 5891 §5.4).
+bool alabels_valid(std::string_view d) noexcept {
+  if (const auto* a = idn_cache().find(IdnCache::Kind::alabel_valid, d)) return a->rc == IDN2_OK;
+  std::array<char, kMaxDomain + 1> tmp{};
+  std::memcpy(tmp.data(), d.data(), d.size());
+  char* u = nullptr;
+  char* back = nullptr;
+  int rc = idn2_to_unicode_8z8z(tmp.data(), &u, 0);
+  if (rc == IDN2_OK) {
+    rc = idn2_lookup_u8(reinterpret_cast<const std::uint8_t*>(u), reinterpret_cast<std::uint8_t**>(&back),
+                        IDN2_NONTRANSITIONAL);
+    if (rc == IDN2_OK && std::strcmp(back, tmp.data()) != 0) rc = IDN2_ALABEL_ROUNDTRIP_FAILED;
+  }
+  idn2_free(u);
+  idn2_free(back);
+  idn_cache().put(IdnCache::Kind::alabel_valid, d, rc, {});
+  return rc == IDN2_OK;
+}
+
+// Most UTF-8 local parts are already NFC; u8_normalize is slow, so skip it when every code point is
+// below U+0300 (no combining marks, Latin precomposed letters are NFC) or a CJK unified ideograph
+// (U+4E00-U+9FFF: no decompositions, never composes).
+bool surely_nfc(std::string_view s) noexcept {
+  for (std::size_t i = 0; i < s.size();) {
+    const std::int32_t cp = text::decode_utf8(s, i);
+    if (cp < 0) return false;
+    if (cp >= 0x300 && !(cp >= 0x4E00 && cp <= 0x9FFF)) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 // Writes the normalized address into Address::buf_. Friend of Address.
@@ -136,8 +246,9 @@ class Parser {
   static Reason run(std::string_view in, Address& out) noexcept;
 
  private:
-  static Reason parse_domain(std::string_view d, Address& out, std::size_t at) noexcept;
+  static Reason parse_domain(std::string_view d, Address& out, std::size_t at, bool maybe_non_ascii) noexcept;
   static Reason check_ascii_domain(char* d, std::size_t n) noexcept;
+  static Reason lower_and_check_domain(std::string_view d, char* dst) noexcept;
   static Reason put(Address& out, std::size_t pos, std::string_view s) noexcept {
     if (pos + s.size() > out.buf_.size()) return syntax_address_too_long;
     std::memcpy(out.buf_.data() + pos, s.data(), s.size());
@@ -153,12 +264,30 @@ Reason Parser::run(std::string_view in, Address& out) noexcept {
   if (in.size() > kMaxInput) return syntax_address_too_long;
 
   // Pass 1, whole input: controls are refused first, because they are the dangerous ones.
-  bool non_ascii = false;
-  for (char c : in) {
-    const std::uint8_t k = cls(c);
-    if (k & kControl) return c == '\t' ? syntax_whitespace : syntax_control_character;
-    non_ascii |= static_cast<unsigned char>(c) >= 0x80;
+  // Eight bytes at a time (SWAR): any byte < 0x20, == 0x7F, or >= 0x80.
+  constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr std::uint64_t kHigh = 0x8080808080808080ULL;
+  std::uint64_t controls = 0;
+  std::uint64_t high = 0;
+  std::size_t at8 = 0;
+  for (; at8 + 8 <= in.size(); at8 += 8) {
+    std::uint64_t v;
+    std::memcpy(&v, in.data() + at8, 8);
+    high |= v;
+    const std::uint64_t del = v ^ (kOnes * 0x7F);
+    controls |= ((v - kOnes * 0x20) | (del - kOnes)) & ~v;
   }
+  for (; at8 < in.size(); ++at8) {
+    const auto c = static_cast<unsigned char>(in[at8]);
+    high |= c;
+    controls |= static_cast<std::uint64_t>(c < 0x20 || c == 0x7F) << 7;
+  }
+  controls &= kHigh;
+  if (controls != 0) {
+    for (char c : in)
+      if (cls(c) & kControl) return c == '\t' ? syntax_whitespace : syntax_control_character;
+  }
+  const bool non_ascii = (high & kHigh) != 0;
   if (non_ascii) {
     for (std::size_t i = 0; i < in.size();) {
       if (text::decode_utf8(in, i) < 0) return syntax_invalid_utf8;
@@ -190,13 +319,18 @@ Reason Parser::run(std::string_view in, Address& out) noexcept {
     local = in.substr(0, at);
     domain = in.substr(at + 1);
     if (in.back() == '>' && in.find('<') != std::string_view::npos) return syntax_display_name;
-    if (domain.find('@') != std::string_view::npos) {
-      if (local.find('"') != std::string_view::npos) return syntax_bad_quoted_string;
-      return syntax_multiple_at;
-    }
   }
-  if (local.empty()) return syntax_empty_local;
-  if (domain.empty()) return syntax_empty_domain;
+  // A second '@' outranks whatever else is wrong, but looking for it costs a scan of the domain; the
+  // fast paths below reject any domain holding one, so the scan runs only on the error paths.
+  const auto second_at = [&]() -> Reason {
+    if (domain.find('@') == std::string_view::npos) return well_formed;
+    return local.find('"') != std::string_view::npos ? syntax_bad_quoted_string : syntax_multiple_at;
+  };
+  const bool quoted = in.front() == '"';
+  if (local.empty() || domain.empty()) {
+    if (Reason m = quoted ? well_formed : second_at(); m != well_formed) return m;
+    return local.empty() ? syntax_empty_local : syntax_empty_domain;
+  }
 
   // Local part.
   std::size_t pos = 0;
@@ -232,19 +366,34 @@ Reason Parser::run(std::string_view in, Address& out) noexcept {
     }
   } else {
     if (local.front() == '(' || local.back() == ')') return syntax_comment;
-    if (Reason r = check_dot_string(local); r != well_formed) return r;
+    // NFC can shrink a local part, but not from over four times the limit.
+    if (local.size() > kMaxLocal * 4) return syntax_local_too_long;
+    // Copy and check in one pass; the slow path only names the error.
+    char* dst = out.buf_.data();
+    bool ok = local.front() != '.' && local.back() != '.';
+    char prev = 0;
+    for (std::size_t i = 0; i < local.size(); ++i) {
+      const char c = local[i];
+      dst[i] = c;
+      ok &= (cls(c) & kAtext) != 0 || static_cast<unsigned char>(c) >= 0x80 || (c == '.' && prev != '.');
+      prev = c;
+    }
+    if (!ok) {
+      if (Reason r = second_at(); r != well_formed) return r;
+      return check_dot_string(local);
+    }
     if (non_ascii) {
       if (Reason r = check_unicode_local(local); r != well_formed) return r;
     }
-    if (local.size() > kMaxLocal * 4) return syntax_local_too_long;  // cannot shrink below 64 octets
-    if (Reason r = put(out, 0, local); r != well_formed) return syntax_local_too_long;
     pos = local.size();
   }
 
   // RFC 6531 local parts are compared in NFC; send the NFC form.
   std::string_view written(out.buf_.data(), pos);
-  for (char c : written) out.smtputf8 |= static_cast<unsigned char>(c) >= 0x80;
-  if (out.smtputf8) {
+  if (non_ascii) {
+    for (char c : written) out.smtputf8 |= static_cast<unsigned char>(c) >= 0x80;
+  }
+  if (out.smtputf8 && !surely_nfc(written)) {
     std::array<std::uint8_t, kMaxAddress + 2> nfc{};
     std::size_t nfc_len = nfc.size();
     std::uint8_t* res = u8_normalize(UNINORM_NFC, reinterpret_cast<const std::uint8_t*>(written.data()), written.size(),
@@ -260,10 +409,14 @@ Reason Parser::run(std::string_view in, Address& out) noexcept {
   if (pos > kMaxLocal) return syntax_local_too_long;
   out.local_len_ = pos;
   out.buf_[pos++] = '@';
-  return parse_domain(domain, out, pos);
+  const Reason r = parse_domain(domain, out, pos, non_ascii);
+  if (r != well_formed && !quoted) {
+    if (Reason m = second_at(); m != well_formed) return m;
+  }
+  return r;
 }
 
-Reason Parser::parse_domain(std::string_view d, Address& out, std::size_t pos) noexcept {
+Reason Parser::parse_domain(std::string_view d, Address& out, std::size_t pos, bool maybe_non_ascii) noexcept {
   if (d.front() == '(' || d.back() == ')') return syntax_comment;
 
   // Address literal, RFC 5321 §4.1.3.
@@ -298,20 +451,21 @@ Reason Parser::parse_domain(std::string_view d, Address& out, std::size_t pos) n
   if (d.back() == '.') return syntax_domain_trailing_dot;
 
   bool ascii = true;
-  for (char c : d) ascii &= static_cast<unsigned char>(c) < 0x80;
+  if (maybe_non_ascii) {
+    for (char c : d) ascii &= static_cast<unsigned char>(c) < 0x80;
+  }
 
   if (ascii) {
     if (d.size() > kMaxDomain) return syntax_domain_too_long;
     if (pos + d.size() > kMaxAddress) {
       // Still report the first structural problem before the length one.
-      std::array<char, kMaxDomain> tmp{};
+      std::array<char, kMaxDomain> tmp;
       for (std::size_t i = 0; i < d.size(); ++i) tmp[i] = text::ascii_lower(d[i]);
       if (Reason r = check_ascii_domain(tmp.data(), d.size()); r != well_formed) return r;
       return syntax_address_too_long;
     }
     char* dst = out.buf_.data() + pos;
-    for (std::size_t i = 0; i < d.size(); ++i) dst[i] = text::ascii_lower(d[i]);
-    if (Reason r = check_ascii_domain(dst, d.size()); r != well_formed) return r;
+    if (Reason r = lower_and_check_domain(d, dst); r != well_formed) return r;
     out.len_ = pos + d.size();
     return well_formed;
   }
@@ -319,17 +473,15 @@ Reason Parser::parse_domain(std::string_view d, Address& out, std::size_t pos) n
   // U-labels: UTS #46 non-transitional mapping + IDNA2008 through libidn2, giving the A-label form.
   // Ideographic full stops and other dot look-alikes map to '.', so check the ends again after.
   if (d.size() > kMaxInput) return syntax_domain_too_long;
-  std::array<char, kMaxInput + 1> tmp{};
-  std::memcpy(tmp.data(), d.data(), d.size());
-  char* alabel = nullptr;
-  const int rc = idn2_lookup_u8(reinterpret_cast<const std::uint8_t*>(tmp.data()),
-                                reinterpret_cast<std::uint8_t**>(&alabel), IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
+  std::array<char, kMaxInput + 1> alabel;
+  std::size_t alabel_len = 0;
+  const int rc = to_alabel(d, alabel, alabel_len);
   if (rc != IDN2_OK) {
     if (rc == IDN2_TOO_BIG_DOMAIN) return syntax_domain_too_long;
     if (rc == IDN2_TOO_BIG_LABEL) return syntax_label_too_long;
     return syntax_bad_idn;
   }
-  const std::string_view a(alabel);
+  const std::string_view a(alabel.data(), alabel_len);
   Reason r = well_formed;
   if (a.empty()) {
     r = syntax_bad_idn;
@@ -348,7 +500,6 @@ Reason Parser::parse_domain(std::string_view d, Address& out, std::size_t pos) n
     if (r == syntax_invalid_domain_character) r = syntax_bad_idn;
     out.len_ = pos + a.size();
   }
-  idn2_free(alabel);
   return r;
 }
 
@@ -383,22 +534,37 @@ Reason Parser::check_ascii_domain(char* d, std::size_t n) noexcept {
   }
   if (labels < 2) return syntax_single_label_domain;
   if (tld_numeric) return syntax_numeric_tld;
-  if (has_alabel) {
-    std::array<char, kMaxDomain + 1> tmp{};
-    std::memcpy(tmp.data(), d, n);
-    char* u = nullptr;
-    // Decoding to Unicode and checking the result validates punycode and the IDNA2008 rules.
-    const int rc = idn2_to_unicode_8z8z(tmp.data(), &u, 0);
-    if (rc != IDN2_OK) return syntax_bad_idn;
-    char* back = nullptr;
-    const int rc2 = idn2_lookup_u8(reinterpret_cast<const std::uint8_t*>(u), reinterpret_cast<std::uint8_t**>(&back),
-                                   IDN2_NONTRANSITIONAL);
-    const bool same = rc2 == IDN2_OK && std::strcmp(back, tmp.data()) == 0;
-    idn2_free(u);
-    idn2_free(back);
-    if (!same) return syntax_bad_idn;
-  }
+  if (has_alabel && !alabels_valid({d, n})) return syntax_bad_idn;
   return well_formed;
+}
+
+// The common case in one pass: lower-case copy, LDH check and label lengths together. Anything
+// unusual (an error to name, an A-label to decode) falls back to check_ascii_domain.
+Reason Parser::lower_and_check_domain(std::string_view d, char* dst) noexcept {
+  bool ok = true;
+  std::size_t label_start = 0;
+  const std::size_t n = d.size();
+  for (std::size_t i = 0; i < n; ++i) {
+    const char c = d[i];
+    dst[i] = text::ascii_lower(c);
+    if (c == '.') {
+      const std::size_t len = i - label_start;
+      ok &= len - 1 < kMaxLabel && dst[label_start] != '-' && dst[i - 1] != '-' &&
+            !(len >= 4 && dst[label_start] == 'x' && dst[label_start + 1] == 'n' && dst[label_start + 2] == '-');
+      label_start = i + 1;
+    } else {
+      ok &= (cls(c) & kLdh) != 0;
+    }
+  }
+  const std::size_t last = n - label_start;  // the TLD
+  ok &= label_start > 0 && last - 1 < kMaxLabel && dst[label_start] != '-' && dst[n - 1] != '-';
+  if (ok) {
+    bool numeric = true;
+    bool alabel = last >= 4 && dst[label_start] == 'x' && dst[label_start + 1] == 'n' && dst[label_start + 2] == '-';
+    for (std::size_t k = label_start; k < n; ++k) numeric &= text::is_ascii_digit(dst[k]);
+    if (!numeric && !alabel) return well_formed;
+  }
+  return check_ascii_domain(dst, n);
 }
 
 Reason parse(std::string_view input, Address& out) noexcept { return Parser::run(input, out); }
