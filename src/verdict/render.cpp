@@ -3,6 +3,8 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
+#include <vector>
 
 #include "common/text.hpp"
 
@@ -68,119 +70,143 @@ void append_csv_field(std::string_view s, std::string& out) {
 
 }  // namespace
 
-void append_json_string(std::string_view s, std::string& out) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    std::size_t run = i;
-    while (run < s.size() && kPlain[static_cast<unsigned char>(s[run])]) ++run;
-    out.append(s.data() + i, run - i);
-    i = run;
-    if (i == s.size()) break;
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(static_cast<char>(c));
-      ++i;
-    } else if (c < 0x20 || c == 0x7F) {
-      static constexpr char kHex[] = "0123456789abcdef";
-      out += "\\u00";
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 0xF]);
-      ++i;
-    } else {
+
+namespace {
+
+// Writes into a scratch buffer sized up front for the worst case, so the hot loop is plain stores
+// with no capacity checks; the record is then appended to the caller's buffer in one copy.
+class Writer {
+ public:
+  explicit Writer(std::size_t worst_case) {
+    thread_local std::vector<char> scratch;
+    if (scratch.size() < worst_case) scratch.resize(worst_case);
+    begin_ = p_ = scratch.data();
+  }
+  void put(char c) { *p_++ = c; }
+  void put(std::string_view s) {
+    std::memcpy(p_, s.data(), s.size());
+    p_ += s.size();
+  }
+  // JSON string body; at most 6 output bytes per input byte.
+  void json(std::string_view s) {
+    std::size_t i = 0;
+    while (i < s.size()) {
       const std::size_t start = i;
-      if (text::decode_utf8(s, i) < 0) {
-        out += "\xEF\xBF\xBD";  // U+FFFD
-        i = start + 1;
+      while (i < s.size() && kPlain[static_cast<unsigned char>(s[i])]) ++i;
+      put(s.substr(start, i - start));
+      if (i == s.size()) break;
+      const auto c = static_cast<unsigned char>(s[i]);
+      if (c == '"' || c == '\\') {
+        put('\\');
+        put(static_cast<char>(c));
+        ++i;
+      } else if (c < 0x20 || c == 0x7F) {
+        static constexpr char kHex[] = "0123456789abcdef";
+        put("\\u00");
+        put(kHex[c >> 4]);
+        put(kHex[c & 0xF]);
+        ++i;
       } else {
-        out.append(s.data() + start, i - start);
+        const std::size_t cp_start = i;
+        if (text::decode_utf8(s, i) < 0) {
+          put("\xEF\xBF\xBD");  // U+FFFD for ill-formed UTF-8
+          i = cp_start + 1;
+        } else {
+          put(s.substr(cp_start, i - cp_start));
+        }
       }
     }
   }
-}
+  void quoted(std::string_view s) {
+    put('"');
+    json(s);
+    put('"');
+  }
+  void nullable(std::string_view s) {
+    if (s.empty()) put("null");
+    else quoted(s);
+  }
+  void boolean(bool b) { put(b ? std::string_view("true") : std::string_view("false")); }
+  void score(double v) {
+    const auto hundredths = static_cast<int>(std::lround(v * 100.0));
+    if (hundredths >= 100) {
+      put("1.0");
+      return;
+    }
+    put("0.");
+    put(static_cast<char>('0' + hundredths / 10));
+    if (hundredths % 10 != 0) put(static_cast<char>('0' + hundredths % 10));
+  }
+  void flush_to(std::string& out) const { out.append(begin_, static_cast<std::size_t>(p_ - begin_)); }
 
-namespace {
-// Text we produced from a parsed address is valid UTF-8 without controls, but a quoted local part
-// can hold '"' or '\\'. Escapes out[start..] in place; the common case only scans.
-void escape_tail(std::string& out, std::size_t start) {
-  bool needs = false;
-  for (std::size_t i = start; i < out.size(); ++i) needs |= out[i] == '"' || out[i] == '\\';
-  if (!needs) return;
-  const std::string raw = out.substr(start);
-  out.resize(start);
-  append_json_string(raw, out);
-}
+ private:
+  char* begin_;
+  char* p_;
+};
+
 }  // namespace
 
+void append_json_string(std::string_view s, std::string& out) {
+  Writer w(s.size() * 6 + 8);
+  w.json(s);
+  w.flush_to(out);
+}
+
 void append_json(const Result& r, std::string& out) {
-  const auto quoted = [&out](std::string_view s) {
-    out.push_back('"');
-    append_json_string(s, out);
-    out.push_back('"');
-  };
-  const auto nullable = [&](std::string_view s) {
-    if (s.empty()) out += "null";
-    else quoted(s);
-  };
+  thread_local std::string canonical;
+  thread_local std::string suggestion;
+  canonical.clear();
+  suggestion.clear();
+  if (r.parsed) address::append_canonical(r.address, canonical);
+  if (r.parsed && !r.suggested_domain().empty()) append_suggestion(r, suggestion);
+
   const ReasonInfo& ri = info(r.reason);
-  out += "{\"email\":";
-  quoted(r.email);
-  out += ",\"normalized\":";
-  nullable(r.parsed ? r.address.normalized() : std::string_view{});
-  out += ",\"canonical\":";
-  if (r.parsed) {
-    out.push_back('"');
-    const std::size_t start = out.size();
-    address::append_canonical(r.address, out);
-    escape_tail(out, start);
-    out.push_back('"');
-  } else {
-    out += "null";
-  }
-  out += ",\"status\":\"";
-  out += name(r.status);
-  out += "\",\"reason\":\"";
-  out += ri.code;
-  out += "\",\"message\":\"";
-  out += ri.message;
-  out += "\",\"score\":";
-  append_score(r.score, out);
-  out += ",\"domain\":";
-  nullable(r.parsed ? r.address.domain() : std::string_view{});
-  out += ",\"registrable_domain\":";
-  nullable(r.registrable_domain());
-  out += ",\"flags\":{";
+  // Escaping grows text at most 6x; the fixed part of a record is well under 1 KiB.
+  Writer w(6 * (r.email.size() + r.address.normalized().size() + canonical.size() + suggestion.size()) +
+           ri.message.size() + r.registrable_domain().size() + 1024);
+  w.put("{\"email\":");
+  w.quoted(r.email);
+  w.put(",\"normalized\":");
+  w.nullable(r.parsed ? r.address.normalized() : std::string_view{});
+  w.put(",\"canonical\":");
+  w.nullable(canonical);
+  w.put(",\"status\":\"");
+  w.put(name(r.status));
+  w.put("\",\"reason\":\"");
+  w.put(ri.code);
+  w.put("\",\"message\":\"");
+  w.put(ri.message);
+  w.put("\",\"score\":");
+  w.score(r.score);
+  w.put(",\"domain\":");
+  w.nullable(r.parsed ? r.address.domain() : std::string_view{});
+  w.put(",\"registrable_domain\":");
+  w.nullable(r.registrable_domain());
+  w.put(",\"flags\":{");
   for (const FlagName& f : kBoolFlags) {
-    out.push_back('"');
-    out += f.name;
-    out += "\":";
-    append_bool(r.flags.*f.member, out);
-    out.push_back(',');
+    w.put('"');
+    w.put(f.name);
+    w.put("\":");
+    w.boolean(r.flags.*f.member);
+    w.put(',');
   }
-  out += "\"catch_all\":";
-  if (r.flags.catch_all) append_bool(*r.flags.catch_all, out);
-  else out += "null";
-  out += "},\"suggestion\":";
-  if (r.parsed && !r.suggested_domain().empty()) {
-    out.push_back('"');
-    const std::size_t start = out.size();
-    append_suggestion(r, out);
-    escape_tail(out, start);
-    out.push_back('"');
-  } else {
-    out += "null";
-  }
-  out += ",\"checks\":[";
+  w.put("\"catch_all\":");
+  if (r.flags.catch_all) w.boolean(*r.flags.catch_all);
+  else w.put("null");
+  w.put("},\"suggestion\":");
+  w.nullable(suggestion);
+  w.put(",\"checks\":[");
   bool first = true;
   for (const auto& [bit, label] : kChecks) {
     if (!(r.checks & bit)) continue;
-    if (!first) out.push_back(',');
+    if (!first) w.put(',');
     first = false;
-    out.push_back('"');
-    out += label;
-    out.push_back('"');
+    w.put('"');
+    w.put(label);
+    w.put('"');
   }
-  out += "],\"dns\":null,\"smtp\":null}";
+  w.put("],\"dns\":null,\"smtp\":null}");
+  w.flush_to(out);
 }
 
 void append_csv_header(std::string& out) {
