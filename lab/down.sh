@@ -21,21 +21,31 @@ if [ -z "${LAB_DIR:-}" ] && [ -s "$POINTER" ]; then
 fi
 LAB_DIR=${LAB_DIR:-/tmp/mailsift-lab-$NAME}
 
-# Start time of a PID (field 22 of /proc/PID/stat), empty when it is gone.
-start_time() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $20}' || true; }
+# Is PID, maybe as a zombie, still the process started at START?
+exists() {
+  local stat fields
+  [ -n "$2" ] || return 1
+  read -r stat 2>/dev/null <"/proc/$1/stat" || return 1
+  read -ra fields <<<"${stat##*) }"
+  [ "${fields[19]}" = "$2" ]
+}
 
-# Is the recorded process still the one we started?
-alive() { [ -n "$2" ] && [ "$(start_time "$1")" = "$2" ]; }
+# Is PID still the process started at START (field 22 of /proc/PID/stat), and
+# not a zombie? A recycled PID has another start time: it is never touched.
+alive() {
+  local stat fields
+  [ -n "$2" ] || return 1
+  read -r stat 2>/dev/null <"/proc/$1/stat" || return 1
+  read -ra fields <<<"${stat##*) }"
+  [ "${fields[19]}" = "$2" ] && [ "${fields[0]}" != Z ]
+}
 
 stopped=0
 if [ -f "$LAB_DIR/pids" ]; then
-  # Postfix first, the polite way: its master stops its children.
-  if [ -f "$LAB_DIR/postfix/etc/main.cf" ] && [ -f "$LAB_DIR/postfix/queue/pid/master.pid" ]; then
-    postfix -c "$LAB_DIR/postfix/etc" stop >/dev/null 2>&1 || true
-  fi
+  # SIGTERM to postfix's master is what "postfix stop" does: it stops its children.
   while read -r pid start label; do
     if alive "$pid" "$start"; then
-      kill -TERM "$pid" 2>/dev/null && stopped=$((stopped + 1)) || true
+      if kill -TERM "$pid" 2>/dev/null; then stopped=$((stopped + 1)); fi
     fi
   done <"$LAB_DIR/pids"
   for _ in $(seq 50); do
@@ -52,6 +62,16 @@ if [ -f "$LAB_DIR/pids" ]; then
       kill -KILL "$pid" 2>/dev/null || true
     fi
   done <"$LAB_DIR/pids"
+  # Dead servers were children of up.sh's shell, long gone: init reaps them.
+  # Give it a moment, so that a pgrep right after down.sh finds nothing.
+  for _ in $(seq 20); do
+    left=0
+    while read -r pid start label; do
+      exists "$pid" "$start" && left=1
+    done <"$LAB_DIR/pids"
+    [ "$left" -eq 0 ] && break
+    sleep 0.1
+  done
 fi
 
 if [ -e "/run/netns/$NAME" ]; then
@@ -72,6 +92,7 @@ if [ -e "/run/netns/$NAME" ]; then
   ip netns del "$NAME"
 fi
 rm -rf "/etc/netns/$NAME"
+rmdir /etc/netns 2>/dev/null || true   # only if empty
 if [ -f "$LAB_DIR/.mailsift-lab" ]; then
   rm -rf "$LAB_DIR"
 elif [ -e "$LAB_DIR" ]; then

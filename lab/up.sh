@@ -11,7 +11,8 @@
 #
 # Environment: LAB_DIR (default /tmp/mailsift-lab-NAME) holds configs, logs,
 # PIDs and lab.env; LAB_BENCH_COUNT (default 10000) sizes the benchmark zone;
-# LAB_GREYLIST_DELAY (default 5) is postgrey's delay in seconds.
+# LAB_GREYLIST_DELAY (default 5) is postgrey's delay in seconds;
+# LAB_LOG_QUERIES=1 makes dnsmasq log every query to $LAB_DIR/dnsmasq/dnsmasq.log.
 set -euo pipefail
 
 NAME=${1:-mslab}
@@ -67,35 +68,40 @@ echo "$LAB_DIR" >"/run/mailsift-lab/$NAME"   # so down.sh finds a non-default LA
 render() { sed "s|@LAB_DIR@|$LAB_DIR|g" "$1" >"$2"; }
 
 # Records a started process: PID, its start time (so down.sh never kills a
-# recycled PID) and a label.
+# recycled PID) and a label. Servers are started as `ip netns exec NS cmd &`
+# (ip execs cmd: $! is the server itself), never through a shell function.
 record() {
-  local pid=$1 label=$2 start
-  start=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | awk '{print $20}')
-  echo "$pid $start $label" >>"$LAB_DIR/pids"
+  local pid=$1 label=$2 stat fields
+  read -r stat <"/proc/$pid/stat"
+  read -ra fields <<<"${stat##*) }"
+  echo "$pid ${fields[19]} $label" >>"$LAB_DIR/pids"
 }
 
 # --- the namespace and its addresses --------------------------------------------------
 NS=$NAME
 nsx() { ip netns exec "$NS" "$@"; }
 ip netns add "$NS"
-nsx ip link set lo up
-# Server addresses, v4 and v6 (the v6 ones need to be assigned to be bound).
+# Server addresses, v4 and v6 (the v6 ones must be assigned to be bound), then
+# every other address of the lab ranges as local too (connection refused, not
+# unreachable): the MX hosts in the zones that have no server behind them.
 DNS_HOSTS=(1 2 3 4 5)      # 10.53.0.N / fd00:53::N
 MAIL_HOSTS=(10 11 98 99)   # 10.25.0.N / fd00:25::N
-for n in "${DNS_HOSTS[@]}"; do
-  nsx ip addr add "10.53.0.$n/32" dev lo
-  nsx ip -6 addr add "fd00:53::$n/128" dev lo nodad
-done
-for n in "${MAIL_HOSTS[@]}"; do
-  nsx ip addr add "10.25.0.$n/32" dev lo
-  nsx ip -6 addr add "fd00:25::$n/128" dev lo nodad
-done
-# Every other address of the lab ranges is local too (connection refused, not
-# unreachable): the MX hosts in the zones that have no server behind them.
-nsx ip route add local 10.53.0.0/24 dev lo table local
-nsx ip route add local 10.25.0.0/16 dev lo table local
-nsx ip -6 route add local fd00:53::/64 dev lo table local
-nsx ip -6 route add local fd00:25::/64 dev lo table local
+{
+  echo "link set lo up"
+  for n in "${DNS_HOSTS[@]}"; do
+    echo "addr add 10.53.0.$n/32 dev lo"
+    echo "addr add fd00:53::$n/128 dev lo nodad"
+  done
+  for n in "${MAIL_HOSTS[@]}"; do
+    echo "addr add 10.25.0.$n/32 dev lo"
+    echo "addr add fd00:25::$n/128 dev lo nodad"
+  done
+  echo "route add local 10.53.0.0/24 dev lo table local"
+  echo "route add local 10.25.0.0/16 dev lo table local"
+  echo "route add local fd00:53::/64 dev lo table local"
+  echo "route add local fd00:25::/64 dev lo table local"
+} >"$LAB_DIR/ip.batch"
+ip -netns "$NS" -batch "$LAB_DIR/ip.batch"
 
 # The namespace's resolver: ip netns exec bind-mounts this over /etc/resolv.conf.
 mkdir -p "/etc/netns/$NS"
@@ -106,7 +112,7 @@ options timeout:2 attempts:2
 EOF
 
 # --- fakesrv: SERVFAIL, REFUSED and silent DNS servers, a silent SMTP server ----------
-nsx "$PYTHON" "$HERE/fakesrv.py" \
+ip netns exec "$NS" "$PYTHON" "$HERE/fakesrv.py" \
   --dns 10.53.0.2:53:servfail --dns '[fd00:53::2]:53:servfail' \
   --dns 10.53.0.4:53:refused --dns '[fd00:53::4]:53:refused' \
   --dns 10.53.0.5:53:drop --dns '[fd00:53::5]:53:drop' \
@@ -121,13 +127,14 @@ cp "$HERE"/zones/*.zone "$LAB_DIR/knot/zones/"
 "$PYTHON" "$HERE/gen-bench-zone.py" "$BENCH_COUNT" >"$LAB_DIR/knot/zones/bench.mailsift-lab.net.zone"
 "$PYTHON" "$HERE/gen-bench-zone.py" --queries "$BENCH_COUNT" >"$LAB_DIR/bench-queries.txt"
 knotc -c "$LAB_DIR/knot/knot.conf" conf-check >/dev/null
-nsx knotd -c "$LAB_DIR/knot/knot.conf" >>"$LAB_DIR/knot/knot.log" 2>&1 </dev/null &
+ip netns exec "$NS" knotd -c "$LAB_DIR/knot/knot.conf" >>"$LAB_DIR/knot/knot.log" 2>&1 </dev/null &
 record $! knotd
 
 # --- dnsmasq: the resolver named in resolv.conf, on 10.53.0.1 ------------------------------
 mkdir -p "$LAB_DIR/dnsmasq"
 render "$HERE/conf/dnsmasq.conf.in" "$LAB_DIR/dnsmasq/dnsmasq.conf"
-nsx dnsmasq --conf-file="$LAB_DIR/dnsmasq/dnsmasq.conf" --keep-in-foreground \
+if [ "${LAB_LOG_QUERIES:-0}" = 1 ]; then echo log-queries >>"$LAB_DIR/dnsmasq/dnsmasq.conf"; fi
+ip netns exec "$NS" dnsmasq --conf-file="$LAB_DIR/dnsmasq/dnsmasq.conf" --keep-in-foreground \
   >"$LAB_DIR/dnsmasq/stdout.log" 2>&1 </dev/null &
 record $! dnsmasq
 
@@ -135,7 +142,7 @@ record $! dnsmasq
 mkdir -p "$LAB_DIR/postgrey/db"
 chown postgrey:postgrey "$LAB_DIR/postgrey/db" 2>/dev/null || chmod 777 "$LAB_DIR/postgrey/db"
 : >"$LAB_DIR/postgrey/empty"
-nsx postgrey --inet=127.0.0.1:10023 --dbdir="$LAB_DIR/postgrey/db" \
+ip netns exec "$NS" postgrey --inet=127.0.0.1:10023 --dbdir="$LAB_DIR/postgrey/db" \
   --delay="$GREYLIST_DELAY" --auto-whitelist-clients=0 --lookup-by-host \
   --whitelist-clients="$LAB_DIR/postgrey/empty" --whitelist-recipients="$LAB_DIR/postgrey/empty" \
   --hostname=smtp1.mailsift-lab.net \
@@ -151,11 +158,19 @@ cp "$HERE"/postfix/virtual_domains "$HERE"/postfix/virtual_mailboxes \
    "$HERE"/postfix/recipient_access "$HERE"/postfix/greylist_domains "$PF/etc/"
 chown postfix "$PF/data"
 openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=smtp-tls.mailsift-lab.net" \
-  -addext "subjectAltName=DNS:smtp-tls.mailsift-lab.net,DNS:smtp1.mailsift-lab.net" \
+  -addext "subjectAltName=DNS:smtp-tls.mailsift-lab.net,DNS:smtp1.mailsift-lab.net,IP:10.25.0.11,IP:fd00:25::11,IP:10.25.0.10,IP:fd00:25::10" \
   -keyout "$LAB_DIR/tls/key.pem" -out "$LAB_DIR/tls/cert.pem" >/dev/null 2>&1
 chmod 600 "$LAB_DIR/tls/key.pem"
-postfix -c "$PF/etc" check >"$PF/start.log" 2>&1
-nsx postfix -c "$PF/etc" start >>"$PF/start.log" 2>&1 </dev/null
+# The queue directories, as "postfix check" would make them; quick-start then
+# skips postfix-script's slow integrity checks (seconds) on this fresh queue.
+for d in active bounce corrupt defer deferred flush hold incoming private saved trace; do
+  install -d -o postfix -g root -m 700 "$PF/queue/$d"
+done
+install -d -o postfix -g postdrop -m 1730 "$PF/queue/maildrop"
+install -d -o postfix -g postdrop -m 2710 "$PF/queue/public"
+install -d -o root -g root -m 755 "$PF/queue/pid"
+touch "$PF/queue/quick-start"
+nsx postfix -c "$PF/etc" start >"$PF/start.log" 2>&1 </dev/null
 master_pid=$(tr -d ' ' <"$PF/queue/pid/master.pid")
 record "$master_pid" postfix-master
 
