@@ -158,7 +158,7 @@ class IdnCache {
     s.key_len = static_cast<std::uint8_t>(key.size());
     s.value_len = static_cast<std::uint8_t>(value.size());
     std::memcpy(s.key.data(), key.data(), key.size());
-    std::memcpy(s.value.data(), value.data(), value.size());
+    if (!value.empty()) std::memcpy(s.value.data(), value.data(), value.size());
   }
 
  private:
