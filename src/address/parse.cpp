@@ -332,12 +332,26 @@ Reason Parser::run(std::string_view in, Address& out) noexcept {
     return local.empty() ? syntax_empty_local : syntax_empty_domain;
   }
 
-  // Local part.
+  // Local part. NFC comes first and every check runs on the normalized text, because
+  // normalization can change what the checks see: U+037E GREEK QUESTION MARK becomes ';'.
+  std::array<char, kMaxInput> nfc_buf;
+  const auto normalize = [&](std::string_view s) -> std::string_view {
+    if (!non_ascii || surely_nfc(s)) return s;
+    std::size_t len = nfc_buf.size();
+    std::uint8_t* res = u8_normalize(UNINORM_NFC, reinterpret_cast<const std::uint8_t*>(s.data()), s.size(),
+                                     reinterpret_cast<std::uint8_t*>(nfc_buf.data()), &len);
+    if (res == nullptr) return {};
+    if (res != reinterpret_cast<std::uint8_t*>(nfc_buf.data())) {  // longer than any input we accept
+      std::free(res);
+      return {};
+    }
+    return {nfc_buf.data(), len};
+  };
   std::size_t pos = 0;
   if (local.front() == '"') {
     out.quoted_local = true;
     // Unescape: quoted-pairSMTP is "\" %d32-126. RFC 6531 adds UTF8-non-ascii to qtextSMTP only.
-    std::array<char, kMaxInput> content{};
+    std::array<char, kMaxInput> content;
     std::size_t n = 0;
     for (std::size_t i = 1; i + 1 < local.size(); ++i) {
       char c = local[i];
@@ -349,14 +363,15 @@ Reason Parser::run(std::string_view in, Address& out) noexcept {
       }
       content[n++] = c;
     }
-    const std::string_view body(content.data(), n);
+    const std::string_view body = normalize({content.data(), n});
+    if (body.data() == nullptr) return syntax_local_too_long;
     if (Reason r = check_unicode_local(body); r != well_formed) return r == syntax_whitespace ? syntax_unsafe_unicode : r;
     if (is_dot_string(body)) {
       // "john.doe"@x and john.doe@x name the same mailbox (RFC 5321 §4.1.2): send the plain form.
       if (Reason r = put(out, 0, body); r != well_formed) return syntax_local_too_long;
-      pos = n;
+      pos = body.size();
     } else {
-      if (pos + 2 * n + 2 > out.buf_.size()) return syntax_local_too_long;
+      if (2 * body.size() + 2 > out.buf_.size()) return syntax_local_too_long;
       out.buf_[pos++] = '"';
       for (char c : body) {
         if (c == '"' || c == '\\') out.buf_[pos++] = '\\';
@@ -382,29 +397,21 @@ Reason Parser::run(std::string_view in, Address& out) noexcept {
       if (Reason r = second_at(); r != well_formed) return r;
       return check_dot_string(local);
     }
-    if (non_ascii) {
-      if (Reason r = check_unicode_local(local); r != well_formed) return r;
-    }
     pos = local.size();
-  }
-
-  // RFC 6531 local parts are compared in NFC; send the NFC form.
-  std::string_view written(out.buf_.data(), pos);
-  if (non_ascii) {
-    for (char c : written) out.smtputf8 |= static_cast<unsigned char>(c) >= 0x80;
-  }
-  if (out.smtputf8 && !surely_nfc(written)) {
-    std::array<std::uint8_t, kMaxAddress + 2> nfc{};
-    std::size_t nfc_len = nfc.size();
-    std::uint8_t* res = u8_normalize(UNINORM_NFC, reinterpret_cast<const std::uint8_t*>(written.data()), written.size(),
-                                     nfc.data(), &nfc_len);
-    if (res == nullptr) return syntax_local_too_long;
-    if (res != nfc.data()) {  // did not fit the stack buffer: certainly too long
-      std::free(res);
-      return syntax_local_too_long;
+    if (non_ascii) {
+      const std::string_view n = normalize(local);
+      if (n.data() == nullptr) return syntax_local_too_long;
+      if (n.data() != local.data()) {
+        if (n.empty()) return syntax_empty_local;
+        if (Reason r = check_dot_string(n); r != well_formed) return r;
+        if (Reason r = put(out, 0, n); r != well_formed) return syntax_local_too_long;
+        pos = n.size();
+      }
+      if (Reason r = check_unicode_local({out.buf_.data(), pos}); r != well_formed) return r;
     }
-    std::memcpy(out.buf_.data(), nfc.data(), nfc_len);
-    pos = nfc_len;
+  }
+  if (non_ascii) {
+    for (std::size_t i = 0; i < pos; ++i) out.smtputf8 |= static_cast<unsigned char>(out.buf_[i]) >= 0x80;
   }
   if (pos > kMaxLocal) return syntax_local_too_long;
   out.local_len_ = pos;

@@ -2,6 +2,7 @@
 
 #include <libpsl.h>
 
+#include <algorithm>
 #include <array>
 #include <stdexcept>
 
@@ -73,6 +74,7 @@ struct Knowledge::Impl {
   // Real domains that must never get a typo suggestion; `allow` and `user_free` count too.
   lists::ViewSet known;
   lists::ViewSet roles;
+  std::size_t longest_role = 0;  // longer local parts skip the hash lookup
   typo::Suggester typo;
 };
 
@@ -120,12 +122,14 @@ Knowledge::Knowledge(const ListOptions& opt) : impl_(std::make_unique<Impl>()) {
     for (std::string_view s : text::list_lines(embedded::typo_slds, false)) m.typo.add_sld(s);
   }
 
-  for (const std::string& f : opt.disposable_files) lists::add_file(m.disposable, f, "disposable", Kind::domain, m.store);
+  for (const std::string& f : opt.disposable_files)
+    lists::add_file(m.disposable, f, "disposable", Kind::domain, m.store);
   for (const std::string& d : opt.disposable_domains) lists::add_entry(m.disposable, d, Kind::domain, m.store);
   for (const std::string& f : opt.allow_files) lists::add_file(m.allow, f, "allow", Kind::domain, m.store);
   for (const std::string& d : opt.allow_domains) lists::add_entry(m.allow, d, Kind::domain, m.store);
   for (const std::string& f : opt.free_files) lists::add_file(m.user_free, f, "free", Kind::domain, m.store);
   for (const std::string& f : opt.role_files) lists::add_file(m.roles, f, "role", Kind::local_part, m.store);
+  for (std::string_view r : m.roles) m.longest_role = std::max(m.longest_role, r.size());
 }
 
 Knowledge::~Knowledge() = default;
@@ -165,8 +169,8 @@ DomainFacts Knowledge::lookup(std::string_view domain) const {
   // public suffix, whose other registrants are unrelated (a "0-mailer.dynv6.net" entry says nothing
   // about "me.dynv6.net"). When the domain is itself a public suffix, only the domain is tested.
   const std::size_t floor = registrable.empty() ? d.size() : registrable.size();
-  const bool listed = lists::contains_self_or_parent(m.disposable, d, floor) ||
-                      lists::contains_self_or_parent(m.wildcard, d, 0);
+  const bool listed =
+      lists::contains_self_or_parent(m.disposable, d, floor) || lists::contains_self_or_parent(m.wildcard, d, 0);
   f.disposable = listed && !lists::contains_self_or_parent(m.allow, d, floor);
   f.free = m.free.contains(d) || m.user_free.contains(d);
 
@@ -180,16 +184,19 @@ DomainFacts Knowledge::lookup(std::string_view domain) const {
 
 bool Knowledge::is_role(std::string_view local) const noexcept {
   std::array<char, kMaxLocal> buf;
+  const std::size_t limit = std::min(buf.size(), impl_->longest_role);
   std::size_t n = 0;
   for (char c : local) {
     if (c == '+') break;  // RFC 5233 subaddress: "sales+eu" is still the sales mailbox
-    if (n == buf.size()) return false;
+    if (n == limit) return false;
     buf[n++] = text::ascii_lower(c);
   }
   return n != 0 && impl_->roles.contains(std::string_view(buf.data(), n));
 }
 
-bool Knowledge::is_suspicious(std::string_view local) const noexcept { return suspicious::is_suspicious(local); }
+bool Knowledge::is_suspicious(std::string_view local) const noexcept {
+  return suspicious::is_suspicious(local);
+}
 
 std::shared_ptr<const DomainFacts> FactsCache::get(std::string_view domain) {
   if (const auto it = map_.find(domain); it != map_.end()) return it->second;

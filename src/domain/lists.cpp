@@ -56,8 +56,7 @@ void add_entry(ViewSet& set, std::string_view entry, Kind kind, Storage& store) 
 }
 
 void add_embedded(ViewSet& set, std::string_view data, bool csv_first_column, Kind kind, Storage& store) {
-  for (std::string_view line : text::list_lines(data, csv_first_column))
-    add_line(set, line, kind, store);
+  for (std::string_view line : text::list_lines(data, csv_first_column)) add_line(set, line, kind, store);
 }
 
 void add_file(ViewSet& set, const std::string& path, std::string_view what, Kind kind, Storage& store) {
@@ -76,8 +75,7 @@ void add_file(ViewSet& set, const std::string& path, std::string_view what, Kind
   for (char& c : content) c = text::ascii_lower(c);
   // One owned buffer per file; the set holds views into it.
   const std::string_view text = store.keep(std::move(content));
-  for (std::string_view line : text::list_lines(text, /*csv_first_column=*/false))
-    add_line(set, line, kind, store);
+  for (std::string_view line : text::list_lines(text, /*csv_first_column=*/false)) add_line(set, line, kind, store);
 }
 
 bool contains_self_or_parent(const ViewSet& set, std::string_view domain, std::size_t floor_len) noexcept {

@@ -51,7 +51,6 @@ void add_file(ViewSet& set, const std::string& path, std::string_view what, Kind
 /// candidate is at least `floor_len` long. With floor_len = size of the registrable domain this
 /// never tests a bare public suffix ("co.uk", "github.io"); with floor_len = 0 it tests every
 /// parent that still has a dot.
-[[nodiscard]] bool contains_self_or_parent(const ViewSet& set, std::string_view domain,
-                                           std::size_t floor_len) noexcept;
+[[nodiscard]] bool contains_self_or_parent(const ViewSet& set, std::string_view domain, std::size_t floor_len) noexcept;
 
 }  // namespace mailsift::domain::lists

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <array>
-#include <cstdint>
 #include <cstddef>
+#include <cstdint>
 
 #include "common/text.hpp"
 
@@ -16,10 +16,9 @@ constexpr std::size_t kMaxLocal = 64;  // RFC 5321 §4.5.3.1.1
 // segment, with trailing digits ignored ("test123", "foo.bar", "fake_1"). Kept short on purpose:
 // every entry here is also somebody's nickname, so only near-certain placeholders go in.
 constexpr std::array<std::string_view, 33> kPlaceholders = {
-    "aaa",     "abc",     "abcd",  "asd",    "asdf",    "bar",    "baz",    "blah",    "dummy",
-    "example", "fake",    "foo",   "foobar", "invalid", "junk",   "nobody", "noemail", "nomail",
-    "none",    "noone",   "nospam", "null",  "sample", "spam",   "test",    "tester",
-    "testing", "tests",   "xxx",   "xyz",    "zzz",     "nil",    "void",
+    "aaa",    "abc",    "abcd",    "asd",    "asdf",    "bar",     "baz",    "blah", "dummy", "example", "fake",
+    "foo",    "foobar", "invalid", "junk",   "nobody",  "noemail", "nomail", "none", "noone", "nospam",  "null",
+    "sample", "spam",   "test",    "tester", "testing", "tests",   "xxx",    "xyz",  "zzz",   "nil",     "void",
 };
 // Words that are placeholders only next to one of the above ("test.user", "fake_email").
 constexpr std::array<std::string_view, 7> kFillers = {"account", "address", "email", "mail", "me", "my", "user"};
@@ -56,8 +55,17 @@ bool in(const std::array<std::uint64_t, N>& keys, std::uint64_t key) noexcept {
 // Keys in keyboard order (QWERTY, QWERTZ, AZERTY rows, both digit rows) and the alphabet: typing
 // along any of them, either way, is a walk.
 constexpr std::array<std::string_view, 11> kWalkSequences = {
-    "1234567890", "0123456789", "qwertyuiop", "asdfghjkl", "zxcvbnm", "qwertzuiop",
-    "yxcvbnm",    "azertyuiop", "qsdfghjklm", "wxcvbn",    "abcdefghijklmnopqrstuvwxyz",
+    "1234567890",
+    "0123456789",
+    "qwertyuiop",
+    "asdfghjkl",
+    "zxcvbnm",
+    "qwertzuiop",
+    "yxcvbnm",
+    "azertyuiop",
+    "qsdfghjklm",
+    "wxcvbn",
+    "abcdefghijklmnopqrstuvwxyz",
 };
 // Two bits per sequence (forward, backward) plus one for repeats must fit the table's word.
 static_assert(2 * kWalkSequences.size() < 31);
@@ -93,7 +101,8 @@ constexpr std::array<std::uint8_t, 256> make_class_table() {
     const char c = text::ascii_lower(static_cast<char>(b));
     if (text::is_ascii_digit(c)) t[b] = kDigit;
     // 'y' counts as a vowel: it carries the vowel in many names (Lynn, Wyszynski).
-    if (c >= 'a' && c <= 'z') t[b] = kLetter | (std::string_view("aeiouy").find(c) != std::string_view::npos ? kVowel : kConsonant);
+    if (c >= 'a' && c <= 'z')
+      t[b] = kLetter | (std::string_view("aeiouy").find(c) != std::string_view::npos ? kVowel : kConsonant);
   }
   return t;
 }
@@ -116,7 +125,9 @@ constexpr std::array<std::uint32_t, kSymbols * kSymbols> make_walk_table() {
 }
 constexpr auto kWalk = make_walk_table();
 
-constexpr bool is_separator(char c) noexcept { return c == '.' || c == '_' || c == '-'; }
+constexpr bool is_separator(char c) noexcept {
+  return c == '.' || c == '_' || c == '-';
+}
 
 // `s` is the local part without its tag, not yet lower-cased.
 bool is_placeholder(std::string_view s) noexcept {
@@ -148,7 +159,7 @@ bool is_placeholder(std::string_view s) noexcept {
 // Thresholds for machine-made strings, tuned on tests/domain/suspicious_test.cpp. Real local parts
 // this long nearly always have separators, vowels and at most one digit block (john.smith1987).
 constexpr std::size_t kRandomMinLength = 14;
-constexpr std::size_t kRandomMinTransitions = 5;  // letter<->digit switches: xk7q9zt2...
+constexpr std::size_t kRandomMinTransitions = 5;   // letter<->digit switches: xk7q9zt2...
 constexpr std::size_t kRandomMinConsonantRun = 7;  // German "tschm" is 5; random letters reach 7 quickly
 constexpr std::size_t kWalkMinChars = 4;
 constexpr std::size_t kWalkMinRun = 3;  // "ert" in "robert" is a 3-run, but only half the name

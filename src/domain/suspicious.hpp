@@ -15,9 +15,11 @@ enum class Kind : std::uint8_t {
 
 /// Classifies a local part (case-insensitive; a "+tag" is ignored). ASCII rules: non-ASCII
 /// characters never count towards a walk or a placeholder. Local parts longer than 64 octets
-/// (RFC 5321 §4.5.3.1.1) are not classified. No allocation; one pass over at most 64 bytes.
+/// (RFC 5321 §4.5.3.1.1) are not classified. No allocation; at most two passes over 64 bytes.
 [[nodiscard]] Kind classify(std::string_view local) noexcept;
 
-[[nodiscard]] inline bool is_suspicious(std::string_view local) noexcept { return classify(local) != Kind::none; }
+[[nodiscard]] inline bool is_suspicious(std::string_view local) noexcept {
+  return classify(local) != Kind::none;
+}
 
 }  // namespace mailsift::domain::suspicious

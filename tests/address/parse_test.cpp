@@ -162,6 +162,11 @@ TEST(AddressRfc6531_3_3, Utf8LocalParts) {
   EXPECT_TRUE(a.smtputf8);
   ASSERT_EQ(parse("jose@x.org", a), well_formed);
   EXPECT_FALSE(a.smtputf8);
+  // Checks run on the NFC form: U+037E GREEK QUESTION MARK normalizes to ';' (found by the fuzzer),
+  // and U+212A KELVIN SIGN to 'K', which makes a quoted local part a plain dot-string.
+  EXPECT_EQ(code(parse("me.\xCD\xBE@x.org", a)), code(syntax_invalid_character));
+  ASSERT_EQ(parse("\"\xE2\x84\xAA\"@x.org", a), well_formed);
+  EXPECT_EQ(a.normalized(), "K@x.org");
   // NFC: "e" + U+0301 COMBINING ACUTE becomes U+00E9.
   ASSERT_EQ(parse("jose\xCC\x81@x.org", a), well_formed);
   EXPECT_EQ(a.local(), "jos\xC3\xA9");
