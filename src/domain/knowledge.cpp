@@ -74,6 +74,16 @@ struct Knowledge::Impl {
   // Real domains that must never get a typo suggestion; `allow` and `user_free` count too.
   lists::ViewSet known;
   lists::ViewSet roles;
+  FlatSet<std::string_view> role_index;  // the same entries, in the table the per-address lookup uses
+  // One bit per (first byte, second byte, length) that some role has: almost every personal local
+  // part is rejected here, in L1 cache, before hashing. 64 KiB of bits would be too much, so the
+  // bytes are folded to 5 bits each and the length to 5: 2^15 bits = 4 KiB.
+  std::array<std::uint64_t, (1u << 15) / 64> role_filter{};
+  static std::uint32_t role_key(std::string_view lower) noexcept {
+    const auto b0 = static_cast<std::uint32_t>(static_cast<unsigned char>(lower[0]) & 31u);
+    const auto b1 = lower.size() > 1 ? static_cast<std::uint32_t>(static_cast<unsigned char>(lower[1]) & 31u) : 0u;
+    return (b0 << 10) | (b1 << 5) | static_cast<std::uint32_t>(lower.size() & 31u);
+  }
   std::size_t longest_role = 0;  // longer local parts skip the hash lookup
   typo::Suggester typo;
 };
@@ -98,9 +108,10 @@ Knowledge::Knowledge(const ListOptions& opt) : impl_(std::make_unique<Impl>()) {
     lists::add_embedded(m.allow, embedded::disposable_allowlist, false, Kind::domain, m.store);
 
     // Free vs disposable: the free list is free_providers_not_disposable (Kikobeats' list minus the
-    // curated blocklist), so with the default lists no domain is both. With the extended lists a
-    // domain can be both (33mail.com is in each): `free` and `disposable` are reported as the lists
-    // say and the verdict stage lets disposable win, rather than this stage hiding one of them.
+    // curated blocklist), so the blocklist and the free list never overlap. A domain can still be
+    // both when another disposable source lists it: 33mail.com is a free-list entry and a wildcard
+    // entry, and 165 free entries are in the extended lists. Both flags are reported as the lists
+    // say; which one counts is the verdict stage's decision (disposable should win), not ours.
     lists::add_embedded(m.free, embedded::free_providers, false, Kind::domain, m.store);
     lists::add_embedded(m.free, embedded::popular_domains, false, Kind::domain, m.store);
 
@@ -129,7 +140,12 @@ Knowledge::Knowledge(const ListOptions& opt) : impl_(std::make_unique<Impl>()) {
   for (const std::string& d : opt.allow_domains) lists::add_entry(m.allow, d, Kind::domain, m.store);
   for (const std::string& f : opt.free_files) lists::add_file(m.user_free, f, "free", Kind::domain, m.store);
   for (const std::string& f : opt.role_files) lists::add_file(m.roles, f, "role", Kind::local_part, m.store);
-  for (std::string_view r : m.roles) m.longest_role = std::max(m.longest_role, r.size());
+  for (std::string_view r : m.roles) {
+    m.longest_role = std::max(m.longest_role, r.size());
+    m.role_index.insert(r);
+    const std::uint32_t k = Impl::role_key(r);
+    m.role_filter[k / 64] |= std::uint64_t{1} << (k % 64);
+  }
 }
 
 Knowledge::~Knowledge() = default;
@@ -191,21 +207,24 @@ bool Knowledge::is_role(std::string_view local) const noexcept {
     if (n == limit) return false;
     buf[n++] = text::ascii_lower(c);
   }
-  return n != 0 && impl_->roles.contains(std::string_view(buf.data(), n));
+  if (n == 0) return false;
+  const std::string_view lower(buf.data(), n);
+  const std::uint32_t k = Impl::role_key(lower);
+  if ((impl_->role_filter[k / 64] & (std::uint64_t{1} << (k % 64))) == 0) return false;
+  return impl_->role_index.contains(lower);
 }
 
 bool Knowledge::is_suspicious(std::string_view local) const noexcept {
   return suspicious::is_suspicious(local);
 }
 
-std::shared_ptr<const DomainFacts> FactsCache::get(std::string_view domain) {
-  if (const auto it = map_.find(domain); it != map_.end()) return it->second;
+const std::shared_ptr<const DomainFacts>& FactsCache::get(std::string_view domain) {
+  if (const auto* hit = map_.find(domain)) return *hit;
   // Starting over is cheaper than LRU bookkeeping and keeps the hit path a single lookup; a
   // domain seen again after a reset costs one more Knowledge::lookup.
   if (map_.size() >= max_) map_.clear();
   auto facts = std::make_shared<const DomainFacts>(k_.lookup(domain));
-  map_.emplace(std::string(domain), facts);
-  return facts;
+  return map_.insert(domain, std::move(facts));
 }
 
 }  // namespace mailsift::domain

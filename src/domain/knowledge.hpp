@@ -6,9 +6,9 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
+#include "common/flat_map.hpp"
 #include "common/text.hpp"
 #include "verdict/reason.hpp"
 
@@ -59,12 +59,13 @@ class Knowledge {
 class FactsCache {
  public:
   explicit FactsCache(const Knowledge& k, std::size_t max_entries = 1 << 16) : k_(k), max_(max_entries) {}
-  [[nodiscard]] std::shared_ptr<const DomainFacts> get(std::string_view domain);
+  /// The facts for `domain`; the reference is valid until the next call.
+  [[nodiscard]] const std::shared_ptr<const DomainFacts>& get(std::string_view domain);
 
  private:
   const Knowledge& k_;
   std::size_t max_;
-  std::unordered_map<std::string, std::shared_ptr<const DomainFacts>, text::StringHash, std::equal_to<>> map_;
+  FlatMap<std::string, std::shared_ptr<const DomainFacts>> map_;
 };
 
 }  // namespace mailsift::domain

@@ -9,11 +9,11 @@ namespace mailsift {
 void Classifier::classify(std::string_view input, Result& out) {
   out.email.assign(input);
   out.flags = Flags{};
-  out.facts.reset();
   out.checks = kCheckSyntax;
   const Reason syntax = address::parse(input, out.address);
   out.parsed = syntax == Reason::well_formed;
   if (!out.parsed) {
+    out.facts.reset();
     out.reason = syntax;
     decide(out);
     return;
@@ -26,9 +26,12 @@ void Classifier::classify(std::string_view input, Result& out) {
     out.flags.role = knowledge_.is_role(a.local());
     out.flags.suspicious = knowledge_.is_suspicious(a.local());
   }
-  if (!out.flags.address_literal) {
+  if (out.flags.address_literal) {
+    out.facts.reset();
+  } else {
     out.checks |= kCheckDomain;
-    out.facts = cache_.get(a.domain());
+    // Same pointer, no reference-count traffic: lists repeat their domains.
+    if (const auto& facts = cache_.get(a.domain()); out.facts != facts) out.facts = facts;
     out.flags.disposable = out.facts->disposable;
     out.flags.free = out.facts->free;
   }

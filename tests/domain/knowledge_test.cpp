@@ -109,7 +109,9 @@ TEST(Reserved, ComesBeforeUnknownTld) {
   EXPECT_EQ(defaults().lookup("foo.localhost").reason, Reason::reserved_domain);
 }
 
-TEST(Reserved, ReportsRegistrableDomain) { EXPECT_EQ(defaults().lookup("mail.example.com").registrable, "example.com"); }
+TEST(Reserved, ReportsRegistrableDomain) {
+  EXPECT_EQ(defaults().lookup("mail.example.com").registrable, "example.com");
+}
 
 // --- Public suffix list ---------------------------------------------------------------------------
 
@@ -165,7 +167,10 @@ TEST(Disposable, ParentWalkStopsAtTheRegistrableDomain) {
   EXPECT_TRUE(defaults().lookup("x.0-mailer.dynv6.net").disposable);
   EXPECT_FALSE(defaults().lookup("myhome.dynv6.net").disposable);
   // A run-time entry that is a bare public suffix only matches itself.
-  const Knowledge k(options([&](ListOptions& o) { o.builtin = false; o.disposable_domains = {"github.io"}; }));
+  const Knowledge k(options([&](ListOptions& o) {
+    o.builtin = false;
+    o.disposable_domains = {"github.io"};
+  }));
   EXPECT_FALSE(k.lookup("someone.github.io").disposable);
   EXPECT_TRUE(k.lookup("github.io").disposable);
 }
@@ -193,7 +198,9 @@ TEST(Disposable, ExtendedUlabelEntriesAreConvertedToAlabels) {
   EXPECT_FALSE(defaults().lookup("xn--lndwirt-hwa.com").disposable);
   // Entries libidn2 rejects are skipped: invalid UTF-8, a bare ZWJ (RFC 5892 CONTEXTJ), U+2488.
   EXPECT_FALSE(lists::to_a_label("\xff.com").has_value());
-  EXPECT_FALSE(lists::to_a_label("a\xe2\x80\x8d" "b.com").has_value());
+  EXPECT_FALSE(lists::to_a_label("a\xe2\x80\x8d"
+                                 "b.com")
+                   .has_value());
   EXPECT_FALSE(lists::to_a_label("\xe2\x92\x88.com").has_value());
 }
 
@@ -222,7 +229,10 @@ TEST(Disposable, AllowFileVeto) {
 
 TEST(Disposable, RunTimeDomainsAndFiles) {
   const TempFile f("burner.io\n#comment.io\nBurner2.IO.\n");
-  const Knowledge k(options([&](ListOptions& o) { o.disposable_files = {f.path()}; o.disposable_domains = {"throwaway.acme-corp.com"}; }));
+  const Knowledge k(options([&](ListOptions& o) {
+    o.disposable_files = {f.path()};
+    o.disposable_domains = {"throwaway.acme-corp.com"};
+  }));
   EXPECT_TRUE(k.lookup("burner.io").disposable);
   EXPECT_TRUE(k.lookup("x.burner.io").disposable);
   EXPECT_TRUE(k.lookup("burner2.io").disposable);  // lower-cased, root dot dropped
@@ -234,7 +244,10 @@ TEST(Disposable, RunTimeDomainsAndFiles) {
 }
 
 TEST(Disposable, BuiltinFalseUsesOnlyTheOptions) {
-  const Knowledge k(options([&](ListOptions& o) { o.builtin = false; o.disposable_domains = {"burner.io"}; }));
+  const Knowledge k(options([&](ListOptions& o) {
+    o.builtin = false;
+    o.disposable_domains = {"burner.io"};
+  }));
   EXPECT_FALSE(k.lookup("mailinator.com").disposable);
   EXPECT_TRUE(k.lookup("burner.io").disposable);
   EXPECT_FALSE(k.lookup("gmail.com").free);
@@ -258,7 +271,8 @@ TEST(ListFiles, UnreadableFileThrowsWithItsName) {
   EXPECT_EQ(message(options([&](ListOptions& o) { o.allow_files = {"/nonexistent/allow.txt"}; })),
             "cannot read allow list /nonexistent/allow.txt: No such file or directory");
   const std::string dir = std::filesystem::temp_directory_path().string();
-  EXPECT_EQ(message(options([&](ListOptions& o) { o.role_files = {dir}; })), "cannot read role list " + dir + ": Is a directory");
+  EXPECT_EQ(message(options([&](ListOptions& o) { o.role_files = {dir}; })),
+            "cannot read role list " + dir + ": Is a directory");
 }
 
 // --- Free providers ---------------------------------------------------------------------------------

@@ -22,17 +22,18 @@ const char* name(Kind k) {
 }
 
 TEST(Suspicious, Placeholders) {
-  for (const char* l : {"test", "Test", "test123", "testing", "tester", "fake", "asdf", "sample", "example", "noemail",
-                        "none", "nobody", "null", "abc", "xxx", "foo", "bar", "foobar", "dummy", "foo.bar",
-                        "test.user", "fake_email", "test-123", "test+shop", "nospam", "TEST.TEST", "asdf1234"}) {
+  for (const char* l :
+       {"test",    "Test",    "test123",   "testing",    "tester",   "fake",      "asdf",   "sample",    "example",
+        "noemail", "none",    "nobody",    "null",       "abc",      "xxx",       "foo",    "bar",       "foobar",
+        "dummy",   "foo.bar", "test.user", "fake_email", "test-123", "test+shop", "nospam", "TEST.TEST", "asdf1234"}) {
     EXPECT_EQ(classify(l), Kind::placeholder) << l << ": got " << name(classify(l));
   }
 }
 
 TEST(Suspicious, KeyboardWalks) {
-  for (const char* l : {"qwerty", "qwerty123", "asdfgh", "zxcvbn", "qwertz", "azerty", "123456", "1234567890",
-                        "987654", "abcdef", "ytrewq", "aaaa", "11111111", "a1234567", "poiuytrewq", "wxcvbn",
-                        "qsdfghjklm", "123456789012345"}) {
+  for (const char* l :
+       {"qwerty", "qwerty123", "asdfgh", "zxcvbn", "qwertz", "azerty", "123456", "1234567890", "987654", "abcdef",
+        "ytrewq", "aaaa", "11111111", "a1234567", "poiuytrewq", "wxcvbn", "qsdfghjklm", "123456789012345"}) {
     EXPECT_EQ(classify(l), Kind::keyboard_walk) << l << ": got " << name(classify(l));
   }
 }
@@ -45,20 +46,48 @@ TEST(Suspicious, RandomLooking) {
 }
 
 TEST(Suspicious, RealLocalPartsAreNotSuspicious) {
-  for (const char* l :
-       {"john.smith1987", "alexandra.konstantinopoulou", "j.doe+newsletter", "john", "robert", "stuart", "sasa",
-        "anna1234", "john123", "mschwarzkopf1985", "christopher.schwarzkopf", "grzegorz.brzeczyszczykiewicz",
-        "alexandrakonstantinopoulou", "info", "bar.refaeli", "abcott", "testa.maria", "tester.john", "defne",
-        "user", "my.email", "4915112345678", "86139057123", "j.nietzsche", "sales+test", "anonymous",
-        "ertugrul", "xi.wang", "lynn.wyszynski", "m.deutschmann", "wertheimer", "2000", "zhang.wei2001",
-        "nguyen.thi.thanh.huong", "b.qwiat"}) {
+  for (const char* l : {"john.smith1987",
+                        "alexandra.konstantinopoulou",
+                        "j.doe+newsletter",
+                        "john",
+                        "robert",
+                        "stuart",
+                        "sasa",
+                        "anna1234",
+                        "john123",
+                        "mschwarzkopf1985",
+                        "christopher.schwarzkopf",
+                        "grzegorz.brzeczyszczykiewicz",
+                        "alexandrakonstantinopoulou",
+                        "info",
+                        "bar.refaeli",
+                        "abcott",
+                        "testa.maria",
+                        "tester.john",
+                        "defne",
+                        "user",
+                        "my.email",
+                        "4915112345678",
+                        "86139057123",
+                        "j.nietzsche",
+                        "sales+test",
+                        "anonymous",
+                        "ertugrul",
+                        "xi.wang",
+                        "lynn.wyszynski",
+                        "m.deutschmann",
+                        "wertheimer",
+                        "2000",
+                        "zhang.wei2001",
+                        "nguyen.thi.thanh.huong",
+                        "b.qwiat"}) {
     EXPECT_EQ(classify(l), Kind::none) << l << ": got " << name(classify(l));
   }
 }
 
 TEST(Suspicious, Limits) {
   EXPECT_EQ(classify(""), Kind::none);
-  EXPECT_EQ(classify("+test"), Kind::none);  // nothing before the tag
+  EXPECT_EQ(classify("+test"), Kind::none);               // nothing before the tag
   EXPECT_EQ(classify(std::string(65, 'a')), Kind::none);  // over RFC 5321's 64 octets
   EXPECT_EQ(classify(std::string(64, 'a')), Kind::keyboard_walk);
   EXPECT_EQ(classify("t\xc3\xa9st"), Kind::none);  // UTF-8 "tést": never a placeholder
