@@ -120,6 +120,15 @@ with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
     f.write("# my list\nOurTemp.io\n\n")
 rc, out, _ = run(["verify", "--disposable-file", f.name, "a@ourtemp.io"])
 check("list.file", records(out)[0]["flags"]["disposable"] is True, out)
+with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
+    f.write("Lohnbuchhaltung\n")
+rc, out, _ = run(["verify", "--role-file", f.name, "lohnbuchhaltung+x@gmail.com", "john.smith@gmail.com"])
+recs = records(out)
+check("list.role_file", recs[0]["flags"]["role"] is True and recs[1]["flags"]["role"] is False, out)
+with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
+    f.write("corp-mail.example-isp.de\n")
+rc, out, _ = run(["verify", "--free-file", f.name, "a@corp-mail.example-isp.de"])
+check("list.free_file", records(out)[0]["flags"]["free"] is True, out)
 rc, out, _ = run(["verify", "--no-builtin-lists", "a@mailinator.com"])
 check("list.no_builtin", records(out)[0]["flags"]["disposable"] is False, out)
 rc, out, _ = run(["verify", "--extended-disposable", "a@0-180.com"])
