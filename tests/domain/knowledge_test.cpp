@@ -12,22 +12,13 @@
 
 #include "domain/lists.hpp"
 
+#include "test_knowledge.hpp"
+
 namespace mailsift::domain {
 namespace {
 
-// ListOptions built field by field: designated initializers that skip members trip GCC 12's
-// -Wmissing-field-initializers.
-template <typename F>
-ListOptions options(F&& set) {
-  ListOptions o;
-  set(o);
-  return o;
-}
-
-const Knowledge& defaults() {
-  static const Knowledge k;
-  return k;
-}
+using testing::defaults;
+using testing::options;
 
 const Knowledge& extended() {
   static const Knowledge k(options([&](ListOptions& o) { o.extended_disposable = true; }));

@@ -16,22 +16,13 @@
 #include "domain/embedded_lists.hpp"
 #include "domain/knowledge.hpp"
 
+#include "test_knowledge.hpp"
+
 namespace mailsift::domain {
 namespace {
 
-// ListOptions built field by field: designated initializers that skip members trip GCC 12's
-// -Wmissing-field-initializers.
-template <typename F>
-ListOptions options(F&& set) {
-  ListOptions o;
-  set(o);
-  return o;
-}
-
-const Knowledge& defaults() {
-  static const Knowledge k;
-  return k;
-}
+using testing::defaults;
+using testing::options;
 
 std::string suggestion(std::string_view domain) {
   return defaults().lookup(domain).suggestion;
