@@ -76,13 +76,15 @@ struct VerifyOptions {
   bool allow_private_targets = false;
   std::vector<std::string> blocklists;
   std::size_t dns_concurrency = 256;
+  bool dns_stats = false;
 };
 
 class Run {
  public:
   Run(const VerifyOptions& o, render::Format f)
       : knowledge_(o.lists), classifier_(knowledge_), format_(f), out_(1), strict_(o.strict),
-        dns_level_(o.level == "dns"), concurrency_(std::max<std::size_t>(1, o.dns_concurrency)) {
+        dns_level_(o.level == "dns"), dns_stats_(o.dns_stats),
+        concurrency_(std::max<std::size_t>(1, o.dns_concurrency)) {
     if (!dns_level_) return;
     dns::ResolverOptions ro;
     ro.servers = o.dns_servers;
@@ -112,6 +114,12 @@ class Run {
 
   int end() {
     if (dns_level_) run_batch();
+    if (dns_stats_ && resolver_) {
+      const dns::ResolverStats& st = resolver_->stats();
+      std::fprintf(stderr, "mailsift: dns: %llu queries sent, %llu cache hits, %llu coalesced, %llu queued\n",
+                   static_cast<unsigned long long>(st.queries_sent), static_cast<unsigned long long>(st.cache_hits),
+                   static_cast<unsigned long long>(st.coalesced), static_cast<unsigned long long>(st.queued));
+    }
     if (format_ == render::Format::json) out_.buf() += count_ == 0 ? "]\n" : "\n]\n";
     out_.flush();
     return (strict_ && !all_valid_) ? kSomeNotValid : kOk;
@@ -188,6 +196,7 @@ class Run {
   Output out_;
   bool strict_;
   bool dns_level_;
+  bool dns_stats_;
   std::size_t concurrency_;
   Result result_;
   std::size_t count_ = 0;
@@ -249,6 +258,7 @@ int run(int argc, char** argv) {
   v->add_option("--dns-concurrency", o.dns_concurrency, "Domains looked up at once at --level dns")
       ->check(CLI::Range(1, 65536))
       ->capture_default_str();
+  v->add_flag("--dns-stats", o.dns_stats, "At --level dns, print DNS query counts to standard error at the end");
   v->add_flag("--allow-private-targets", o.allow_private_targets,
               "Accept mail servers at loopback, private, link-local and other non-public addresses (labs, intranets)");
   v->add_option("--domain-blocklist", o.blocklists, "Domain block list (RHSBL) zone to query at --level dns (repeatable)")

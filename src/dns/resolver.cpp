@@ -9,6 +9,7 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cctype>
+#include <deque>
 #include <list>
 #include <stdexcept>
 #include <unordered_map>
@@ -160,7 +161,9 @@ struct Resolver::Impl {
   Clock::time_point timer_deadline{};
   std::uint64_t timer_generation = 0;
   std::unordered_map<int, std::shared_ptr<Watch>> watches;
-  std::unordered_map<std::string, std::vector<Callback>> inflight;
+  std::unordered_map<std::string, std::vector<Callback>> inflight;  // asked or waiting, by key
+  std::deque<std::string> waiting;  // keys not yet sent (max_inflight reached)
+  std::size_t on_wire = 0;          // keys sent to c-ares and not answered yet
   std::list<CacheEntry> lru;  // most recently used first
   std::unordered_map<std::string_view, std::list<CacheEntry>::iterator> cache;
   ResolverStats stats;
@@ -182,7 +185,9 @@ struct Resolver::Impl {
     o2.tries = opt.tries;
     o2.sock_state_cb = &Impl::sock_state;
     o2.sock_state_cb_data = this;
-    const int mask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_SOCK_STATE_CB;
+    o2.socket_receive_buffer_size = opt.socket_receive_buffer;
+    const int mask =
+        ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_SOCK_STATE_CB | ARES_OPT_SOCK_RCVBUF;
     if (const int rc = ares_init_options(&channel, &o2, mask); rc != ARES_SUCCESS) {
       ares_library_cleanup();
       throw std::runtime_error(std::string("c-ares: cannot initialise: ") + ares_strerror(rc));
@@ -326,12 +331,23 @@ struct Resolver::Impl {
       ++stats.coalesced;
       return;
     }
+    if (on_wire >= std::max<std::size_t>(1, opt.max_inflight)) {
+      ++stats.queued;
+      waiting.push_back(std::move(key));
+      return;
+    }
+    send(std::move(key));
+    arm_timer();
+  }
+
+  void send(std::string key) {
     static constexpr int kTypes[] = {1 /*A*/, 28 /*AAAA*/, 15 /*MX*/, 16 /*TXT*/};
     ++stats.queries_sent;
+    ++on_wire;
+    const int type = kTypes[key[0] - '0'];
     auto* p = new Pending{this, std::move(key)};
     // ares_query (not ares_search): the name is used as given, with RD set, no search list.
-    ares_query(channel, std::string(qname).c_str(), 1 /*IN*/, kTypes[static_cast<int>(type)], &Impl::on_answer, p);
-    arm_timer();
+    ares_query(channel, p->key.c_str() + 1, 1 /*IN*/, type, &Impl::on_answer, p);
   }
 
   static Status status_of(int rc) {
@@ -398,6 +414,7 @@ struct Resolver::Impl {
     std::unique_ptr<Pending> p(static_cast<Pending*>(arg));
     if (rc == ARES_EDESTRUCTION || rc == ARES_ECANCELLED) return;  // resolver going away
     Impl& self = *p->self;
+    --self.on_wire;
     const Type type = static_cast<Type>(p->key[0] - '0');
     auto answer = std::make_shared<Answer>();
     answer->status = status_of(rc);
@@ -411,9 +428,21 @@ struct Resolver::Impl {
     self.cache_put(p->key, answer);
     auto it = self.inflight.find(p->key);
     if (it == self.inflight.end()) return;
+    // A slot is free: send the oldest waiting query. (Posted, so that ares_query is never called
+    // from inside ares_process_fd's callback.)
+    if (!self.waiting.empty()) {
+      asio::post(self.io, [&self, a = self.alive] {
+        if (!*a) return;
+        while (!self.waiting.empty() && self.on_wire < std::max<std::size_t>(1, self.opt.max_inflight)) {
+          self.send(std::move(self.waiting.front()));
+          self.waiting.pop_front();
+        }
+        self.arm_timer();
+      });
+    }
     std::vector<Callback> waiters = std::move(it->second);
     self.inflight.erase(it);
-    if (self.inflight.empty() && self.timer_armed) {
+    if (self.on_wire == 0 && self.waiting.empty() && self.timer_armed) {
       // Nothing left in flight: drop the retransmission timer so that io_context::run() can
       // return when the caller's work is done.
       self.timer_armed = false;

@@ -70,6 +70,11 @@ struct ResolverOptions {
   // section; without an SOA we use negative_ttl; either way at most negative_ttl (RFC 2308 §5
   // suggests 1-3 hours as a cap, we keep it short: a bulk run must see a freshly created domain).
   std::uint32_t negative_ttl = 300;
+  // Network queries in flight at once (dnsperf's default too); more wait in a FIFO. c-ares sends them all from one UDP
+  // socket per server, and a burst of answers beyond the socket's receive buffer (rmem_default is
+  // 208 KiB: ~270 answers) is dropped by the kernel and costs a whole retransmission timeout.
+  std::size_t max_inflight = 100;
+  int socket_receive_buffer = 1 << 20;  // asked for; the kernel caps it at net.core.rmem_max
   /// Clock for cache expiry; tests substitute a fake one.
   std::function<std::chrono::steady_clock::time_point()> clock;
 };
@@ -78,6 +83,7 @@ struct ResolverStats {
   std::uint64_t queries_sent = 0;  // network queries started (what a DNS benchmark counts)
   std::uint64_t cache_hits = 0;
   std::uint64_t coalesced = 0;     // queries that joined one already in flight
+  std::uint64_t queued = 0;        // queries that waited for a free slot (max_inflight)
 };
 
 class Resolver {

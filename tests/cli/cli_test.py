@@ -144,7 +144,8 @@ check("help", rc == 0 and b"--level" in out and b"--format" in out, out)
 readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
 for opt in ["--level", "--format", "--disposable-file", "--disposable-domain", "--allow-file", "--allow-domain",
             "--free-file", "--role-file", "--extended-disposable", "--no-builtin-lists", "--strict",
-            "--dns-server", "--dns-timeout", "--dns-concurrency", "--allow-private-targets", "--domain-blocklist"]:
+            "--dns-server", "--dns-timeout", "--dns-concurrency", "--allow-private-targets", "--domain-blocklist",
+            "--dns-stats"]:
     check(f"readme.{opt}", opt in readme and opt.encode() in out, opt)
 
 print(f"{passed} passed, {failed} failed")
