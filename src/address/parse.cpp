@@ -157,7 +157,8 @@ class IdnCache {
     s.rc = rc;
     s.key_len = static_cast<std::uint8_t>(key.size());
     s.value_len = static_cast<std::uint8_t>(value.size());
-    std::memcpy(s.key.data(), key.data(), key.size());
+    // An empty string_view may hold a null data(): memcpy(dst, nullptr, 0) is UB (UBSan says so).
+    if (!key.empty()) std::memcpy(s.key.data(), key.data(), key.size());
     if (!value.empty()) std::memcpy(s.value.data(), value.data(), value.size());
   }
 

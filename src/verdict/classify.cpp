@@ -9,6 +9,7 @@ namespace mailsift {
 void Classifier::classify(std::string_view input, Result& out) {
   out.email.assign(input);
   out.flags = Flags{};
+  out.dns.reset();
   out.checks = kCheckSyntax;
   const Reason syntax = address::parse(input, out.address);
   out.parsed = syntax == Reason::well_formed;
@@ -47,16 +48,27 @@ void decide(Result& r) {
   }
   // Precedence, first match wins: a domain that cannot exist beats every risk signal, and a
   // disposable domain beats a typo (gmial.com is both a typo-squat and a throwaway service).
+  // With DNS evidence: an offline `invalid` stands (DNS is not even asked); then a DNS `invalid`
+  // (no_domain, null_mx, ...) or `unknown` (dns_error) beats the offline risk signals, which beat
+  // the DNS risk signals (domain_blocklisted, parked_domain), which beat `mx_found`.
+  Reason offline;
   if (r.flags.address_literal) {
-    r.reason = Reason::address_literal;
+    offline = Reason::address_literal;
   } else if (r.facts && r.facts->reason != Reason::well_formed) {
-    r.reason = r.facts->reason;
+    offline = r.facts->reason;
   } else if (r.flags.disposable) {
-    r.reason = Reason::disposable;
+    offline = Reason::disposable;
   } else if (r.facts && !r.facts->suggestion.empty()) {
-    r.reason = Reason::possible_typo;
+    offline = Reason::possible_typo;
   } else {
-    r.reason = Reason::well_formed;
+    offline = Reason::well_formed;
+  }
+  r.reason = offline;
+  const dns::DomainDns* d = (r.checks & kCheckDns) ? r.dns.get() : nullptr;
+  if (d && info(offline).status != Status::invalid) {
+    const Status ds = info(d->reason).status;
+    if (ds == Status::invalid || ds == Status::unknown) r.reason = d->reason;
+    else if (offline == Reason::well_formed) r.reason = d->reason;
   }
   r.status = info(r.reason).status;
   if (r.status == Status::invalid) {
@@ -65,6 +77,13 @@ void decide(Result& r) {
   }
   double s = score::kSyntax;
   if (r.checks & kCheckDomain) s += score::kDomain;
+  if (d && r.status != Status::unknown) {
+    if (d->has_target()) s += score::kMailServers;
+    if (d->spf) s += score::kSpf;
+    if (d->dmarc) s += score::kDmarc;
+    if (!d->blocklists.empty()) s -= score::kBlocklisted;
+    if (d->reason == Reason::parked_domain) s -= score::kParked;
+  }
   if (r.flags.disposable) s -= score::kDisposable;
   if (r.reason == Reason::possible_typo) s -= score::kPossibleTypo;
   if (r.flags.address_literal) s -= score::kAddressLiteral;
@@ -72,6 +91,13 @@ void decide(Result& r) {
   if (r.flags.role) s -= score::kRole;
   if (r.flags.quoted_local) s -= score::kQuotedLocal;
   r.score = std::clamp(s, 0.0, 1.0);
+}
+
+void apply_dns(Result& r, std::shared_ptr<const dns::DomainDns> d) {
+  r.dns = std::move(d);
+  r.checks |= kCheckDns;
+  r.flags.blocklisted = r.dns && !r.dns->blocklists.empty();
+  decide(r);
 }
 
 }  // namespace mailsift

@@ -1,5 +1,6 @@
 #pragma once
 // The offline verifier: syntax + domain knowledge → Result. Entry point: Classifier::classify.
+#include <memory>
 #include <string_view>
 
 #include "domain/knowledge.hpp"
@@ -23,5 +24,8 @@ class Classifier {
 /// The status/reason precedence and the score, from the facts gathered so far. Pure: a table test
 /// pins the order. Fills status, reason and score.
 void decide(Result& r);
+
+/// Adds the DNS stage's evidence for the address's domain to an offline result and decides again.
+void apply_dns(Result& r, std::shared_ptr<const dns::DomainDns> d);
 
 }  // namespace mailsift

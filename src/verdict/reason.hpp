@@ -13,13 +13,23 @@ enum class Status : std::uint8_t { valid, invalid, risky, unknown };
 enum class Reason : std::uint8_t {
   // valid
   well_formed,
+  mx_found,
   // risky
   disposable,
   possible_typo,
   address_literal,
+  domain_blocklisted,
+  parked_domain,
   // invalid: domain knowledge
   reserved_domain,
   unknown_tld,
+  // invalid: DNS
+  no_domain,
+  null_mx,
+  no_mail_server,
+  unsafe_target,
+  // unknown: DNS
+  dns_error,
   // invalid: syntax (RFC 5321 §4.1.2 / RFC 6531 / IDNA2008)
   syntax_empty,
   syntax_missing_at,

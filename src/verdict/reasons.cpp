@@ -10,15 +10,24 @@ using enum Reason;
 constexpr Status V = Status::valid;
 constexpr Status I = Status::invalid;
 constexpr Status R = Status::risky;
+constexpr Status U = Status::unknown;
 
 // Order must follow the enum: a static_assert below and a unit test pin it.
 constexpr std::array kReasons = {
     ReasonInfo{well_formed, "well_formed", V, "well-formed address at a plausible domain"},
+    ReasonInfo{mx_found, "mx_found", V, "well-formed address at a domain whose mail servers were found in DNS"},
     ReasonInfo{disposable, "disposable", R, "domain belongs to a disposable (throwaway) mail service"},
     ReasonInfo{possible_typo, "possible_typo", R, "domain looks like a misspelling of a major mailbox provider"},
     ReasonInfo{address_literal, "address_literal", R, "address uses an IP address literal instead of a domain; public servers rarely accept it"},
+    ReasonInfo{domain_blocklisted, "domain_blocklisted", R, "domain is listed on a domain block list (RHSBL)"},
+    ReasonInfo{parked_domain, "parked_domain", R, "domain has no MX and its SPF record says it sends no mail (v=spf1 -all): likely parked"},
     ReasonInfo{reserved_domain, "reserved_domain", I, "domain is reserved or special-use and cannot receive mail on the internet"},
     ReasonInfo{unknown_tld, "unknown_tld", I, "top-level domain does not exist in the public suffix list"},
+    ReasonInfo{no_domain, "no_domain", I, "domain does not exist in DNS (NXDOMAIN)"},
+    ReasonInfo{null_mx, "null_mx", I, "domain publishes a null MX (RFC 7505): it accepts no mail"},
+    ReasonInfo{no_mail_server, "no_mail_server", I, "domain has no MX record and no address, or none of its MX hosts has an address"},
+    ReasonInfo{unsafe_target, "unsafe_target", I, "every mail server address is loopback, private or otherwise not on the public internet"},
+    ReasonInfo{dns_error, "dns_error", U, "DNS lookup failed (SERVFAIL, REFUSED or timeout); try again later"},
     ReasonInfo{syntax_empty, "syntax.empty", I, "input is empty"},
     ReasonInfo{syntax_missing_at, "syntax.missing_at", I, "no @ separating local part and domain"},
     ReasonInfo{syntax_fullwidth_at, "syntax.fullwidth_at", I, "uses a full-width or small @ look-alike instead of @"},

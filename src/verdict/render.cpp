@@ -45,12 +45,13 @@ constexpr std::array kBoolFlags = {
     FlagName{"disposable", &Flags::disposable},     FlagName{"role", &Flags::role},
     FlagName{"free", &Flags::free},                 FlagName{"smtputf8", &Flags::smtputf8},
     FlagName{"quoted_local", &Flags::quoted_local}, FlagName{"address_literal", &Flags::address_literal},
-    FlagName{"suspicious", &Flags::suspicious},
+    FlagName{"suspicious", &Flags::suspicious},     FlagName{"blocklisted", &Flags::blocklisted},
 };
 
-constexpr std::array<std::pair<std::uint32_t, std::string_view>, 2> kChecks = {{
+constexpr std::array<std::pair<std::uint32_t, std::string_view>, 3> kChecks = {{
     {kCheckSyntax, "syntax"},
     {kCheckDomain, "domain"},
+    {kCheckDns, "dns"},
 }};
 
 void append_csv_field(std::string_view s, std::string& out) {
@@ -152,18 +153,113 @@ void append_json_string(std::string_view s, std::string& out) {
   w.flush_to(out);
 }
 
+namespace {
+
+void quoted(std::string_view s, std::string& out) {
+  out.push_back('"');
+  append_json_string(s, out);
+  out.push_back('"');
+}
+
+// The `dns` object (docs/schema.md). Built before the record's Writer: it shares the scratch.
+void append_dns(const dns::DomainDns& d, std::string& out) {
+  out += "{\"mx\":[";
+  for (std::size_t i = 0; i < d.mx.size(); ++i) {
+    const dns::MxHost& m = d.mx[i];
+    if (i) out.push_back(',');
+    out += "{\"host\":";
+    quoted(m.host, out);
+    out += ",\"preference\":";
+    out += std::to_string(m.preference);
+    out += ",\"addresses\":[";
+    for (std::size_t k = 0; k < m.addresses.size(); ++k) {
+      if (k) out.push_back(',');
+      quoted(m.addresses[k], out);
+    }
+    out += "],\"refused\":[";
+    for (std::size_t k = 0; k < m.refused.size(); ++k) {
+      if (k) out.push_back(',');
+      out += "{\"address\":";
+      quoted(m.refused[k].address, out);
+      out += ",\"reason\":";
+      quoted(m.refused[k].why, out);
+      out.push_back('}');
+    }
+    out += "],\"error\":";
+    if (m.ip_literal_name) out += "\"IP_LITERAL_NAME\"";
+    else if (m.status == dns::Status::ok) out += "null";
+    else quoted(dns::name(m.status), out);
+    out.push_back('}');
+  }
+  out += "],\"implicit_mx\":";
+  out += d.implicit_mx ? "true" : "false";
+  out += ",\"null_mx\":";
+  out += d.null_mx ? "true" : "false";
+  out += ",\"spf\":";
+  if (d.spf) {
+    out += "{\"record\":";
+    quoted(d.spf->record, out);
+    out += ",\"all\":";
+    if (d.spf->all) quoted(std::string_view(&d.spf->all, 1), out);
+    else out += "null";
+    out += ",\"multiple\":";
+    out += d.spf->multiple ? "true" : "false";
+    out.push_back('}');
+  } else {
+    out += "null";
+  }
+  out += ",\"dmarc\":";
+  if (d.dmarc) {
+    out += "{\"record\":";
+    quoted(d.dmarc->record, out);
+    out += ",\"policy\":";
+    if (d.dmarc->policy.empty()) out += "null";
+    else quoted(d.dmarc->policy, out);
+    out += ",\"multiple\":";
+    out += d.dmarc->multiple ? "true" : "false";
+    out.push_back('}');
+  } else {
+    out += "null";
+  }
+  out += ",\"provider\":";
+  if (d.provider.empty()) out += "null";
+  else quoted(d.provider, out);
+  out += ",\"blocklists\":[";
+  for (std::size_t i = 0; i < d.blocklists.size(); ++i) {
+    if (i) out.push_back(',');
+    out += "{\"zone\":";
+    quoted(d.blocklists[i].zone, out);
+    out += ",\"answer\":";
+    quoted(d.blocklists[i].answer, out);
+    out += ",\"text\":";
+    if (d.blocklists[i].text.empty()) out += "null";
+    else quoted(d.blocklists[i].text, out);
+    out.push_back('}');
+  }
+  out += "],\"error\":";
+  if (d.error) quoted(dns::name(*d.error), out);
+  else out += "null";
+  out.push_back('}');
+}
+
+}  // namespace
+
 void append_json(const Result& r, std::string& out) {
   thread_local std::string canonical;
   thread_local std::string suggestion;
+  thread_local std::string dns_json;
   canonical.clear();
   suggestion.clear();
+  dns_json.clear();
+  if ((r.checks & kCheckDns) && r.dns) append_dns(*r.dns, dns_json);
+  else dns_json = "null";
   if (r.parsed) address::append_canonical(r.address, canonical);
   if (r.parsed && !r.suggested_domain().empty()) append_suggestion(r, suggestion);
 
   const ReasonInfo& ri = info(r.reason);
   // Escaping grows text at most 6x; the fixed part of a record is well under 1 KiB.
   Writer w(6 * (r.email.size() + r.address.normalized().size() + canonical.size() + suggestion.size()) +
-           ri.message.size() + r.registrable_domain().size() + 1024);
+           ri.message.size() + r.registrable_domain().size() + dns_json.size() + 1024);
   w.put("{\"email\":");
   w.quoted(r.email);
   w.put(",\"normalized\":");
@@ -205,7 +301,9 @@ void append_json(const Result& r, std::string& out) {
     w.put(label);
     w.put('"');
   }
-  w.put("],\"dns\":null,\"smtp\":null}");
+  w.put("],\"dns\":");
+  w.put(dns_json);
+  w.put(",\"smtp\":null}");
   w.flush_to(out);
 }
 

@@ -8,16 +8,17 @@
 #include <string_view>
 
 #include "address/address.hpp"
+#include "dns/evidence.hpp"
 #include "domain/knowledge.hpp"
 #include "verdict/reason.hpp"
 
 namespace mailsift {
 
 /// How far verification goes. Each level includes the ones before it.
-enum class Level : std::uint8_t { syntax };
+enum class Level : std::uint8_t { syntax, dns };
 
 /// Which checks ran, as bits (rendered as the `checks` array).
-enum Check : std::uint32_t { kCheckSyntax = 1u << 0, kCheckDomain = 1u << 1 };
+enum Check : std::uint32_t { kCheckSyntax = 1u << 0, kCheckDomain = 1u << 1, kCheckDns = 1u << 2 };
 
 struct Flags {
   bool disposable = false;
@@ -28,6 +29,7 @@ struct Flags {
   bool quoted_local = false;
   bool address_literal = false;
   bool suspicious = false;
+  bool blocklisted = false;  // listed on a --domain-blocklist zone
 };
 
 struct Result {
@@ -40,6 +42,7 @@ struct Result {
   bool parsed = false;      // syntax passed: `address` is meaningful
   address::Address address;  // normalized form, when parsed
   std::shared_ptr<const domain::DomainFacts> facts;  // null for syntax failures and literals
+  std::shared_ptr<const dns::DomainDns> dns;          // set when the dns level ran (kCheckDns)
 
   [[nodiscard]] std::string_view registrable_domain() const noexcept {
     return facts ? std::string_view(facts->registrable) : std::string_view{};

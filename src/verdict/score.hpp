@@ -8,7 +8,12 @@ namespace mailsift::score {
 // Evidence (adds).
 inline constexpr double kSyntax = 0.30;  // well-formed, usable in RCPT TO
 inline constexpr double kDomain = 0.15;  // not reserved, TLD exists, not a literal
-// Reserved for the network levels: the MX check and the SMTP probe bring the rest (0.20 + 0.35).
+// The DNS level: 0.20 in all, most of it for mail servers that can be probed; SPF and DMARC are
+// small signs of a domain that is cared for (they are about sending, not receiving).
+inline constexpr double kMailServers = 0.15;  // MX (or implicit MX) with a safe address
+inline constexpr double kSpf = 0.03;          // an SPF record exists
+inline constexpr double kDmarc = 0.02;        // a DMARC record exists
+// Reserved for the SMTP probe: 0.35.
 
 // Risk signals (subtract).
 inline constexpr double kDisposable = 0.35;
@@ -17,5 +22,8 @@ inline constexpr double kAddressLiteral = 0.15;
 inline constexpr double kSuspicious = 0.10;
 inline constexpr double kRole = 0.05;
 inline constexpr double kQuotedLocal = 0.05;
+inline constexpr double kBlocklisted = 0.30;  // listed on a domain block list
+inline constexpr double kParked = 0.10;       // implicit MX and "v=spf1 -all"
+
 
 }  // namespace mailsift::score

@@ -56,7 +56,8 @@ check("exit.strict_all_valid", rc == 0, rc)
 # Schema: every documented key is present, nothing else.
 SCHEMA_KEYS = {"email", "normalized", "canonical", "status", "reason", "message", "score", "domain",
                "registrable_domain", "flags", "suggestion", "checks", "dns", "smtp"}
-FLAG_KEYS = {"disposable", "role", "free", "catch_all", "smtputf8", "quoted_local", "address_literal", "suspicious"}
+FLAG_KEYS = {"disposable", "role", "free", "catch_all", "smtputf8", "quoted_local", "address_literal", "suspicious",
+             "blocklisted"}
 check("schema.keys", set(recs[0].keys()) == SCHEMA_KEYS, recs[0].keys())
 check("schema.flags", set(recs[0]["flags"].keys()) == FLAG_KEYS, recs[0]["flags"].keys())
 schema_doc = open(os.path.join(ROOT, "docs", "schema.md"), encoding="utf-8").read()
@@ -151,7 +152,9 @@ check("help", rc == 0 and b"--level" in out and b"--format" in out, out)
 # Every option in --help is documented in the README.
 readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
 for opt in ["--level", "--format", "--disposable-file", "--disposable-domain", "--allow-file", "--allow-domain",
-            "--free-file", "--role-file", "--extended-disposable", "--no-builtin-lists", "--strict"]:
+            "--free-file", "--role-file", "--extended-disposable", "--no-builtin-lists", "--strict",
+            "--dns-server", "--dns-timeout", "--dns-concurrency", "--allow-private-targets", "--domain-blocklist",
+            "--dns-stats"]:
     check(f"readme.{opt}", opt in readme and opt.encode() in out, opt)
 
 print(f"{passed} passed, {failed} failed")

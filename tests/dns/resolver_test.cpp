@@ -1,0 +1,355 @@
+// The resolver and the mail-domain lookup against a scripted fake DNS server on 127.0.0.1:0
+// (tests/dns/fake_dns.hpp). No test sends a packet anywhere else: every Resolver here gets
+// --dns-server 127.0.0.1:PORT of its fake, never the system configuration.
+#include <gtest/gtest.h>
+
+// The scripted replies are aggregates written with (designated) initializers that leave the
+// defaulted members out on purpose; GCC 12 flags that even for designated initializers.
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <set>
+
+#include "dns/mail.hpp"
+#include "dns/resolver.hpp"
+#include "fake_dns.hpp"
+
+namespace mailsift::dns {
+namespace {
+
+using namespace mailsift::testing;
+using Clock = std::chrono::steady_clock;
+
+class DnsTest : public ::testing::Test {
+ protected:
+  asio::io_context io;
+  FakeDns fake{io};
+  Clock::time_point now = Clock::now();
+
+  std::unique_ptr<Resolver> resolver(ResolverOptions o = {}) {
+    o.servers = {fake.server()};
+    if (o.timeout == std::chrono::milliseconds(2000)) o.timeout = std::chrono::milliseconds(200);
+    o.clock = [this] { return now; };
+    return std::make_unique<Resolver>(io, std::move(o));
+  }
+
+  // Runs the loop until `done` holds; every wait is bounded (5 s).
+  template <typename F>
+  void run_until(F done) {
+    const auto deadline = Clock::now() + std::chrono::seconds(5);
+    while (!done() && Clock::now() < deadline) io.run_one_for(std::chrono::milliseconds(20));
+    ASSERT_TRUE(done()) << "timed out";
+  }
+
+  AnswerPtr ask(Resolver& r, const std::string& name, Type t) {
+    AnswerPtr got;
+    r.query(name, t, [&](const AnswerPtr& a) { got = a; });
+    run_until([&] { return got != nullptr; });
+    return got;
+  }
+
+  DomainDnsPtr mail(MailLookup& m, const std::string& domain, const std::string& registrable = "") {
+    DomainDnsPtr got;
+    m.lookup(domain, registrable.empty() ? domain : registrable, [&](DomainDnsPtr p) { got = std::move(p); });
+    run_until([&] { return got != nullptr; });
+    return got;
+  }
+};
+
+std::vector<std::string> hosts(const DomainDns& d) {
+  std::vector<std::string> h;
+  for (const MxHost& m : d.mx) h.push_back(m.host);
+  return h;
+}
+
+// RFC 5321 §5.1: ascending preference; equal preferences in random order, reproducible by seed.
+TEST_F(DnsTest, MxOrderedByPreferenceEqualOnesShuffledBySeed) {
+  fake.set("x.test", kMx, Reply{0, {MX(30, "c.x.test"), MX(10, "a1.x.test"), MX(20, "b.x.test"), MX(10, "a2.x.test"),
+                                    MX(10, "a3.x.test")}});
+  for (const char* h : {"a1", "a2", "a3", "b", "c"}) fake.set(std::string(h) + ".x.test", kA, Reply{0, {A("192.0.2.1")}});
+  auto r = resolver();
+  std::set<std::vector<std::string>> orders;
+  for (std::uint64_t seed = 1; seed <= 12; ++seed) {
+    MailLookup m(*r, MailOptions{.allow_private_targets = true, .seed = seed});
+    auto d = mail(m, "x.test");
+    const auto h = hosts(*d);
+    ASSERT_EQ(h.size(), 5u);
+    EXPECT_EQ(h[3], "b.x.test");
+    EXPECT_EQ(h[4], "c.x.test");
+    EXPECT_EQ(std::set<std::string>(h.begin(), h.begin() + 3),
+              (std::set<std::string>{"a1.x.test", "a2.x.test", "a3.x.test"}));
+    orders.insert(h);
+    MailLookup again(*r, MailOptions{.allow_private_targets = true, .seed = seed});
+    EXPECT_EQ(hosts(*mail(again, "x.test")), h) << "same seed, same order";
+  }
+  EXPECT_GT(orders.size(), 1u) << "equal preferences must be shuffled";
+  EXPECT_EQ(fake.count("x.test", kMx), 1) << "the rest came from the cache";
+}
+
+// RFC 5321 §5.1: no MX → the domain's own A/AAAA, preference 0.
+TEST_F(DnsTest, ImplicitMx) {
+  fake.set("imp.test", kA, Reply{0, {A("192.0.2.7")}});
+  fake.set("imp.test", kAaaa, Reply{0, {AAAA("2001:db8::7")}});
+  auto r = resolver();
+  MailLookup m(*r, MailOptions{.allow_private_targets = true});
+  auto d = mail(m, "imp.test");
+  EXPECT_TRUE(d->implicit_mx);
+  ASSERT_EQ(d->mx.size(), 1u);
+  EXPECT_EQ(d->mx[0].addresses, (std::vector<std::string>{"192.0.2.7", "2001:db8::7"}));
+  EXPECT_EQ(d->reason, Reason::mx_found);
+}
+
+// RFC 7505 §3: "MX 0 ." means no mail; nothing else is looked up.
+TEST_F(DnsTest, NullMx) {
+  fake.set("null.test", kMx, Reply{0, {MX(0, ".")}});
+  auto r = resolver();
+  MailLookup m(*r, {});
+  auto d = mail(m, "null.test");
+  EXPECT_TRUE(d->null_mx);
+  EXPECT_EQ(d->reason, Reason::null_mx);
+  EXPECT_EQ(fake.count("null.test", kA), 0);
+}
+
+// RFC 2308: NXDOMAIN is a fact about the domain; SERVFAIL, REFUSED and timeouts are not.
+TEST_F(DnsTest, NxdomainServfailRefusedTimeoutKeptApart) {
+  fake.set("sf.test", kMx, Reply{.rcode = 2});
+  fake.set("ref.test", kMx, Reply{.rcode = 5});
+  fake.set("slow.test", kMx, Reply{.drop = true});
+  ResolverOptions o;
+  o.timeout = std::chrono::milliseconds(100);
+  o.tries = 1;
+  auto r = resolver(o);
+  EXPECT_EQ(ask(*r, "nx.test", Type::mx)->status, Status::nxdomain);
+  EXPECT_EQ(ask(*r, "sf.test", Type::mx)->status, Status::servfail);
+  EXPECT_EQ(ask(*r, "ref.test", Type::mx)->status, Status::refused);
+  EXPECT_EQ(ask(*r, "slow.test", Type::mx)->status, Status::timeout);
+  MailLookup m(*r, {});
+  struct Case {
+    const char* domain;
+    Reason want;
+    Status error;
+  } cases[] = {{"nx.test", Reason::no_domain, Status::nxdomain},
+               {"sf.test", Reason::dns_error, Status::servfail},
+               {"ref.test", Reason::dns_error, Status::refused},
+               {"slow.test", Reason::dns_error, Status::timeout}};
+  for (const Case& c : cases) {
+    auto d = mail(m, c.domain);
+    EXPECT_EQ(code(d->reason), code(c.want)) << c.domain;
+    ASSERT_TRUE(d->error.has_value()) << c.domain;
+    EXPECT_EQ(name(*d->error), name(c.error)) << c.domain;
+  }
+}
+
+TEST_F(DnsTest, NoMxNoAddressIsNoMailServer) {
+  fake.set("bare.test", kTxt, Reply{0, {TXT("exists")}});
+  auto r = resolver();
+  MailLookup m(*r, {});
+  auto d = mail(m, "bare.test");
+  EXPECT_EQ(d->reason, Reason::no_mail_server);
+  EXPECT_EQ(d->mx[0].status, Status::nodata);
+}
+
+TEST_F(DnsTest, ExchangesWithoutAddress) {
+  fake.set("noaddr.test", kMx, Reply{0, {MX(10, "host.noaddr.test"), MX(20, "gone.noaddr.test"), MX(30, "10.0.0.5")}});
+  fake.set("host.noaddr.test", kTxt, Reply{0, {TXT("no address")}});
+  auto r = resolver();
+  MailLookup m(*r, {});
+  auto d = mail(m, "noaddr.test");
+  EXPECT_EQ(d->reason, Reason::no_mail_server);
+  ASSERT_EQ(d->mx.size(), 3u);
+  EXPECT_EQ(d->mx[0].status, Status::nodata);
+  EXPECT_EQ(d->mx[1].status, Status::nxdomain);
+  EXPECT_TRUE(d->mx[2].ip_literal_name);
+  EXPECT_EQ(fake.count("10.0.0.5", kA), 0) << "an IP written as a name is not resolved";
+}
+
+TEST_F(DnsTest, ExchangeTransientErrorIsDnsErrorNotInvalid) {
+  fake.set("half.test", kMx, Reply{0, {MX(10, "mx.half.test")}});
+  fake.set("mx.half.test", kA, Reply{.rcode = 2});
+  fake.set("mx.half.test", kAaaa, Reply{.rcode = 2});
+  auto r = resolver();
+  MailLookup m(*r, {});
+  auto d = mail(m, "half.test");
+  EXPECT_EQ(d->reason, Reason::dns_error);
+  EXPECT_EQ(d->error, Status::servfail);
+}
+
+// RFC 2181 §10.3 forbids an MX naming a CNAME, but it is seen in the wild: c-ares follows the
+// CNAME in the answer section.
+TEST_F(DnsTest, CnameExchangeIsFollowed) {
+  fake.set("cn.test", kMx, Reply{0, {MX(10, "alias.cn.test")}});
+  fake.set("alias.cn.test", kA, Reply{0, {CNAME("real.cn.test"), A("192.0.2.9", 300, "real.cn.test")}});
+  auto r = resolver();
+  MailLookup m(*r, MailOptions{.allow_private_targets = true});
+  auto d = mail(m, "cn.test");
+  EXPECT_EQ(d->reason, Reason::mx_found);
+  EXPECT_EQ(d->mx[0].addresses, std::vector<std::string>{"192.0.2.9"});
+}
+
+TEST_F(DnsTest, PositiveCacheByTtl) {
+  fake.set("c.test", kA, Reply{0, {A("192.0.2.1", 60), A("192.0.2.2", 30)}});
+  auto r = resolver();
+  EXPECT_EQ(ask(*r, "c.test", Type::a)->ttl, 30u) << "smallest TTL of the RRset";
+  EXPECT_EQ(ask(*r, "C.Test", Type::a)->addrs.size(), 2u);
+  EXPECT_EQ(fake.count("c.test", kA), 1) << "second lookup (any case) is a cache hit";
+  EXPECT_EQ(r->stats().cache_hits, 1u);
+  now += std::chrono::seconds(31);
+  ask(*r, "c.test", Type::a);
+  EXPECT_EQ(fake.count("c.test", kA), 2) << "expired after its TTL";
+}
+
+// RFC 2308 §5: negative answers cached for min(SOA TTL, SOA MINIMUM), capped by negative_ttl.
+TEST_F(DnsTest, NegativeCachePerRfc2308) {
+  fake.set("neg.test", kMx, Reply{.rcode = 3, .soa = std::make_pair(120u, 45u)});
+  fake.set("capped.test", kMx, Reply{.rcode = 3, .soa = std::make_pair(86400u, 86400u)});
+  fake.set("nosoa.test", kMx, Reply{.rcode = 3});
+  auto r = resolver();
+  EXPECT_EQ(ask(*r, "neg.test", Type::mx)->ttl, 45u);
+  EXPECT_EQ(ask(*r, "capped.test", Type::mx)->ttl, 300u);
+  EXPECT_EQ(ask(*r, "nosoa.test", Type::mx)->ttl, 300u);
+  ask(*r, "neg.test", Type::mx);
+  EXPECT_EQ(fake.count("neg.test", kMx), 1);
+  now += std::chrono::seconds(46);
+  ask(*r, "neg.test", Type::mx);
+  EXPECT_EQ(fake.count("neg.test", kMx), 2);
+}
+
+TEST_F(DnsTest, TransientErrorsAreNotCached) {
+  fake.set("sf.test", kA, Reply{.rcode = 2});
+  auto r = resolver();
+  ask(*r, "sf.test", Type::a);
+  ask(*r, "sf.test", Type::a);
+  EXPECT_EQ(fake.count("sf.test", kA), 2);
+}
+
+TEST_F(DnsTest, ConcurrentLookupsOfOneNameShareOneQuery) {
+  fake.set("co.test", kA, Reply{.answers = {A("192.0.2.1")}, .delay_ms = 50});
+  auto r = resolver();
+  int done = 0;
+  for (int i = 0; i < 100; ++i)
+    r->query("co.test", Type::a, [&](const AnswerPtr& a) { done += a->status == Status::ok; });
+  run_until([&] { return done == 100; });
+  EXPECT_EQ(fake.count("co.test", kA), 1);
+  EXPECT_EQ(r->stats().coalesced, 99u);
+}
+
+TEST_F(DnsTest, CacheIsBounded) {
+  ResolverOptions o;
+  o.cache_entries = 3;
+  auto r = resolver(o);
+  for (int i = 0; i < 10; ++i) {
+    const std::string n = "n" + std::to_string(i) + ".test";
+    fake.set(n, kA, Reply{0, {A("192.0.2.1")}});
+    ask(*r, n, Type::a);
+    EXPECT_LE(r->cache_size(), 3u);
+  }
+  ask(*r, "n9.test", Type::a);  // most recent: still cached (LRU)
+  EXPECT_EQ(fake.count("n9.test", kA), 1);
+  ask(*r, "n0.test", Type::a);  // evicted long ago
+  EXPECT_EQ(fake.count("n0.test", kA), 2);
+}
+
+TEST_F(DnsTest, UnsafeTargetsRefusedUnlessAllowed) {
+  fake.set("evil.test", kMx, Reply{0, {MX(10, "mx.evil.test")}});
+  fake.set("mx.evil.test", kA, Reply{0, {A("127.0.0.1")}});
+  fake.set("mx.evil.test", kAaaa, Reply{0, {AAAA("::1")}});
+  auto r = resolver();
+  MailLookup strict(*r, {});
+  auto d = mail(strict, "evil.test");
+  EXPECT_EQ(d->reason, Reason::unsafe_target);
+  ASSERT_EQ(d->mx[0].refused.size(), 2u);
+  EXPECT_EQ(d->mx[0].refused[0].why, "loopback");
+  MailLookup lab(*r, MailOptions{.allow_private_targets = true});
+  EXPECT_EQ(mail(lab, "evil.test")->reason, Reason::mx_found);
+  EXPECT_EQ(strict.literal("[10.1.2.3]")->reason, Reason::unsafe_target);
+  EXPECT_EQ(strict.literal("[IPv6:2001:4860::8888]")->reason, Reason::mx_found);
+}
+
+TEST_F(DnsTest, SpfDmarcAndProviderGathered) {
+  fake.set("corp.test", kMx, Reply{0, {MX(1, "aspmx.l.google.com")}});
+  fake.set("aspmx.l.google.com", kA, Reply{0, {A("142.250.1.27")}});
+  fake.set("corp.test", kTxt, Reply{0, {TXT("google-site-verification=x"), TXT("v=spf1 include:_spf.google.com ~all")}});
+  fake.set("_dmarc.corp.test", kTxt, Reply{0, {TXT("v=DMARC1; p=quarantine; pct=100")}});
+  auto r = resolver();
+  MailLookup m(*r, {});
+  auto d = mail(m, "corp.test");
+  EXPECT_EQ(d->reason, Reason::mx_found);
+  ASSERT_TRUE(d->spf);
+  EXPECT_EQ(d->spf->all, '~');
+  ASSERT_TRUE(d->dmarc);
+  EXPECT_EQ(d->dmarc->policy, "quarantine");
+  EXPECT_EQ(d->provider, "google");
+}
+
+// Implicit MX plus "v=spf1 -all": a parked domain (risky, not invalid).
+TEST_F(DnsTest, ParkedDomain) {
+  fake.set("parked.test", kA, Reply{0, {A("192.0.2.31")}});
+  fake.set("parked.test", kTxt, Reply{0, {TXT("v=spf1 -all")}});
+  auto r = resolver();
+  MailLookup m(*r, MailOptions{.allow_private_targets = true});
+  EXPECT_EQ(mail(m, "parked.test")->reason, Reason::parked_domain);
+}
+
+// RFC 5782 §2.1: listed = A in 127/8; 127.0.0.1 and 127.255.255.x are list errors, not listings.
+TEST_F(DnsTest, DomainBlocklist) {
+  for (const char* d : {"bad.test", "ok.test", "err.test"}) {
+    fake.set(d, kMx, Reply{0, {MX(10, "mx.corp.test")}});
+  }
+  fake.set("mx.corp.test", kA, Reply{0, {A("192.0.2.1")}});
+  fake.set("bad.test.rhsbl.test", kA, Reply{0, {A("127.0.0.2")}});
+  fake.set("bad.test.rhsbl.test", kTxt, Reply{0, {TXT("spam source")}});
+  fake.set("err.test.rhsbl.test", kA, Reply{0, {A("127.255.255.254")}});
+  auto r = resolver();
+  MailLookup m(*r, MailOptions{.allow_private_targets = true, .blocklist_zones = {"rhsbl.test"}});
+  auto bad = mail(m, "bad.test");
+  EXPECT_EQ(bad->reason, Reason::domain_blocklisted);
+  ASSERT_EQ(bad->blocklists.size(), 1u);
+  EXPECT_EQ(bad->blocklists[0].answer, "127.0.0.2");
+  EXPECT_EQ(bad->blocklists[0].text, "spam source");
+  EXPECT_EQ(mail(m, "ok.test")->reason, Reason::mx_found);
+  EXPECT_EQ(mail(m, "err.test")->reason, Reason::mx_found);
+}
+
+// The coroutine-friendly API: any Asio completion token, here use_awaitable.
+TEST_F(DnsTest, AwaitableApi) {
+  fake.set("aw.test", kMx, Reply{0, {MX(10, "mx.aw.test")}});
+  fake.set("mx.aw.test", kA, Reply{0, {A("192.0.2.1")}});
+  auto r = resolver();
+  MailLookup m(*r, MailOptions{.allow_private_targets = true});
+  Status st = Status::error;
+  Reason reason = Reason::dns_error;
+  bool done = false;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        AnswerPtr a = co_await r->async_query("aw.test", Type::mx, asio::use_awaitable);
+        st = a->status;
+        DomainDnsPtr d = co_await m.async_lookup("aw.test", "aw.test", asio::use_awaitable);
+        reason = d->reason;
+        done = true;
+      },
+      asio::detached);
+  run_until([&] { return done; });
+  EXPECT_EQ(st, Status::ok);
+  EXPECT_EQ(reason, Reason::mx_found);
+}
+
+TEST(WireTtls, ToleratesTruncatedMessages) {
+  const unsigned char junk[] = {0, 1, 0x81, 0x80, 0, 1, 0, 5, 0, 0, 0, 0, 3, 'a', 'b'};
+  for (std::size_t n = 0; n <= sizeof junk; ++n) {
+    const WireTtls t = wire_ttls(junk, n);
+    EXPECT_FALSE(t.has_negative_ttl);
+  }
+}
+
+TEST(ResolverOptionsTest, BadServerIsRejected) {
+  asio::io_context io;
+  ResolverOptions o;
+  o.servers = {"not an address"};
+  EXPECT_THROW(Resolver(io, o), std::runtime_error);
+}
+
+}  // namespace
+}  // namespace mailsift::dns
