@@ -11,6 +11,9 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 jobs=$(nproc)
 
+echo "== mail lab self-test (DNS zones, Postfix behaviours, in a private network namespace)"
+bash lab/selftest.sh "mssel$$"
+
 for preset in release asan; do
   echo "== build $preset"
   cmake --preset "$preset" >/dev/null
