@@ -53,6 +53,31 @@ constexpr auto kClass = make_classes();
 
 constexpr std::uint8_t cls(char c) { return kClass[static_cast<unsigned char>(c)]; }
 
+constexpr std::array<std::uint8_t, 256> make_lower() {
+  std::array<std::uint8_t, 256> t{};
+  for (int c = 0; c < 256; ++c) t[static_cast<std::size_t>(c)] = static_cast<std::uint8_t>(text::ascii_lower(static_cast<char>(c)));
+  return t;
+}
+constexpr auto kLower = make_lower();
+
+// 1 for every byte that cannot appear in an ASCII host name (anything but LDH and '.').
+constexpr std::array<std::uint8_t, 256> make_not_host() {
+  std::array<std::uint8_t, 256> t{};
+  for (int c = 0; c < 256; ++c)
+    t[static_cast<std::size_t>(c)] = !(kClass[static_cast<std::size_t>(c)] & kLdh) && c != '.';
+  return t;
+}
+constexpr auto kNotHostChar = make_not_host();
+
+// Dot-string bytes: 1 = atext or UTF-8 (RFC 6531), 2 = '.', 0 = anything else.
+constexpr std::array<std::uint8_t, 256> make_local() {
+  std::array<std::uint8_t, 256> t{};
+  for (int c = 0; c < 256; ++c)
+    t[static_cast<std::size_t>(c)] = (kClass[static_cast<std::size_t>(c)] & kAtext) || c >= 0x80 ? 1 : (c == '.' ? 2 : 0);
+  return t;
+}
+constexpr auto kLocalByte = make_local();
+
 // Full-width COMMERCIAL AT (U+FF20) and SMALL COMMERCIAL AT (U+FE6B): look-alikes people paste.
 constexpr std::string_view kFullwidthAt = "\xEF\xBC\xA0";
 constexpr std::string_view kSmallAt = "\xEF\xB9\xAB";
@@ -385,16 +410,18 @@ Reason Parser::run(std::string_view in, Address& out) noexcept {
     // NFC can shrink a local part, but not from over four times the limit.
     if (local.size() > kMaxLocal * 4) return syntax_local_too_long;
     // Copy and check in one pass; the slow path only names the error.
+    // Branch-free: a 0 class is a bad byte; two 2s in a row are consecutive dots; starting from 2
+    // also catches a leading dot.
     char* dst = out.buf_.data();
-    bool ok = local.front() != '.' && local.back() != '.';
-    char prev = 0;
+    unsigned bad = 0;
+    unsigned prev = 2;
     for (std::size_t i = 0; i < local.size(); ++i) {
-      const char c = local[i];
-      dst[i] = c;
-      ok &= (cls(c) & kAtext) != 0 || static_cast<unsigned char>(c) >= 0x80 || (c == '.' && prev != '.');
-      prev = c;
+      const unsigned k = kLocalByte[static_cast<unsigned char>(local[i])];
+      dst[i] = local[i];
+      bad |= static_cast<unsigned>(k == 0) | (k & prev & 2u);
+      prev = k;
     }
-    if (!ok) {
+    if (bad != 0 || prev == 2) {
       if (Reason r = second_at(); r != well_formed) return r;
       return check_dot_string(local);
     }
@@ -549,28 +576,33 @@ Reason Parser::check_ascii_domain(char* d, std::size_t n) noexcept {
 // The common case in one pass: lower-case copy, LDH check and label lengths together. Anything
 // unusual (an error to name, an A-label to decode) falls back to check_ascii_domain.
 Reason Parser::lower_and_check_domain(std::string_view d, char* dst) noexcept {
-  bool ok = true;
-  std::size_t label_start = 0;
+  // Pass 1, branch-free: lower-case copy, and note any byte that is neither LDH nor a dot.
   const std::size_t n = d.size();
+  unsigned bad = 0;
   for (std::size_t i = 0; i < n; ++i) {
-    const char c = d[i];
-    dst[i] = text::ascii_lower(c);
-    if (c == '.') {
-      const std::size_t len = i - label_start;
-      ok &= len - 1 < kMaxLabel && dst[label_start] != '-' && dst[i - 1] != '-' &&
-            !(len >= 4 && dst[label_start] == 'x' && dst[label_start + 1] == 'n' && dst[label_start + 2] == '-');
-      label_start = i + 1;
-    } else {
-      ok &= (cls(c) & kLdh) != 0;
-    }
+    const auto c = static_cast<unsigned char>(d[i]);
+    dst[i] = static_cast<char>(kLower[c]);
+    bad |= kNotHostChar[c];
   }
-  const std::size_t last = n - label_start;  // the TLD
-  ok &= label_start > 0 && last - 1 < kMaxLabel && dst[label_start] != '-' && dst[n - 1] != '-';
-  if (ok) {
+  if (bad != 0) return check_ascii_domain(dst, n);
+  // Pass 2, per label (domains have a handful): lengths, hyphens, A-labels.
+  bool ok = true;
+  std::size_t start = 0;
+  std::size_t labels = 0;
+  while (true) {
+    const auto* dot = static_cast<const char*>(std::memchr(dst + start, '.', n - start));
+    const std::size_t end = dot != nullptr ? static_cast<std::size_t>(dot - dst) : n;
+    const std::size_t len = end - start;
+    ok &= len - 1 < kMaxLabel && dst[start] != '-' && dst[end - 1] != '-' &&
+          !(len >= 4 && dst[start] == 'x' && dst[start + 1] == 'n' && dst[start + 2] == '-');
+    ++labels;
+    if (dot == nullptr) break;
+    start = end + 1;
+  }
+  if (ok && labels >= 2) {
     bool numeric = true;
-    bool alabel = last >= 4 && dst[label_start] == 'x' && dst[label_start + 1] == 'n' && dst[label_start + 2] == '-';
-    for (std::size_t k = label_start; k < n; ++k) numeric &= text::is_ascii_digit(dst[k]);
-    if (!numeric && !alabel) return well_formed;
+    for (std::size_t k = start; k < n; ++k) numeric &= text::is_ascii_digit(dst[k]);
+    if (!numeric) return well_formed;
   }
   return check_ascii_domain(dst, n);
 }
