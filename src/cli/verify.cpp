@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <exception>
 #include <map>
+#include <stdexcept>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -181,7 +182,11 @@ class Run {
     launch();
     // Every lookup ends (c-ares bounds each query by its timeout and tries), so this loop does.
     io_.restart();
-    while (done < todo.size()) io_.run_one();
+    while (done < todo.size()) {
+      // run_one() returning 0 with lookups unfinished would be a resolver bug; fail loudly rather
+      // than spin.
+      if (io_.run_one() == 0) throw std::logic_error("dns: lookups pending with no work left");
+    }
     for (std::size_t i = 0; i < batch_.size(); ++i) {
       if (slot_[i] != kNoSlot) apply_dns(results_[i], answers_[slot_[i]]);
       emit(results_[i]);
