@@ -37,11 +37,11 @@ constexpr std::size_t kFlushAt = 1 << 20;
 // At --level dns the input is processed in batches of this many lines: results are written in
 // input order once their domain's lookup is done, so a batch is what must be held in memory
 // (about 0.5 KiB a line). Large enough that most distinct domains are looked up once per run.
-constexpr std::size_t kDnsBatch = 64 * 1024;
+constexpr std::size_t kDnsBatch = std::size_t{64} * 1024;
 
 class Output {
  public:
-  explicit Output(int fd) : fd_(fd) { buf_.reserve(kFlushAt + 64 * 1024); }
+  explicit Output(int fd) : fd_(fd) { buf_.reserve(kFlushAt + std::size_t{64} * 1024); }
   std::string& buf() { return buf_; }
   void maybe_flush() {
     if (buf_.size() >= kFlushAt) flush();

@@ -17,7 +17,7 @@ class LineReader {
     bool truncated = false;
   };
 
-  explicit LineReader(int fd, std::size_t max_line = 64 * 1024, std::size_t block = 1 << 20);
+  explicit LineReader(int fd, std::size_t max_line = std::size_t{64} * 1024, std::size_t block = std::size_t{1} << 20);
 
   /// Next line (valid until the next call), or false at end of input. Throws std::system_error on a read error.
   bool next(Line& line);

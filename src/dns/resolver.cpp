@@ -8,6 +8,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/system/system_error.hpp>
 #include <cctype>
 #include <deque>
 #include <list>
@@ -208,7 +209,10 @@ struct Resolver::Impl {
 
   ~Impl() {
     *alive = false;
-    timer.cancel();
+    try {
+      timer.cancel();
+    } catch (const boost::system::system_error&) {  // nothing to cancel then; a destructor must not throw
+    }
     // ares_destroy completes pending queries with ARES_EDESTRUCTION (their callbacks see
     // `alive` false and do nothing) and closes its sockets through sock_state.
     ares_destroy(channel);

@@ -67,8 +67,9 @@ void decide(Result& r) {
   const dns::DomainDns* d = (r.checks & kCheckDns) ? r.dns.get() : nullptr;
   if (d && info(offline).status != Status::invalid) {
     const Status ds = info(d->reason).status;
-    if (ds == Status::invalid || ds == Status::unknown) r.reason = d->reason;
-    else if (offline == Reason::well_formed) r.reason = d->reason;
+    // A DNS failure beats offline risk signals; a DNS risk signal or mx_found only replaces a clean
+    // offline verdict.
+    if (ds == Status::invalid || ds == Status::unknown || offline == Reason::well_formed) r.reason = d->reason;
   }
   r.status = info(r.reason).status;
   if (r.status == Status::invalid) {
