@@ -14,12 +14,15 @@ enum class Reason : std::uint8_t {
   // valid
   well_formed,
   mx_found,
+  mailbox_exists,
   // risky
   disposable,
   possible_typo,
   address_literal,
   domain_blocklisted,
   parked_domain,
+  mailbox_full,
+  catch_all,
   // invalid: domain knowledge
   reserved_domain,
   unknown_tld,
@@ -28,8 +31,23 @@ enum class Reason : std::uint8_t {
   null_mx,
   no_mail_server,
   unsafe_target,
+  // invalid: SMTP
+  mailbox_not_found,
+  mailbox_disabled,
+  recipient_rejected,
   // unknown: DNS
   dns_error,
+  // unknown: SMTP (never a statement about the mailbox)
+  blocked,
+  greylisted,
+  rate_limited,
+  relay_denied,
+  smtputf8_unsupported,
+  temporary_failure,
+  session_rejected,
+  protocol_error,
+  connect_failed,
+  timeout,
   // invalid: syntax (RFC 5321 §4.1.2 / RFC 6531 / IDNA2008)
   syntax_empty,
   syntax_missing_at,
