@@ -1,5 +1,6 @@
 // The classification table (STYLE.md §5, §9): one test walks every row with its example; real
 // servers' replies pin what matters in practice; a golden file (§8) shows every behaviour change.
+#include "common/golden.hpp"
 #include "smtp/classify.hpp"
 
 #include <gtest/gtest.h>
@@ -218,30 +219,6 @@ TEST(SmtpClassify, TransportFailures) {
 // Golden file (STYLE.md §8): tests/smtp/golden/replies.txt holds one reply per line (stage, TAB,
 // reply with "\r\n" written out), expected.tsv what each gives. After an intended change:
 // MAILSIFT_UPDATE_GOLDEN=1 mailsift_tests --gtest_filter='SmtpGolden*' rewrites it.
-std::string unescape(const std::string& s) {
-  std::string out;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '\\' || i + 1 == s.size()) {
-      out.push_back(s[i]);
-      continue;
-    }
-    const char n = s[++i];
-    if (n == 'x' && i + 2 < s.size()) {
-      out.push_back(static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16)));
-      i += 2;
-    } else if (n == 'r') {
-      out.push_back('\r');
-    } else if (n == 'n') {
-      out.push_back('\n');
-    } else if (n == 't') {
-      out.push_back('\t');
-    } else {
-      out.push_back(n);
-    }
-  }
-  return out;
-}
-
 std::string describe(const std::string& line) {
   const std::size_t tab = line.find('\t');
   if (tab == std::string::npos) return "bad golden line";
@@ -251,7 +228,7 @@ std::string describe(const std::string& line) {
     if (name(s) == stage_name) stage = s;
   if (!stage) return "unknown stage";
   std::string err;
-  const auto reply = parse_reply(unescape(line.substr(tab + 1)), &err);
+  const auto reply = parse_reply(mailsift::testing::unescape(line.substr(tab + 1)), &err);
   if (!reply) return "protocol_error\t" + err;
   std::string out = std::to_string(reply->code);
   if (reply->enhanced)
@@ -265,26 +242,7 @@ std::string describe(const std::string& line) {
 }
 
 TEST(SmtpGolden, RepliesClassifyAsRecorded) {
-  const std::string dir = std::string(MAILSIFT_TEST_DATA) + "/smtp/golden/";
-  std::ifstream in(dir + "replies.txt");
-  ASSERT_TRUE(in.good());
-  std::vector<std::string> inputs, got;
-  for (std::string line; std::getline(in, line);) {
-    if (line.empty() || line[0] == '#') continue;
-    inputs.push_back(line);
-    got.push_back(line + "\t=>\t" + describe(line));
-  }
-  if (std::getenv("MAILSIFT_UPDATE_GOLDEN") != nullptr) {
-    std::ofstream out(dir + "expected.tsv");
-    for (const std::string& g : got) out << g << '\n';
-    GTEST_SKIP() << "rewrote expected.tsv";
-  }
-  std::ifstream exp(dir + "expected.tsv");
-  ASSERT_TRUE(exp.good()) << "missing expected.tsv: run with MAILSIFT_UPDATE_GOLDEN=1";
-  std::vector<std::string> want;
-  for (std::string line; std::getline(exp, line);) want.push_back(line);
-  ASSERT_EQ(want.size(), got.size()) << "replies.txt and expected.tsv differ in length";
-  for (std::size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i], want[i]) << "reply: " << inputs[i];
+  mailsift::testing::check_golden(std::string(MAILSIFT_TEST_DATA) + "/smtp/golden/", "replies.txt", "\t=>\t", describe);
 }
 
 }  // namespace
