@@ -40,6 +40,21 @@ alive() {
   [ "${fields[19]}" = "$2" ] && [ "${fields[0]}" != Z ]
 }
 
+# wait_until_none PREDICATE TRIES: polls every 0.1 s until PREDICATE (alive or exists) holds for
+# none of the recorded processes; fails after TRIES polls.
+wait_until_none() {
+  local pred=$1 tries=$2 left
+  for _ in $(seq "$tries"); do
+    left=0
+    while read -r pid start _; do
+      "$pred" "$pid" "$start" && left=1
+    done <"$LAB_DIR/pids"
+    [ "$left" -eq 0 ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
 stopped=0
 if [ -f "$LAB_DIR/pids" ]; then
   # SIGTERM to postfix's master is what "postfix stop" does: it stops its children.
@@ -48,14 +63,7 @@ if [ -f "$LAB_DIR/pids" ]; then
       if kill -TERM "$pid" 2>/dev/null; then stopped=$((stopped + 1)); fi
     fi
   done <"$LAB_DIR/pids"
-  for _ in $(seq 50); do
-    left=0
-    while read -r pid start label; do
-      alive "$pid" "$start" && left=1
-    done <"$LAB_DIR/pids"
-    [ "$left" -eq 0 ] && break
-    sleep 0.1
-  done
+  wait_until_none alive 50 || true
   while read -r pid start label; do
     if alive "$pid" "$start"; then
       echo "down.sh: $label ($pid) ignored SIGTERM: SIGKILL" >&2
@@ -64,14 +72,7 @@ if [ -f "$LAB_DIR/pids" ]; then
   done <"$LAB_DIR/pids"
   # Dead servers were children of up.sh's shell, long gone: init reaps them.
   # Give it a moment, so that a pgrep right after down.sh finds nothing.
-  for _ in $(seq 20); do
-    left=0
-    while read -r pid start label; do
-      exists "$pid" "$start" && left=1
-    done <"$LAB_DIR/pids"
-    [ "$left" -eq 0 ] && break
-    sleep 0.1
-  done
+  wait_until_none exists 20 || true
 fi
 
 if [ -e "/run/netns/$NAME" ]; then

@@ -21,6 +21,7 @@
 #include <cstring>
 
 #include "address/address.hpp"
+#include "common/flat_map.hpp"
 #include "common/text.hpp"
 
 namespace mailsift::address {
@@ -198,7 +199,7 @@ class IdnCache {
     std::array<char, kMaxDomain> value;
   };
   Slot& slot(Kind kind, std::string_view key) {
-    return slots_[(text::hash(key) + static_cast<std::uint64_t>(kind)) % kSlots];
+    return slots_[(fast_hash(key) + static_cast<std::uint64_t>(kind)) % kSlots];
   }
   std::array<Slot, kSlots> slots_;
   Answer answer_{};

@@ -69,7 +69,6 @@ struct VerifyOptions {
   std::string level = "syntax";
   std::string format;
   domain::ListOptions lists;
-  bool no_builtin = false;
   bool strict = false;
   // --level dns
   std::vector<std::string> dns_servers;
@@ -223,11 +222,7 @@ int verify(const VerifyOptions& o) {
   render::Format format = ::isatty(1) ? render::Format::table : render::Format::jsonl;
   if (!o.format.empty()) format = kFormats.at(o.format);
 
-  domain::ListOptions lists = o.lists;
-  lists.builtin = !o.no_builtin;
-  VerifyOptions effective = o;
-  effective.lists = lists;
-  Run run(effective, format);
+  Run run(o, format);
   run.begin();
   const bool from_stdin = o.addresses.empty() || (o.addresses.size() == 1 && o.addresses[0] == "-");
   if (from_stdin) {
@@ -285,7 +280,8 @@ int run(int argc, char** argv) {
   v->add_flag("--extended-disposable", o.lists.extended_disposable,
               "Also use the large community disposable lists (more coverage, more false positives)");
   v->add_flag("--strict", o.strict, "Exit with status 1 unless every result is valid (for scripts checking one address)");
-  v->add_flag("--no-builtin-lists", o.no_builtin, "Use only the list files and domains given on the command line");
+  v->add_flag_callback("--no-builtin-lists", [&o] { o.lists.builtin = false; },
+                       "Use only the list files and domains given on the command line");
 
   try {
     app.parse(argc, argv);

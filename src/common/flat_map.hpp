@@ -37,6 +37,12 @@ namespace mailsift {
   return h;
 }
 
+/// fast_hash for the standard unordered containers (heterogeneous lookup by string_view).
+struct StringHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept { return static_cast<std::size_t>(fast_hash(s)); }
+};
+
 /// Key type K must be constructible from std::string_view and convertible to it (std::string for
 /// owned keys, std::string_view for keys that live elsewhere, e.g. embedded lists).
 template <typename K, typename V>

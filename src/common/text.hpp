@@ -32,19 +32,4 @@ namespace mailsift::text {
 /// sequence (overlong forms, surrogates, values above U+10FFFF, truncation), per RFC 3629 §4.
 [[nodiscard]] std::int32_t decode_utf8(std::string_view s, std::size_t& i) noexcept;
 
-/// FNV-1a, 64 bit: cheap and good enough for our short keys (domains, local parts).
-[[nodiscard]] constexpr std::uint64_t hash(std::string_view s) noexcept {
-  std::uint64_t h = 14695981039346656037ULL;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  }
-  return h;
-}
-
-struct StringHash {
-  using is_transparent = void;
-  std::size_t operator()(std::string_view s) const noexcept { return static_cast<std::size_t>(hash(s)); }
-};
-
 }  // namespace mailsift::text

@@ -11,11 +11,12 @@
 #include <string_view>
 #include <unordered_set>
 
+#include "common/flat_map.hpp"
 #include "common/text.hpp"
 
 namespace mailsift::domain::lists {
 
-using ViewSet = std::unordered_set<std::string_view, text::StringHash, std::equal_to<>>;
+using ViewSet = std::unordered_set<std::string_view, StringHash, std::equal_to<>>;
 
 /// Stable home for run-time strings: std::deque never moves its elements on push_back.
 class Storage {

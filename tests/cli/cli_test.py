@@ -11,8 +11,10 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+from checks import Checks  # noqa: E402
+
 BIN, ROOT = sys.argv[1], sys.argv[2]
-passed, failed = 0, 0
 
 
 def run(args, stdin=b"", env=None):
@@ -20,13 +22,7 @@ def run(args, stdin=b"", env=None):
     return p.returncode, p.stdout, p.stderr
 
 
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL {name}: {detail}")
+check = Checks()
 
 
 def records(out):
@@ -157,5 +153,4 @@ for opt in ["--level", "--format", "--disposable-file", "--disposable-domain", "
             "--dns-stats"]:
     check(f"readme.{opt}", opt in readme and opt.encode() in out, opt)
 
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+sys.exit(check.summary())

@@ -15,19 +15,15 @@ import shutil
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+from checks import Checks  # noqa: E402
+
 BIN, ROOT = os.path.abspath(sys.argv[1]), sys.argv[2]
 NAME = f"mstest{os.getpid()}"
 Z = "mailsift-lab.net"
-passed, failed = 0, 0
 
 
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL {name}: {detail}")
+check = Checks()
 
 
 def verify(*args, stdin=None):
@@ -142,5 +138,5 @@ try:
     rc = main()
 finally:
     subprocess.run(["bash", os.path.join(ROOT, "lab", "down.sh"), NAME], capture_output=True, timeout=120)
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if (failed or rc) else 0)
+status = check.summary()
+sys.exit(1 if (status or rc) else 0)
