@@ -10,6 +10,7 @@ void Classifier::classify(std::string_view input, Result& out) {
   out.email.assign(input);
   out.flags = Flags{};
   out.dns.reset();
+  out.smtp.reset();
   out.checks = kCheckSyntax;
   const Reason syntax = address::parse(input, out.address);
   out.parsed = syntax == Reason::well_formed;
@@ -71,6 +72,18 @@ void decide(Result& r) {
     // offline verdict.
     if (ds == Status::invalid || ds == Status::unknown || offline == Reason::well_formed) r.reason = d->reason;
   }
+  // The SMTP answer, when the probe ran (only after a DNS verdict that left a server to ask): a
+  // mailbox that does not exist, or a probe that could not tell, beats every risk signal; a risky
+  // answer (catch-all, mailbox full) or `mailbox_exists` only replaces a clean verdict.
+  const smtp::AddressProbe* p = (r.checks & kCheckSmtp) && r.smtp && r.smtp->session ? &*r.smtp : nullptr;
+  std::optional<Reason> sr;
+  if (p && info(r.reason).status != Status::invalid && info(r.reason).status != Status::unknown) {
+    sr = smtp_reason(*p);
+    const Status ss = info(*sr).status;
+    if (ss == Status::invalid || ss == Status::unknown || r.reason == Reason::well_formed ||
+        r.reason == Reason::mx_found)
+      r.reason = *sr;
+  }
   r.status = info(r.reason).status;
   if (r.status == Status::invalid) {
     r.score = 0.0;
@@ -85,6 +98,11 @@ void decide(Result& r) {
     if (!d->blocklists.empty()) s -= score::kBlocklisted;
     if (d->reason == Reason::parked_domain) s -= score::kParked;
   }
+  if (sr && r.status != Status::unknown) {
+    if (*sr == Reason::mailbox_exists) s += score::kMailboxAccepted;
+    else if (*sr == Reason::catch_all) s += score::kCatchAllAccepted;
+    else if (*sr == Reason::mailbox_full) s += score::kMailboxFull;
+  }
   if (r.flags.disposable) s -= score::kDisposable;
   if (r.reason == Reason::possible_typo) s -= score::kPossibleTypo;
   if (r.flags.address_literal) s -= score::kAddressLiteral;
@@ -98,6 +116,18 @@ void apply_dns(Result& r, std::shared_ptr<const dns::DomainDns> d) {
   r.dns = std::move(d);
   r.checks |= kCheckDns;
   r.flags.blocklisted = r.dns && !r.dns->blocklists.empty();
+  decide(r);
+}
+
+Reason smtp_reason(const smtp::AddressProbe& p) {
+  const Reason r = p.outcome().reason;
+  return r == Reason::mailbox_exists && p.catch_all == true ? Reason::catch_all : r;
+}
+
+void apply_smtp(Result& r, smtp::AddressProbe p) {
+  r.flags.catch_all = p.catch_all;
+  r.smtp = std::move(p);
+  r.checks |= kCheckSmtp;
   decide(r);
 }
 

@@ -28,4 +28,11 @@ void decide(Result& r);
 /// Adds the DNS stage's evidence for the address's domain to an offline result and decides again.
 void apply_dns(Result& r, std::shared_ptr<const dns::DomainDns> d);
 
+/// Adds the SMTP probe's answer for the address and decides again.
+void apply_smtp(Result& r, smtp::AddressProbe p);
+
+/// The SMTP stage's own verdict for the address: its RCPT outcome, with an accepted address at a
+/// catch-all domain turned into `catch_all` (acceptance proves nothing there).
+[[nodiscard]] Reason smtp_reason(const smtp::AddressProbe& p);
+
 }  // namespace mailsift

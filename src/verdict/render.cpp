@@ -48,10 +48,11 @@ constexpr std::array kBoolFlags = {
     FlagName{"suspicious", &Flags::suspicious},     FlagName{"blocklisted", &Flags::blocklisted},
 };
 
-constexpr std::array<std::pair<std::uint32_t, std::string_view>, 3> kChecks = {{
+constexpr std::array<std::pair<std::uint32_t, std::string_view>, 4> kChecks = {{
     {kCheckSyntax, "syntax"},
     {kCheckDomain, "domain"},
     {kCheckDns, "dns"},
+    {kCheckSmtp, "smtp"},
 }};
 
 void append_csv_field(std::string_view s, std::string& out) {
@@ -242,13 +243,138 @@ void append_dns(const dns::DomainDns& d, std::string& out) {
   out.push_back('}');
 }
 
+void null_or_quoted(std::string_view s, std::string& out) {
+  if (s.empty()) out += "null";
+  else quoted(s, out);
+}
+
+// {"stage":…,"code":…,"enhanced":…,"lines":[…]} (docs/schema.md, `smtp`).
+void append_reply(smtp::Stage stage, const smtp::Reply& r, std::string& out) {
+  out += "{\"stage\":";
+  quoted(smtp::name(stage), out);
+  out += ",\"code\":";
+  out += std::to_string(r.code);
+  out += ",\"enhanced\":";
+  if (r.enhanced) {
+    quoted(std::to_string(r.enhanced->cls) + "." + std::to_string(r.enhanced->subject) + "." +
+               std::to_string(r.enhanced->detail),
+           out);
+  } else {
+    out += "null";
+  }
+  out += ",\"lines\":[";
+  for (std::size_t i = 0; i < r.lines.size(); ++i) {
+    if (i) out.push_back(',');
+    quoted(r.lines[i], out);
+  }
+  out += "]}";
+}
+
+// The `smtp` object: what the probe did and heard, for this address.
+void append_smtp(const smtp::AddressProbe& p, std::string& out) {
+  const smtp::SessionReport& s = *p.session;
+  const smtp::RecipientOutcome& o = p.outcome();
+  const smtp::Attempt* last = s.last();
+  out += "{\"host\":";
+  null_or_quoted(last ? std::string_view(last->host) : std::string_view{}, out);
+  out += ",\"address\":";
+  null_or_quoted(last ? std::string_view(last->address) : std::string_view{}, out);
+  out += ",\"stage\":";
+  if (last) quoted(smtp::name(last->reached), out);
+  else out += "null";
+  out += ",\"reason\":";
+  quoted(code(o.reason), out);
+  out += ",\"reply\":";
+  if (o.reply) append_reply(smtp::Stage::rcpt_to, *o.reply, out);
+  else out += "null";
+  out += ",\"rule\":";
+  null_or_quoted(o.rule, out);
+  out += ",\"catch_all_test\":";
+  if (!s.catch_all_address.empty() && s.catch_all_reply) {
+    out += "{\"address\":";
+    quoted(s.catch_all_address, out);
+    out += ",\"reply\":";
+    append_reply(smtp::Stage::rcpt_to, *s.catch_all_reply, out);
+    out.push_back('}');
+  } else {
+    out += "null";
+  }
+  out += ",\"esmtp\":";
+  append_bool(s.esmtp, out);
+  out += ",\"pipelining\":";
+  append_bool(s.pipelining, out);
+  out += ",\"smtputf8\":";
+  append_bool(s.smtputf8, out);
+  out += ",\"tls\":{\"offered\":";
+  append_bool(s.tls.offered, out);
+  out += ",\"used\":";
+  append_bool(s.tls.used, out);
+  out += ",\"version\":";
+  null_or_quoted(s.tls.version, out);
+  out += ",\"cipher\":";
+  null_or_quoted(s.tls.cipher, out);
+  out += ",\"verified\":";
+  append_bool(s.tls.verified, out);
+  out += ",\"cert_error\":";
+  null_or_quoted(s.tls.cert_error, out);
+  out += ",\"error\":";
+  null_or_quoted(s.tls.error, out);
+  out += "},\"replies\":[";
+  for (std::size_t i = 0; i < s.replies.size(); ++i) {
+    if (i) out.push_back(',');
+    append_reply(s.replies[i].stage, s.replies[i].reply, out);
+    out.pop_back();
+    out += ",\"ms\":";
+    out += std::to_string(s.replies[i].rtt_ms);
+    out.push_back('}');
+  }
+  out += "],\"attempts\":[";
+  for (std::size_t i = 0; i < s.attempts.size(); ++i) {
+    const smtp::Attempt& a = s.attempts[i];
+    if (i) out.push_back(',');
+    out += "{\"host\":";
+    null_or_quoted(a.host, out);
+    out += ",\"address\":";
+    null_or_quoted(a.address, out);
+    out += ",\"source\":";
+    null_or_quoted(a.source, out);
+    out += ",\"stage\":";
+    quoted(smtp::name(a.reached), out);
+    out += ",\"failure\":";
+    if (a.failure) quoted(code(*a.failure), out);
+    else out += "null";
+    out += ",\"detail\":";
+    null_or_quoted(a.detail, out);
+    out += ",\"connect_ms\":";
+    out += std::to_string(a.connect_ms);
+    out.push_back('}');
+  }
+  out += "],\"tries\":";
+  out += std::to_string(p.tries);
+  out += ",\"elapsed_ms\":";
+  out += std::to_string(s.elapsed_ms);
+  if (!s.transcript.empty()) {
+    out += ",\"transcript\":[";
+    for (std::size_t i = 0; i < s.transcript.size(); ++i) {
+      if (i) out.push_back(',');
+      quoted(std::string(s.transcript[i].client ? "C: " : "S: ") + s.transcript[i].text, out);
+    }
+    out.push_back(']');
+  }
+  out.push_back('}');
+}
+
 }  // namespace
 
 void append_json(const Result& r, std::string& out) {
   thread_local std::string canonical;
   thread_local std::string suggestion;
   thread_local std::string dns_json;
+  thread_local std::string smtp_json;
   canonical.clear();
+  smtp_json.clear();
+  if ((r.checks & kCheckSmtp) && r.smtp && r.smtp->session) append_smtp(*r.smtp, smtp_json);
+  else smtp_json = "null";
   suggestion.clear();
   dns_json.clear();
   if ((r.checks & kCheckDns) && r.dns) append_dns(*r.dns, dns_json);
@@ -259,7 +385,7 @@ void append_json(const Result& r, std::string& out) {
   const ReasonInfo& ri = info(r.reason);
   // Escaping grows text at most 6x; the fixed part of a record is well under 1 KiB.
   Writer w(6 * (r.email.size() + r.address.normalized().size() + canonical.size() + suggestion.size()) +
-           ri.message.size() + r.registrable_domain().size() + dns_json.size() + 1024);
+           ri.message.size() + r.registrable_domain().size() + dns_json.size() + smtp_json.size() + 1024);
   w.put("{\"email\":");
   w.quoted(r.email);
   w.put(",\"normalized\":");
@@ -303,7 +429,9 @@ void append_json(const Result& r, std::string& out) {
   }
   w.put("],\"dns\":");
   w.put(dns_json);
-  w.put(",\"smtp\":null}");
+  w.put(",\"smtp\":");
+  w.put(smtp_json);
+  w.put('}');
   w.flush_to(out);
 }
 
@@ -423,6 +551,10 @@ void append_table(const Result& r, std::string& out) {
     any = true;
     out += f.name;
   }
+  if (r.flags.catch_all == true) {
+    out += any ? ",catch_all" : "catch_all";
+    any = true;
+  }
   if (r.parsed && !r.suggested_domain().empty()) {
     out += any ? " " : "";
     out += "did you mean ";
@@ -430,6 +562,24 @@ void append_table(const Result& r, std::string& out) {
     out += '?';
   }
   out.push_back('\n');
+  // --transcript: the dialogue under the row, server text escaped like the address above.
+  if ((r.checks & kCheckSmtp) && r.smtp && r.smtp->session) {
+    for (const smtp::TranscriptLine& l : r.smtp->session->transcript) {
+      out += l.client ? "    C: " : "    S: ";
+      for (const char c : l.text) {
+        const auto u = static_cast<unsigned char>(c);
+        if (u >= 0x20 && u != 0x7F) {
+          out.push_back(c);
+        } else {
+          static constexpr char kHex[] = "0123456789abcdef";
+          out += "\\x";
+          out.push_back(kHex[u >> 4]);
+          out.push_back(kHex[u & 0xF]);
+        }
+      }
+      out.push_back('\n');
+    }
+  }
 }
 
 }  // namespace mailsift::render

@@ -10,15 +10,21 @@
 #include "address/address.hpp"
 #include "dns/evidence.hpp"
 #include "domain/knowledge.hpp"
+#include "smtp/probe.hpp"
 #include "verdict/reason.hpp"
 
 namespace mailsift {
 
 /// How far verification goes. Each level includes the ones before it.
-enum class Level : std::uint8_t { syntax, dns };
+enum class Level : std::uint8_t { syntax, dns, smtp };
 
 /// Which checks ran, as bits (rendered as the `checks` array).
-enum Check : std::uint32_t { kCheckSyntax = 1u << 0, kCheckDomain = 1u << 1, kCheckDns = 1u << 2 };
+enum Check : std::uint32_t {
+  kCheckSyntax = 1u << 0,
+  kCheckDomain = 1u << 1,
+  kCheckDns = 1u << 2,
+  kCheckSmtp = 1u << 3,
+};
 
 struct Flags {
   bool disposable = false;
@@ -43,6 +49,7 @@ struct Result {
   address::Address address;  // normalized form, when parsed
   std::shared_ptr<const domain::DomainFacts> facts;  // null for syntax failures and literals
   std::shared_ptr<const dns::DomainDns> dns;          // set when the dns level ran (kCheckDns)
+  std::optional<smtp::AddressProbe> smtp;             // set when the SMTP probe ran (kCheckSmtp)
 
   [[nodiscard]] std::string_view registrable_domain() const noexcept {
     return facts ? std::string_view(facts->registrable) : std::string_view{};

@@ -13,7 +13,12 @@ inline constexpr double kDomain = 0.15;  // not reserved, TLD exists, not a lite
 inline constexpr double kMailServers = 0.15;  // MX (or implicit MX) with a safe address
 inline constexpr double kSpf = 0.03;          // an SPF record exists
 inline constexpr double kDmarc = 0.02;        // a DMARC record exists
-// Reserved for the SMTP probe: 0.35.
+// The SMTP probe: 0.35 when the server accepted the mailbox at a domain that rejects a random
+// one — the strongest evidence short of delivering. Acceptance at a catch-all domain, or a full
+// mailbox (it exists, but mail bounces until it is emptied), proves less.
+inline constexpr double kMailboxAccepted = 0.35;
+inline constexpr double kCatchAllAccepted = 0.10;
+inline constexpr double kMailboxFull = 0.15;
 
 // Risk signals (subtract).
 inline constexpr double kDisposable = 0.35;

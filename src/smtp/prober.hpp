@@ -1,0 +1,71 @@
+#pragma once
+// The SMTP stage for a set of addresses at one domain: splits them into sessions (many RCPTs per
+// session), tests catch-all once per domain, retries greylisted addresses later without holding
+// up other work. Entry point: Prober::probe. One session is smtp/session.hpp.
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "dns/evidence.hpp"
+#include "smtp/politeness.hpp"
+#include "smtp/probe.hpp"
+#include "smtp/session.hpp"
+
+namespace mailsift::smtp {
+
+struct RetryOptions {
+  // Greylisters (postgrey, Postfix's postscreen, Exim's greylistd) accept a retry after 60-300 s.
+  std::chrono::milliseconds greylist_retry{60'000};  // --greylist-retry
+  int greylist_tries = 3;                            // sessions per address in all, the first included
+  std::chrono::milliseconds max_wait{300'000};       // --max-wait: the longest one address may wait
+};
+
+struct ProberStats {
+  std::uint64_t sessions = 0;
+  std::uint64_t rcpts = 0;             // RCPT TO commands answered (the random address included)
+  std::uint64_t catch_all_tests = 0;   // sessions that sent the random address
+  std::uint64_t greylist_retries = 0;  // sessions that were a retry after greylisting
+  std::uint64_t catch_all_cached = 0;  // domains whose catch-all answer came from the cache
+};
+
+class Prober {
+ public:
+  Prober(boost::asio::io_context& io, ProbeOptions probe, PolitenessOptions polite, RetryOptions retry,
+         std::size_t max_sessions);
+
+  using Done = std::function<void(std::vector<AddressProbe>)>;
+  /// Probes `mailboxes` (all at `domain`, an A-label or an address literal) on the mail servers of
+  /// `dns` (which must have a target). `done` runs once on the io_context with one AddressProbe
+  /// per mailbox, in the same order. An exception inside (a bug) propagates out of io_context::run.
+  void probe(std::string domain, std::shared_ptr<const dns::DomainDns> dns, std::vector<std::string> mailboxes,
+             Done done);
+
+  [[nodiscard]] const ProberStats& stats() const noexcept { return stats_; }
+  [[nodiscard]] SessionContext& context() noexcept { return ctx_; }
+
+ private:
+  struct Chunk;
+  boost::asio::awaitable<void> domain_job(std::string domain, std::shared_ptr<const dns::DomainDns> dns,
+                                          std::vector<std::string> mailboxes, Done done);
+  boost::asio::awaitable<void> chunk_job(const std::string& domain, std::vector<Target> targets,
+                                         const std::vector<std::string>& mailboxes, std::vector<std::size_t> indices,
+                                         bool test_catch_all, std::vector<AddressProbe>& out);
+
+  boost::asio::io_context& io_;
+  RetryOptions retry_;
+  SessionContext ctx_;
+  ProberStats stats_;
+  // Catch-all answers by domain (true/false only: an inconclusive test is asked again).
+  std::unordered_map<std::string, bool> catch_all_;
+};
+
+/// The connection targets of a domain, in the order a session tries them: MX hosts by preference
+/// (the DNS stage already shuffled equal preferences), each host's addresses A before AAAA.
+[[nodiscard]] std::vector<Target> targets_of(const dns::DomainDns& d);
+
+}  // namespace mailsift::smtp

@@ -1,0 +1,65 @@
+#pragma once
+// One SMTP probe session, as one C++20 coroutine on Boost.Asio that reads like RFC 5321 §3:
+// connect to the MX addresses in order (next one on refusal, timeout or 421), 220 banner, EHLO
+// (HELO if EHLO is refused), STARTTLS when offered, EHLO again, MAIL FROM, RCPT TO for each
+// recipient, RCPT TO for a random local part (catch-all test), RSET, QUIT. Never DATA.
+// Entry point: run_session(). The scheduling around it (which recipients, retries, caches) is
+// smtp/prober.hpp.
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "smtp/politeness.hpp"
+#include "smtp/probe.hpp"
+
+namespace mailsift::smtp {
+
+/// One address to connect to, in the order tried.
+struct Target {
+  std::string host;     // the MX host name, for the record and TLS name checks ("" for a literal)
+  std::string address;  // IPv4 or IPv6, textual
+};
+
+struct SessionRequest {
+  std::vector<Target> targets;
+  std::string domain;                   // A-label domain of the recipients (for the random address)
+  std::vector<std::string> recipients;  // mailboxes as they go in RCPT TO, without <>
+  bool test_catch_all = true;
+  std::string source;  // local address to connect from; "" takes the next of --source-ip
+};
+
+/// What every session shares: options, the TLS client context, politeness, the session cap.
+class SessionContext {
+ public:
+  SessionContext(boost::asio::any_io_executor ex, ProbeOptions probe, PolitenessOptions polite,
+                 std::size_t max_sessions);
+
+  [[nodiscard]] const ProbeOptions& options() const noexcept { return opt_; }
+  [[nodiscard]] HostGate& gate() noexcept { return gate_; }
+  [[nodiscard]] Semaphore& sessions() noexcept { return sessions_; }
+  [[nodiscard]] boost::asio::ssl::context& tls() noexcept { return tls_; }
+  /// The next --source-ip of the address family of `remote` ("" when none is configured).
+  [[nodiscard]] std::string next_source(const std::string& remote);
+  /// A local part no real mailbox has: 18 random [a-z0-9] from the OpenSSL CSPRNG, so a server
+  /// cannot learn to accept "our" probe address.
+  [[nodiscard]] std::string random_local();
+
+ private:
+  ProbeOptions opt_;
+  HostGate gate_;
+  Semaphore sessions_;
+  boost::asio::ssl::context tls_;
+  std::size_t next_source_ = 0;
+};
+
+/// Runs one session for `req`. Never throws for anything the network or the server does; every
+/// wait is bounded by the options' timeouts and the whole by Timeouts::session.
+[[nodiscard]] boost::asio::awaitable<SessionReport> run_session(SessionContext& ctx, SessionRequest req);
+
+/// True when `s` may be sent inside an SMTP command: no CR, LF or NUL (RFC 5321 §2.3.8 — a CR/LF
+/// inside an argument would start a command of the sender's choosing), no other control bytes.
+[[nodiscard]] bool safe_in_command(std::string_view s) noexcept;
+
+}  // namespace mailsift::smtp
