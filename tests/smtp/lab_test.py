@@ -1,0 +1,199 @@
+#!/usr/bin/env python3
+"""Integration test of `mailsift verify --level smtp` against real Postfix and postgrey in the mail
+lab (lab/README.md): every SMTP reason the lab can produce, STARTTLS, MX fallback, tarpits,
+greylisting retries, catch-all, source addresses and the SOCKS5 path.
+
+Usage: lab_test.py PATH/TO/mailsift REPO_ROOT
+
+Starts its own lab in a uniquely named network namespace, runs the real binary inside it, checks
+each JSON result, prints "N passed, N failed" and always tears the lab down. Needs root and
+`ip netns`: without them it FAILS rather than skipping (CI runs as root). Nothing leaves the
+namespace.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+from checks import Checks  # noqa: E402
+
+BIN, ROOT = os.path.abspath(sys.argv[1]), sys.argv[2]
+NAME = f"mssmtp{os.getpid()}"
+Z = "mailsift-lab.net"
+
+check = Checks()
+env = {}
+
+
+DEFAULTS = {"--dns-timeout": "500", "--banner-timeout": "2", "--connect-timeout": "2"}
+
+
+def verify(*args, stdin=None, timeout=120):
+    # Short waits by default (the tarpit costs 2 s, not 30); a test may set its own.
+    defaults = [x for k, v in DEFAULTS.items() if k not in args for x in (k, v)]
+    cmd = ["ip", "netns", "exec", NAME, BIN, "verify", "--level", "smtp", "--allow-private-targets",
+           "--format", "jsonl", *defaults, *args]
+    p = subprocess.run(cmd, input=stdin, capture_output=True, timeout=timeout)
+    if p.returncode not in (0, 1):
+        print(f"mailsift exited {p.returncode}: {p.stderr.decode(errors='replace')}")
+    recs = {r["email"]: r for r in (json.loads(l) for l in p.stdout.decode().splitlines())}
+    return recs, p.stderr.decode(errors="replace")
+
+
+def lab_env(path):
+    out = {}
+    for line in open(path):
+        line = line.strip()
+        if "=" in line and not line.startswith("#"):
+            k, v = line.split("=", 1)
+            out[k] = v.strip("'\"")
+    return out
+
+
+def reason_of(r):
+    return (r or {}).get("status"), (r or {}).get("reason")
+
+
+def main():
+    if os.geteuid() != 0 or shutil.which("ip") is None or \
+            subprocess.run(["ip", "netns", "list"], capture_output=True).returncode != 0:
+        print("FAIL lab: needs root and `ip netns` (CI runs as root); not skipping silently")
+        return 1
+    up = subprocess.run(["bash", os.path.join(ROOT, "lab", "up.sh"), NAME], capture_output=True, timeout=120)
+    if up.returncode != 0:
+        print("FAIL lab: up.sh failed\n" + up.stderr.decode(errors="replace"))
+        return 1
+    env.update(lab_env(f"/tmp/mailsift-lab-{NAME}/lab.env"))
+
+    # --- one run, many domains: every reason Postfix gives at RCPT TO --------------------------
+    m = f"mailbox.{Z}"
+    want = {
+        f"alice@{m}": ("valid", "mailbox_exists"),
+        f"bob@{m}": ("valid", "mailbox_exists"),
+        f"nobody-here@{m}": ("invalid", "mailbox_not_found"),
+        f"full@{m}": ("risky", "mailbox_full"),
+        f"quota@{m}": ("risky", "mailbox_full"),
+        f"disabled@{m}": ("invalid", "mailbox_disabled"),
+        f"blocked@{m}": ("unknown", "blocked"),
+        f"anything@catchall.{Z}": ("risky", "catch_all"),
+        f"alice@mx-cname.{Z}": ("unknown", "relay_denied"),       # smtp1 does not take mail for it
+        f"alice@tls.{Z}": ("valid", "mailbox_exists"),             # STARTTLS required, done
+        f"alice@dead-primary.{Z}": ("valid", "mailbox_exists"),    # MX 10 refuses, MX 20 answers
+        f"alice@tarpit.{Z}": ("valid", "mailbox_exists"),          # MX 10 never greets
+        f"x@null-mx.{Z}": ("invalid", "null_mx"),                  # never probed
+        f"jos\u00e9@{m}": ("invalid", "mailbox_not_found"),        # SMTPUTF8 offered and used
+    }
+    r, err = verify("--smtp-stats", *want.keys())
+    # Without --allow-private-targets the lab's own servers are refused: never probed.
+    cmd = ["ip", "netns", "exec", NAME, BIN, "verify", "--format", "jsonl", f"alice@{m}"]
+    p = subprocess.run(cmd, capture_output=True, timeout=60)
+    u = json.loads(p.stdout.decode().splitlines()[0]) if p.stdout else {}
+    check("target_safety.default", reason_of(u) == ("invalid", "unsafe_target") and u.get("smtp") is None, u)
+    for addr, (status, reason) in want.items():
+        check(f"reason {addr}", reason_of(r.get(addr)) == (status, reason), r.get(addr))
+    for addr in (f"x@null-mx.{Z}",):
+        check(f"not probed {addr}", (r.get(addr) or {}).get("smtp") is None and
+              "smtp" not in (r.get(addr) or {}).get("checks", []), r.get(addr))
+    a = (r.get(f"alice@{m}") or {}).get("smtp") or {}
+    check("evidence.reply", (a.get("reply") or {}).get("code") == 250 and
+          (a.get("reply") or {}).get("enhanced") == "2.1.5", a)
+    check("evidence.host", a.get("host") == f"smtp1.{Z}" and a.get("address") in ("10.25.0.10", "fd00:25::10"), a)
+    check("evidence.stage", a.get("stage") == "rcpt_to", a)
+    check("evidence.replies", [x["stage"] for x in a.get("replies", [])][:2] == ["banner", "ehlo"], a.get("replies"))
+    check("evidence.tls", (a.get("tls") or {}).get("used") is True and
+          (a.get("tls") or {}).get("version", "").startswith("TLSv1") and
+          (a.get("tls") or {}).get("verified") is False and (a.get("tls") or {}).get("cert_error"), a.get("tls"))
+    check("catch_all.false_at_mailbox", (r.get(f"alice@{m}") or {}).get("flags", {}).get("catch_all") is False,
+          r.get(f"alice@{m}"))
+    ca = r.get(f"anything@catchall.{Z}") or {}
+    check("catch_all.true", ca.get("flags", {}).get("catch_all") is True and
+          ((ca.get("smtp") or {}).get("catch_all_test") or {}).get("reply", {}).get("code") == 250, ca)
+    check("catch_all.random_address", ((ca.get("smtp") or {}).get("catch_all_test") or {}).get("address", "")
+          .endswith(f"@catchall.{Z}"), ca.get("smtp"))
+    check("score.order", (r.get(f"alice@{m}") or {}).get("score", 0) > ca.get("score", 1) > 0, (r.get(f"alice@{m}"), ca))
+    dp = (r.get(f"alice@dead-primary.{Z}") or {}).get("smtp") or {}
+    att = dp.get("attempts", [])
+    check("fallback.attempts", len(att) >= 2 and att[0].get("failure") == "connect_failed" and
+          att[0].get("address") == "10.25.0.99" and att[-1].get("failure") is None, att)
+    tp = (r.get(f"alice@tarpit.{Z}") or {}).get("smtp") or {}
+    check("tarpit.timeout_then_next", any(x.get("failure") == "timeout" and x.get("stage") == "connect"
+                                          for x in tp.get("attempts", [])), tp.get("attempts"))
+    tl = (r.get(f"alice@tls.{Z}") or {}).get("smtp") or {}
+    check("starttls_required.used", (tl.get("tls") or {}).get("used") is True, tl.get("tls"))
+    # All seven mailbox.* addresses went in one session (several RCPTs, one MAIL FROM).
+    sessions = [int(w) for w in err.split() if w.isdigit()][:1]
+    check("one_session_per_domain", sessions and sessions[0] <= 12, err)
+    ms = [(r.get(x) or {}).get("smtp") or {} for x in want if x.endswith("@" + m)]
+    check("rcpts_share_session", len({json.dumps(x.get("attempts")) for x in ms}) == 1, [x.get("attempts") for x in ms])
+
+    # --- STARTTLS required, and we refuse to use it: the server's 530 is about us, not the mailbox.
+    r, _ = verify("--no-starttls", f"alice@tls.{Z}")
+    check("no_starttls.blocked", reason_of(r.get(f"alice@tls.{Z}")) == ("unknown", "blocked"), r)
+
+    # --- a session bound a tarpit cannot stretch
+    r, _ = verify("--session-timeout", "1", "--banner-timeout", "30", f"alice@tarpit.{Z}")
+    t = r.get(f"alice@tarpit.{Z}") or {}
+    check("session_timeout.timeout", reason_of(t) == ("unknown", "timeout"), t)
+
+    # --- greylisting: deferred, retried after --greylist-retry from the same source, then accepted
+    delay = int(env.get("LAB_GREYLIST_DELAY", "5"))
+    g = f"alice@greylist.{Z}"
+    r, err = verify("--greylist-retry", str(delay + 1), "--smtp-stats", g, timeout=180)
+    gr = r.get(g) or {}
+    check("greylist.retried_accepted", reason_of(gr) == ("valid", "mailbox_exists") and
+          (gr.get("smtp") or {}).get("tries") == 2, gr)
+    # A different recipient, no time to retry: unknown greylisted, never invalid.
+    g2 = f"bob@greylist.{Z}"
+    r, _ = verify("--max-wait", "0", g2)
+    check("greylist.no_wait_unknown", reason_of(r.get(g2)) == ("unknown", "greylisted"), r.get(g2))
+
+    # --- transcript: the dialogue, never DATA
+    r, _ = verify("--transcript", f"alice@{m}")
+    tr = ((r.get(f"alice@{m}") or {}).get("smtp") or {}).get("transcript", [])
+    check("transcript.dialogue", any(x.startswith("C: EHLO ") for x in tr) and
+          any(x.startswith("C: RCPT TO:<alice@") for x in tr) and any(x.startswith("S: 220 ") for x in tr) and
+          any(x == "C: QUIT" for x in tr), tr)
+    check("transcript.never_data", not any(x.upper().startswith("C: DATA") for x in tr), tr)
+    check("transcript.helo_mail_from", any(x.startswith("C: MAIL FROM:<verify@") for x in tr), tr)
+    r, _ = verify("--transcript", "--helo", "probe.example.net", "--mail-from", "bounce@example.net", f"alice@{m}")
+    tr = ((r.get(f"alice@{m}") or {}).get("smtp") or {}).get("transcript", [])
+    check("identity.options", "C: EHLO probe.example.net" in tr and
+          any(x.startswith("C: MAIL FROM:<bounce@example.net>") for x in tr), tr)
+
+    # --- source addresses (--source-ip) and the SOCKS5 proxy (dante), when the lab provides them
+    sources = env.get("LAB_SOURCE_IPS", "").split()
+    if sources:
+        v4 = [s for s in sources if ":" not in s][:2]
+        r, _ = verify("--source-ip", v4[0], "--source-ip", v4[-1], "--rcpts-per-session", "1", "--no-catch-all",
+                      f"alice@{m}", f"bob@{m}")
+        used = {att.get("source") for x in r.values() for att in (x.get("smtp") or {}).get("attempts", [])}
+        check("source_ip.rotated", used == set(v4), (used, v4))
+        check("source_ip.results", all(reason_of(x) == ("valid", "mailbox_exists") for x in r.values()), r)
+    else:
+        check("source_ip.lab_has_addresses", False, "LAB_SOURCE_IPS missing from lab.env")
+    socks, socks_auth = env.get("LAB_SOCKS"), env.get("LAB_SOCKS_AUTH")
+    if socks and socks_auth:
+        r, _ = verify("--proxy", f"socks5://{socks}", f"alice@{m}")
+        check("socks5.none", reason_of(r.get(f"alice@{m}")) == ("valid", "mailbox_exists"), r)
+        user, pw = env.get("LAB_SOCKS_USER", ""), env.get("LAB_SOCKS_PASS", "")
+        r, _ = verify("--proxy", f"socks5://{user}:{pw}@{socks_auth}", f"nobody-here@{m}")
+        check("socks5.auth", reason_of(r.get(f"nobody-here@{m}")) == ("invalid", "mailbox_not_found"), r)
+        r, _ = verify("--proxy", f"socks5://{user}:wrong{pw}@{socks_auth}", f"alice@{m}")
+        x = r.get(f"alice@{m}") or {}
+        check("socks5.bad_password", reason_of(x) == ("unknown", "connect_failed") and
+              "socks5" in json.dumps((x.get("smtp") or {}).get("attempts")), x)
+    else:
+        check("socks5.lab_has_proxy", False, "LAB_SOCKS / LAB_SOCKS_AUTH missing from lab.env")
+
+    return 0
+
+
+rc = 1
+try:
+    rc = main()
+finally:
+    subprocess.run(["bash", os.path.join(ROOT, "lab", "down.sh"), NAME], capture_output=True, timeout=120)
+status = check.summary()
+sys.exit(1 if (status or rc) else 0)
