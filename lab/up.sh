@@ -117,6 +117,10 @@ SOURCE_IPS=(10.99.0.1 10.99.0.2 fd00:99::1 fd00:99::2)
   echo "route add local fd00:25::/64 dev lo table local"
 } >"$LAB_DIR/ip.batch"
 ip -netns "$NS" -batch "$LAB_DIR/ip.batch"
+# Benchmarks open tens of thousands of sessions a minute from one client address
+# to one server address: more ephemeral ports, and reuse of TIME_WAIT ones (the
+# namespace's own settings; the host's are untouched).
+ip netns exec "$NS" sysctl -q -w net.ipv4.ip_local_port_range="10240 65000" net.ipv4.tcp_tw_reuse=1
 
 # --- the smtp-sink farm's namespace (LAB_SINK=1, the default) ------------------------
 # A second namespace, NAME-sink, joined to the lab's by one veth pair (sink0 in
