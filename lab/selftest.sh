@@ -192,7 +192,7 @@ expect "postfix sees the proxies' addresses as clients" "yes yes" \
   "$(maillog_has "connect from unknown[${LAB_SOCKS%:*}]") $(maillog_has "connect from unknown[${LAB_SOCKS_AUTH%:*}]")"
 
 echo "== client source addresses ($LAB_SOURCE_IPS)"
-for ip in $LAB_SOURCE_IPS; do
+for ip in ${LAB_SOURCE_IPS//,/ }; do
   if [[ $ip == *:* ]]; then target=$LAB_POSTFIX6; else target=$LAB_POSTFIX; fi
   expect_prefix "source $ip -> $target: accepted" "250 2.1.5" "$(smtp "$target" alice@$M --source "$ip")"
   expect "source $ip: postfix saw that client" "yes" "$(maillog_has "connect from unknown[$ip]")"
