@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Stops the mail lab started by lab/up.sh and removes every trace of it:
-# the processes it recorded, the network namespace, /etc/netns/NAME and LAB_DIR.
+# the processes it recorded, the network namespaces NAME and NAME-sink (with
+# their veth pair), /etc/netns/NAME and LAB_DIR. The system user mailsift-lab
+# (the SOCKS5 proxy's login, expired, nologin) is shared by every lab and stays.
 # Safe to call when nothing is running.
 #
 #   lab/down.sh [NAME]             NAME defaults to mslab
@@ -75,23 +77,28 @@ if [ -f "$LAB_DIR/pids" ]; then
   wait_until_none exists 20 || true
 fi
 
-if [ -e "/run/netns/$NAME" ]; then
-  # Whatever still runs inside the lab's namespace belongs to the lab (children of
-  # the servers, a test client left over): end it, or the namespace lives on.
+# end_netns NS: ends whatever still runs inside namespace NS (children of the
+# servers, a test client left over: it belongs to the lab, or the namespace
+# lives on), then deletes NS. Its veth pair goes with it.
+end_netns() {
+  local ns=$1 sig pids pid
+  [ -e "/run/netns/$ns" ] || return 0
   for sig in TERM KILL; do
-    pids=$(ip netns pids "$NAME" 2>/dev/null || true)
+    pids=$(ip netns pids "$ns" 2>/dev/null || true)
     [ -z "$pids" ] && break
     for pid in $pids; do
-      [ "$sig" = KILL ] && echo "down.sh: SIGKILL $pid ($(cat "/proc/$pid/comm" 2>/dev/null)) in namespace $NAME" >&2
+      [ "$sig" = KILL ] && echo "down.sh: SIGKILL $pid ($(cat "/proc/$pid/comm" 2>/dev/null)) in namespace $ns" >&2
       kill "-$sig" "$pid" 2>/dev/null || true
     done
     for _ in $(seq 30); do
-      [ -z "$(ip netns pids "$NAME" 2>/dev/null || true)" ] && break
+      [ -z "$(ip netns pids "$ns" 2>/dev/null || true)" ] && break
       sleep 0.1
     done
   done
-  ip netns del "$NAME"
-fi
+  ip netns del "$ns"
+}
+end_netns "$NAME-sink"   # the smtp-sink farm (LAB_SINK=1)
+end_netns "$NAME"
 rm -rf "/etc/netns/$NAME"
 rmdir /etc/netns 2>/dev/null || true   # only if empty
 if [ -f "$LAB_DIR/.mailsift-lab" ]; then

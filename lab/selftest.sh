@@ -159,5 +159,90 @@ expect_prefix "greylist: retry after ${LAB_GREYLIST_DELAY}s accepted" "250 2.1.5
 queued=$(find "$LAB_DIR/postfix/queue" -type f ! -path '*/pid/*' ! -name quick-start | wc -l)
 expect "postfix queue holds no mail" "0" "$queued"
 
+echo "== SOCKS5 (dante: $LAB_SOCKS no auth, $LAB_SOCKS_AUTH user/password)"
+B="220 smtp1.$Z ESMTP"
+expect_prefix "socks (no auth): banner of smtp1" "$B" "$(smtp "$LAB_POSTFIX" x@$M --banner --socks "$LAB_SOCKS")"
+expect_prefix "socks (no auth): RCPT alice@mailbox" "250 2.1.5" "$(smtp "$LAB_POSTFIX" alice@$M --socks "$LAB_SOCKS")"
+expect_prefix "socks (no auth) over IPv6, to smtp1's IPv6" "$B" \
+  "$(smtp "$LAB_POSTFIX6" x@$M --banner --socks "$LAB_SOCKS6")"
+expect_prefix "socks (no auth): a name resolved by the proxy" "250 2.1.5" \
+  "$(smtp smtp1.$Z alice@$M --socks "$LAB_SOCKS")"
+expect_prefix "socks (auth): right password, banner" "$B" \
+  "$(smtp "$LAB_POSTFIX" x@$M --banner --socks "$LAB_SOCKS_AUTH" --socks-user "$LAB_SOCKS_USER" --socks-pass "$LAB_SOCKS_PASS")"
+expect_prefix "socks (auth): wrong password refused (RFC 1929 status)" "ERR SocksError: authentication failed" \
+  "$(smtp "$LAB_POSTFIX" x@$M --banner --socks "$LAB_SOCKS_AUTH" --socks-user "$LAB_SOCKS_USER" --socks-pass wrong)"
+expect_prefix "socks (auth): unknown user refused" "ERR SocksError: authentication failed" \
+  "$(smtp "$LAB_POSTFIX" x@$M --banner --socks "$LAB_SOCKS_AUTH" --socks-user root --socks-pass "$LAB_SOCKS_PASS")"
+expect_prefix "socks (auth): no credentials, no acceptable method" "ERR SocksError: no acceptable authentication method" \
+  "$(smtp "$LAB_POSTFIX" x@$M --banner --socks "$LAB_SOCKS_AUTH")"
+expect_prefix "socks: targets outside the mail ranges refused (resolver port 53)" "ERR SocksError: CONNECT refused: 2" \
+  "$(smtp "$LAB_DNS" x@$M --port 53 --banner --socks "$LAB_SOCKS")"
+expect_prefix "socks: target with nothing listening" "ERR SocksError: CONNECT refused: 5" \
+  "$(smtp "$LAB_SMTP_REFUSED" x@$M --banner --socks "$LAB_SOCKS")"
+# maillog_has PATTERN: postfix logged PATTERN (polled for up to 3 s: postlogd writes asynchronously)
+maillog_has() {
+  local i
+  for ((i = 0; i < 30; i++)); do
+    grep -qF "$1" "$LAB_DIR/postfix/maillog" && { echo yes; return; }
+    sleep 0.1
+  done
+  echo no
+}
+expect "postfix sees the proxies' addresses as clients" "yes yes" \
+  "$(maillog_has "connect from unknown[${LAB_SOCKS%:*}]") $(maillog_has "connect from unknown[${LAB_SOCKS_AUTH%:*}]")"
+
+echo "== client source addresses ($LAB_SOURCE_IPS)"
+for ip in ${LAB_SOURCE_IPS//,/ }; do
+  if [[ $ip == *:* ]]; then target=$LAB_POSTFIX6; else target=$LAB_POSTFIX; fi
+  expect_prefix "source $ip -> $target: accepted" "250 2.1.5" "$(smtp "$target" alice@$M --source "$ip")"
+  expect "source $ip: postfix saw that client" "yes" "$(maillog_has "connect from unknown[$ip]")"
+done
+
+if [ -n "${LAB_SINK_NS:-}" ]; then
+  S=$LAB_SINK_ZONE
+  echo "== smtp-sink farm (namespace $LAB_SINK_NS, $LAB_SINK_NET; zone $S)"
+  last_d=$(printf 's%05d' $((LAB_SINK_DOMAINS - 1)))
+  last_h=$(printf 'mx%03d' $(((LAB_SINK_DOMAINS - 1) % LAB_SINK_HOSTS)))
+  last_a=$(nsx "$PYTHON" -c 'import sys; h=int(sys.argv[1]); print(f"10.26.{h % 256}.{h // 256 + 1}")' \
+    $(((LAB_SINK_DOMAINS - 1) % LAB_SINK_HOSTS)))
+  expect "sink zone: first domain MX and address" "10 mx000.$S./10.26.0.1" "$(answer MX s00000.$S)/$(answer A mx000.$S)"
+  expect "sink zone: last domain ($last_d)" "10 $last_h.$S./$last_a" "$(answer MX "$last_d.$S")/$(answer A "$last_h.$S")"
+  expect "sink zone: past the last domain" "NXDOMAIN" "$(status MX "s$((LAB_SINK_DOMAINS + 1)).$S")"
+  expect "sink namespace: only lo and the veth" "lab0 lo" \
+    "$(ip -netns "$LAB_SINK_NS" -o link show | awk -F': ' '{sub(/@.*/, "", $2); print $2}' | sort | paste -sd' ' -)"
+  expect "lab routes $LAB_SINK_NET over the veth" "sink0" \
+    "$(ip -netns "$LAB_NS" route get "$last_a" | sed -n 's/.* dev \([^ ]*\).*/\1/p')"
+  expect_prefix "smtp-sink at $LAB_SINK_ADDR: banner" "220 sink.mailsift-lab.net" "$(smtp "$LAB_SINK_ADDR" x@s00000.$S --banner)"
+  expect_prefix "smtp-sink at $last_a ($last_h): accepts any RCPT" "250 2.1.5" \
+    "$(smtp "$last_a" "nobody$RANDOM@$last_d.$S")"
+  expect_prefix "smtp-sink through the SOCKS proxy" "250 2.1.5" "$(smtp "$LAB_SINK_ADDR" x@s00000.$S --socks "$LAB_SOCKS")"
+  expect "smtp-sink: EHLO offers PIPELINING, no STARTTLS, no AUTH" "PIPELINING" \
+    "$(nsx "$PYTHON" - "$LAB_SINK_ADDR" <<'PY' || true
+import smtplib, sys
+s = smtplib.SMTP(sys.argv[1], 25, timeout=5)
+s.ehlo("probe.mailsift-lab.net")
+print(" ".join(k.upper() for k in s.esmtp_features if k in ("pipelining", "starttls", "auth")))
+s.quit()
+PY
+)"
+  # conncount.py: hold 5 sessions to one sink address and 3 to another, sample.
+  nsx timeout 10 "$PYTHON" - "$LAB_SINK_ADDR" "$last_a" <<'PY' >"$LAB_DIR/hold.out" 2>&1 &
+import socket, sys, time
+socks = [socket.create_connection((a, 25), 3) for a in [sys.argv[1]] * 5 + [sys.argv[2]] * 3]
+for s in socks:
+    s.recv(100)
+print("ready", flush=True)
+time.sleep(3)
+PY
+  holder=$!
+  for ((i = 0; i < 50; i++)); do grep -q ready "$LAB_DIR/hold.out" && break; sleep 0.1; done
+  cc=$(ip netns exec "$LAB_SINK_NS" timeout 10 "$PYTHON" "$HERE/conncount.py" --duration 0.5 --json || true)
+  wait "$holder" || true
+  expect "conncount: peak total / per address / addresses" "8/5/$LAB_SINK_ADDR/2" \
+    "$("$PYTHON" -c 'import json,sys; r=json.loads(sys.argv[1]); print("%(max_total)s/%(max_per_address)s/%(max_address)s/%(addresses)s" % r)' "$cc" 2>/dev/null || echo "$cc")"
+  expect "smtp-source: 200 sessions to the sink" "0" \
+    "$(nsx timeout 30 smtp-source -s 10 -m 200 -M probe.mailsift-lab.net -f probe@$Z -t "u@s00000.$S" "$LAB_SINK_ADDR:25" >/dev/null 2>&1; echo $?)"
+fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

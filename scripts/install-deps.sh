@@ -14,6 +14,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev python3 bc
   # mail lab (lab/): DNS, SMTP and SOCKS servers run only inside a network namespace
   knot knot-dnsutils dnsmasq-base postfix postgrey dnsperf openssl iproute2 dante-server
+  time   # /usr/bin/time -v: scripts/bench-smtp.sh
 )
 
 missing=()
