@@ -163,7 +163,7 @@ def main():
           any(x.startswith("C: MAIL FROM:<bounce@example.net>") for x in tr), tr)
 
     # --- source addresses (--source-ip) and the SOCKS5 proxy (dante), when the lab provides them
-    sources = env.get("LAB_SOURCE_IPS", "").split()
+    sources = env.get("LAB_SOURCE_IPS", "").replace(",", " ").split()
     if sources:
         v4 = [s for s in sources if ":" not in s][:2]
         r, _ = verify("--source-ip", v4[0], "--source-ip", v4[-1], "--rcpts-per-session", "1", "--no-catch-all",
