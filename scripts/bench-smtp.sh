@@ -75,7 +75,7 @@ now() { date +%s.%N; }
 
 # conncount_start FILE: samples the sink's established sessions until conncount_stop (at most 600 s).
 conncount_start() {
-  ip netns exec "$LAB_SINK_NS" timeout 700 "$PYTHON" lab/conncount.py --duration 600 --json >"$1" 2>&1 &
+  ip netns exec "$LAB_SINK_NS" timeout 700 "$PYTHON" lab/conncount.py --port "${2:-25}" --duration 600 --json >"$1" 2>&1 &
   cc_pid=$!
   bg_pids="$cc_pid"
   sleep 0.3
@@ -160,6 +160,22 @@ t_mspeak=$(ms_run peak "$dir/addrs1.txt" --smtp-concurrency "$peak_conc" --host-
 conncount_stop
 [[ $t_mspeak == FAIL* ]] && echo "bench-smtp: mailsift peak run: $t_mspeak" >&2
 okpeak=$(accepted peak)
+# In flight: the slow sink (port 2525, 1 s before each RCPT reply) keeps sessions open, so what is
+# measured is how many one process holds at once, and what they cost in memory.
+slow_n=$((peak_conc * 2))
+head -n "$slow_n" "$dir/addrs1.txt" >"$dir/addrs-slow.txt"
+echo "bench-smtp: mailsift, slow sink (1 s per RCPT), $slow_n addresses, --smtp-concurrency $peak_conc ..." >&2
+conncount_start "$dir/cc-slow.json" 2525
+t_msslow=$(ms_run slow "$dir/addrs-slow.txt" --smtp-port 2525 --smtp-concurrency "$peak_conc" --host-concurrency 20 \
+  --rcpts-per-session 1 --command-timeout 10)
+conncount_stop
+[[ $t_msslow == FAIL* ]] && echo "bench-smtp: mailsift slow-sink run: $t_msslow" >&2
+okslow=$(accepted slow)
+echo "bench-smtp: smtp-source -s $peak_conc against the slow sink ..." >&2
+conncount_start "$dir/cc-srcslow.json" 2525
+ip netns exec "$LAB_NS" timeout 600 "$TIME" -v -o "$dir/time-srcslow.txt" "${SRC[@]}" -s "$peak_conc" -m "$slow_n" \
+  "$LAB_SINK_ADDR:2525" >/dev/null 2>&1 || true
+conncount_stop
 
 "$PYTHON" - "$dir" <<PY
 import json, re, sys
@@ -190,8 +206,9 @@ def conncount(path):
         return None
 
 t_src1, t_src50, t_srcpeak = num("$t_src1"), num("$t_src50"), num("$t_srcpeak") if $src_peak_rc == 0 else None
-ms = {"s1": "$t_ms1", "s50": "$t_ms50", "peak": "$t_mspeak"}
-ok = {"s1": "$ok1", "s50": "$ok50", "peak": "$okpeak"}
+ms = {"s1": "$t_ms1", "s50": "$t_ms50", "peak": "$t_mspeak", "slow": "$t_msslow"}
+ok = {"s1": "$ok1", "s50": "$ok50", "peak": "$okpeak", "slow": "$okslow"}
+slow_n = $slow_n
 src_time, ms_time = time_v(f"{d}/time-src.txt"), time_v(f"{d}/time-peak.txt")
 cc_src, cc_ms = conncount(f"{d}/cc-src.json"), conncount(f"{d}/cc-ms.json")
 
@@ -228,6 +245,14 @@ row("peak RSS, MiB", "-" if peak_failed or not ms_time else ms_time["rss_kib"] /
 row("CPU (user+sys) per session, µs", "-" if peak_failed or not ms_time else ms_time["cpu"] / sessions * 1e6,
     src_time["cpu"] / sessions * 1e6 if src_time else None, "{:,.1f}")
 
+slow_failed = ms["slow"].startswith("FAIL")
+cc_slow, cc_srcslow = conncount(f"{d}/cc-slow.json"), conncount(f"{d}/cc-srcslow.json")
+slow_time, srcslow_time = time_v(f"{d}/time-slow.txt"), time_v(f"{d}/time-srcslow.txt")
+row(f"slow sink (1 s per RCPT), {slow_n:,} sessions: peak in flight (--smtp-concurrency $peak_conc; smtp-source -s $peak_conc)",
+    ms["slow"] if slow_failed else (cc_slow or {}).get("max_total"), (cc_srcslow or {}).get("max_total"), "{:,.0f}")
+row("slow sink: peak RSS, MiB", "-" if slow_failed or not slow_time else slow_time["rss_kib"] / 1024,
+    srcslow_time["rss_kib"] / 1024 if srcslow_time and srcslow_time["rss_kib"] else None, "{:,.1f}")
+
 print(f"SMTP benchmark, mail lab smtp-sink farm ({sessions:,} / {rcpts:,} addresses over $LAB_SINK_DOMAINS domains and $LAB_SINK_HOSTS sink hosts; best of 3 for the rates)")
 print()
 print("| measure | mailsift | smtp-source | ratio |")
@@ -235,7 +260,7 @@ print("|---|---:|---:|---:|")
 for r in rows:
     print("| " + " | ".join(str(x) for x in r) + " |")
 print()
-for tag, n in (("s1", sessions), ("s50", rcpts), ("peak", sessions)):
+for tag, n in (("s1", sessions), ("s50", rcpts), ("peak", sessions), ("slow", slow_n)):
     if not ms[tag].startswith("FAIL") and ok[tag] and int(ok[tag]) != n:
         print(f"warning: mailsift run {tag}: {ok[tag]} of {n} results valid (expected all)")
 print("smtp-source commands (run in the lab namespace):")

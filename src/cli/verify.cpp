@@ -1,5 +1,6 @@
 #include "cli/verify.hpp"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -107,6 +108,19 @@ struct VerifyOptions {
   bool smtp_stats = false;
 };
 
+// Each SMTP session holds a socket: 2,000 in flight need more than the usual soft limit of 1,024
+// descriptors. Raise the soft limit to the hard one (what servers like nginx and Postfix do); if the
+// hard limit is still too low, sessions past it fail as connect_failed and say why.
+void raise_open_files_limit(std::size_t sessions) {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  const rlim_t want = static_cast<rlim_t>(sessions) * 2 + 256;
+  if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ? want : std::min(rl.rlim_max, want);
+    (void)::setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
 smtp::ProbeOptions probe_options(const VerifyOptions& o) {
   smtp::ProbeOptions p;
   p.helo = o.helo.empty() ? smtp::default_helo() : o.helo;
@@ -164,6 +178,7 @@ class Run {
     retry.greylist_retry = seconds_to_ms(o.greylist_retry);
     retry.greylist_tries = o.greylist_tries;
     retry.max_wait = seconds_to_ms(o.max_wait);
+    raise_open_files_limit(o.smtp_concurrency);
     prober_ = std::make_unique<smtp::Prober>(io_, probe_options(o), po, retry, o.smtp_concurrency);
   }
 
