@@ -101,12 +101,14 @@ asio::awaitable<void> Prober::chunk_job(const std::string& domain, std::vector<T
                                         bool test_catch_all, std::vector<AddressProbe>& out) {
   const auto first = Clock::now();
   std::string source;
+  std::string random_address;
   for (int tries = 1;; ++tries) {
     SessionRequest req;
     req.targets = targets;
     req.domain = domain;
     req.test_catch_all = test_catch_all;
     req.source = source;
+    req.catch_all_address = random_address;
     for (const std::size_t i : indices) req.recipients.push_back(mailboxes[i]);
     auto report = std::make_shared<SessionReport>(co_await run_session(ctx_, std::move(req)));
     ++stats_.sessions;
@@ -130,6 +132,7 @@ asio::awaitable<void> Prober::chunk_job(const std::string& domain, std::vector<T
     // the number of tries and by --max-wait; other domains go on meanwhile.
     if (again.empty() || tries >= retry_.greylist_tries) co_return;
     if (Clock::now() + retry_.greylist_retry - first > retry_.max_wait) co_return;
+    random_address = session->catch_all_address;
     if (const Attempt* last = session->last()) {
       source = last->source;
       const auto it = std::find_if(targets.begin(), targets.end(),

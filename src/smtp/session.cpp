@@ -321,8 +321,10 @@ class Dialogue {
     const bool utf8 = rep_.smtputf8 && std::any_of(todo.begin(), todo.end(),
                                                    [&](std::size_t i) { return non_ascii(req_.recipients[i]); });
     const std::string mail = "MAIL FROM:<" + opt_.mail_from + ">" + (utf8 ? " SMTPUTF8" : "");
-    if (req_.test_catch_all && !catch_all_done_ && rep_.catch_all_address.empty())
-      rep_.catch_all_address = ctx_.random_local() + "@" + req_.domain;
+    if (req_.test_catch_all && !catch_all_done_ && rep_.catch_all_address.empty()) {
+      rep_.catch_all_address =
+          req_.catch_all_address.empty() ? ctx_.random_local() + "@" + req_.domain : req_.catch_all_address;
+    }
 
     std::size_t pos = 0;
     bool first = true;

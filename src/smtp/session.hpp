@@ -27,6 +27,9 @@ struct SessionRequest {
   std::string domain;                   // A-label domain of the recipients (for the random address)
   std::vector<std::string> recipients;  // mailboxes as they go in RCPT TO, without <>
   bool test_catch_all = true;
+  // The random address to test with; "" makes a new one. A greylisting retry reuses the first
+  // session's, since the greylister deferred that (client, sender, recipient) triple too.
+  std::string catch_all_address;
   std::string source;  // local address to connect from; "" takes the next of --source-ip
 };
 
