@@ -1,0 +1,232 @@
+#include "cli/engine.hpp"
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/post.hpp>
+#include <cstdio>
+#include <stdexcept>
+#include <unordered_map>
+
+#include "address/address.hpp"
+
+namespace mailsift::cli {
+namespace {
+
+// Offline, a batch only amortizes the call: small, so the first results appear at once.
+constexpr std::size_t kSyntaxBatch = 4096;
+// At --level dns the input is processed in batches of this many lines: results are written in
+// input order once their domain's lookup is done, so a batch is what must be held in memory
+// (about 0.5 KiB a line). Large enough that most distinct domains are looked up once per run.
+constexpr std::size_t kDnsBatch = std::size_t{64} * 1024;
+// At --level smtp a batch also waits for its slowest probe (a tarpit holds it up to the session
+// bound), so batches are smaller: output keeps flowing.
+constexpr std::size_t kSmtpBatch = std::size_t{16} * 1024;
+constexpr std::size_t kNoSlot = ~std::size_t{0};
+
+}  // namespace
+
+std::chrono::milliseconds seconds_to_ms(double s) {
+  return std::chrono::milliseconds(static_cast<std::int64_t>(s * 1000.0 + 0.5));
+}
+
+namespace {
+
+// Each SMTP session holds a socket: 2,000 in flight need more than the usual soft limit of 1,024
+// descriptors. Raise the soft limit to the hard one (what servers like nginx and Postfix do); if the
+// hard limit is still too low, sessions past it fail as connect_failed and say why.
+void raise_open_files_limit(std::size_t sessions) {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  const rlim_t want = static_cast<rlim_t>(sessions) * 2 + 256;
+  if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ? want : std::min(rl.rlim_max, want);
+    (void)::setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
+smtp::ProbeOptions probe_options(const VerifyOptions& o) {
+  smtp::ProbeOptions p;
+  p.helo = o.helo.empty() ? smtp::default_helo() : o.helo;
+  p.mail_from = o.mail_from.empty() ? smtp::default_mail_from(p.helo) : o.mail_from;
+  p.source_ips = o.source_ips;
+  if (!o.proxy.empty()) {
+    std::string error;
+    p.proxy = smtp::parse_proxy(o.proxy, &error);
+    if (!p.proxy) throw std::invalid_argument("--proxy: " + error);
+  }
+  for (const std::string& ip : o.source_ips) {
+    boost::system::error_code ec;
+    (void)boost::asio::ip::make_address(ip, ec);
+    if (ec) throw std::invalid_argument("--source-ip: not an IP address: " + ip);
+  }
+  if (!o.mail_from.empty()) {
+    address::Address a;
+    if (address::parse(o.mail_from, a) != Reason::well_formed)
+      throw std::invalid_argument("--mail-from: not a valid address: " + o.mail_from);
+  }
+  p.port = o.smtp_port;
+  p.timeouts.connect = seconds_to_ms(o.connect_timeout);
+  p.timeouts.banner = seconds_to_ms(o.banner_timeout);
+  p.timeouts.command = seconds_to_ms(o.command_timeout);
+  p.timeouts.session = seconds_to_ms(o.session_timeout);
+  p.starttls = !o.no_starttls;
+  p.catch_all = !o.no_catch_all;
+  p.max_rcpts = o.rcpts_per_session;
+  p.keep_transcript = o.transcript;
+  return p;
+}
+
+}  // namespace
+
+Engine::Engine(const VerifyOptions& o)
+    : knowledge_(o.lists), classifier_(knowledge_), dns_level_(o.level == "dns" || o.level == "smtp"),
+      smtp_level_(o.level == "smtp"), concurrency_(std::max<std::size_t>(1, o.dns_concurrency)),
+      batch_size_(smtp_level_ ? kSmtpBatch : dns_level_ ? kDnsBatch : kSyntaxBatch) {
+  if (!dns_level_) return;
+  dns::ResolverOptions ro;
+  ro.servers = o.dns_servers;
+  ro.timeout = std::chrono::milliseconds(o.dns_timeout_ms);
+  resolver_ = std::make_unique<dns::Resolver>(io_, std::move(ro));
+  dns::MailOptions mo;
+  mo.allow_private_targets = o.allow_private_targets;
+  mo.blocklist_zones = o.blocklists;
+  mail_ = std::make_unique<dns::MailLookup>(*resolver_, std::move(mo));
+  if (!smtp_level_) return;
+  smtp::PolitenessOptions po;
+  po.host_concurrency = o.host_concurrency;
+  po.host_rate = o.host_rate;
+  po.backoff = seconds_to_ms(o.host_backoff);
+  smtp::RetryOptions retry;
+  retry.greylist_retry = seconds_to_ms(o.greylist_retry);
+  retry.greylist_tries = o.greylist_tries;
+  retry.max_wait = seconds_to_ms(o.max_wait);
+  smtp::ProbeOptions p = probe_options(o);
+  raise_open_files_limit(o.smtp_concurrency);
+  prober_ = std::make_unique<smtp::Prober>(io_, std::move(p), po, retry, o.smtp_concurrency);
+}
+
+std::size_t Engine::add(std::string_view input) {
+  batch_.emplace_back(input);
+  return batch_.size() - 1;
+}
+
+void Engine::run(const std::function<void(std::size_t, Result&)>& sink) {
+  if (batch_.empty()) return;
+  if (!dns_level_) {
+    if (results_.empty()) results_.resize(1);
+    for (std::size_t i = 0; i < batch_.size(); ++i) {
+      classifier_.classify(batch_[i], results_[0]);
+      sink(i, results_[0]);
+    }
+    batch_.clear();
+    return;
+  }
+  run_network();
+  for (std::size_t i = 0; i < batch_.size(); ++i) {
+    Result& r = results_[i];
+    if (slot_[i] != kNoSlot) apply_dns(r, domains_[slot_[i]].dns);
+    if (probes_[i]) apply_smtp(r, std::move(*probes_[i]));
+    sink(i, r);
+  }
+  batch_.clear();
+}
+
+std::string Engine::dns_stats() const {
+  if (!resolver_) return {};
+  const dns::ResolverStats& st = resolver_->stats();
+  char line[256];
+  std::snprintf(line, sizeof line, "mailsift: dns: %llu queries sent, %llu cache hits, %llu coalesced, %llu queued\n",
+                static_cast<unsigned long long>(st.queries_sent), static_cast<unsigned long long>(st.cache_hits),
+                static_cast<unsigned long long>(st.coalesced), static_cast<unsigned long long>(st.queued));
+  return line;
+}
+
+std::string Engine::smtp_stats() const {
+  if (!prober_) return {};
+  const smtp::ProberStats& st = prober_->stats();
+  char line[512];
+  std::snprintf(line, sizeof line,
+                "mailsift: smtp: %llu sessions, %llu RCPT replies, %llu catch-all tests (%llu domains from cache), "
+                "%llu greylist retries, at most %zu connections to one server\n",
+                static_cast<unsigned long long>(st.sessions), static_cast<unsigned long long>(st.rcpts),
+                static_cast<unsigned long long>(st.catch_all_tests), static_cast<unsigned long long>(st.catch_all_cached),
+                static_cast<unsigned long long>(st.greylist_retries), prober_->context().gate().peak());
+  return line;
+}
+
+void Engine::run_network() {
+  results_.resize(batch_.size());
+  std::unordered_map<std::string_view, std::size_t> index;  // domain → slot in domains_
+  domains_.clear();
+  slot_.assign(batch_.size(), kNoSlot);
+  probes_.assign(batch_.size(), std::nullopt);
+  for (std::size_t i = 0; i < batch_.size(); ++i) {
+    Result& r = results_[i];
+    classifier_.classify(batch_[i], r);
+    if (!r.parsed || r.status == Status::invalid) continue;
+    auto [it, fresh] = index.try_emplace(r.address.domain(), domains_.size());
+    if (fresh) {
+      domains_.push_back(Domain{std::string(r.address.domain()), std::string(r.registrable_domain()),
+                                r.flags.address_literal, nullptr, {}});
+    }
+    domains_[it->second].rows.push_back(i);
+    slot_[i] = it->second;
+  }
+  std::size_t next = 0, done = 0;
+  probing_ = 0;
+  // Starts lookups until `concurrency_` are in flight; each completion starts the next.
+  std::function<void()> launch = [&] {
+    while (next < domains_.size() && next - done < concurrency_) {
+      const std::size_t k = next++;
+      auto finished = [&, k](dns::DomainDnsPtr p) {
+        domains_[k].dns = std::move(p);
+        ++done;
+        if (smtp_level_ && probe(k)) ++probing_;
+        launch();
+      };
+      if (domains_[k].literal) {
+        // No query: post, so completions never run inside launch() itself.
+        boost::asio::post(io_, [this, finished, k] { finished(mail_->literal(domains_[k].name)); });
+      } else {
+        mail_->lookup(domains_[k].name, domains_[k].registrable, finished);
+      }
+    }
+  };
+  launch();
+  // Every lookup and probe ends (c-ares bounds each query by its timeout and tries, the probe
+  // each session by its time limit and the retries by --max-wait), so this loop does.
+  io_.restart();
+  while (done < domains_.size() || probing_ > 0) {
+    // run_one() returning 0 with work unfinished would be a bug; fail loudly rather than spin.
+    if (io_.run_one() == 0) throw std::logic_error("verify: lookups or probes pending with no work left");
+  }
+}
+
+// Starts the SMTP probe of domain k when its DNS verdict leaves a server to ask. One RCPT per
+// distinct address: duplicates in the batch share the answer.
+bool Engine::probe(std::size_t k) {
+  Domain& d = domains_[k];
+  if (!d.dns || !d.dns->has_target()) return false;
+  const Status ds = info(d.dns->reason).status;
+  if (ds == Status::invalid || ds == Status::unknown) return false;
+  auto rows = std::make_shared<std::vector<std::size_t>>();  // row → mailbox index, by position
+  std::vector<std::string> mailboxes;
+  std::unordered_map<std::string_view, std::size_t> seen;
+  for (const std::size_t i : d.rows) {
+    const std::string_view m = results_[i].address.normalized();
+    auto [it, fresh] = seen.try_emplace(m, mailboxes.size());
+    if (fresh) mailboxes.emplace_back(m);
+    rows->push_back(it->second);
+  }
+  prober_->probe(d.name, d.dns, std::move(mailboxes), [this, k, rows](std::vector<smtp::AddressProbe> res) {
+    const std::vector<std::size_t>& r = domains_[k].rows;
+    for (std::size_t j = 0; j < r.size(); ++j) probes_[r[j]] = res[(*rows)[j]];
+    --probing_;
+  });
+  return true;
+}
+
+
+}  // namespace mailsift::cli

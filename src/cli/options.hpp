@@ -1,0 +1,46 @@
+#pragma once
+// Every option of `mailsift verify`, as parsed by CLI11 (cli/verify.cpp). Plain data: the engine
+// (cli/engine.hpp) and the output paths read it.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "domain/knowledge.hpp"
+
+namespace mailsift::cli {
+
+struct VerifyOptions {
+  std::vector<std::string> addresses;
+  std::string level = "smtp";
+  std::string format;
+  domain::ListOptions lists;
+  bool strict = false;
+  // --level dns
+  std::vector<std::string> dns_servers;
+  int dns_timeout_ms = 2000;
+  bool allow_private_targets = false;
+  std::vector<std::string> blocklists;
+  std::size_t dns_concurrency = 256;
+  bool dns_stats = false;
+  // --level smtp
+  std::string helo;
+  std::string mail_from;
+  std::vector<std::string> source_ips;
+  std::string proxy;
+  std::uint16_t smtp_port = 25;
+  double connect_timeout = 10, banner_timeout = 30, command_timeout = 30, session_timeout = 90;
+  double greylist_retry = 60, max_wait = 300;
+  int greylist_tries = 3;
+  std::size_t smtp_concurrency = 256;
+  std::size_t host_concurrency = 5;
+  double host_rate = 10;
+  double host_backoff = 60;
+  std::size_t rcpts_per_session = 50;
+  bool no_starttls = false;
+  bool no_catch_all = false;
+  bool transcript = false;
+  bool smtp_stats = false;
+};
+
+}  // namespace mailsift::cli
