@@ -198,7 +198,16 @@ void Engine::run_network() {
   // Every lookup and probe ends (c-ares bounds each query by its timeout and tries, the probe
   // each session by its time limit and the retries by --max-wait), so this loop does.
   io_.restart();
+  std::optional<std::chrono::steady_clock::time_point> stop_at;
   while (done < domains_.size() || probing_ > 0) {
+    if (interrupt_ != nullptr) {
+      // Wake up often enough to notice Ctrl-C; once it came, in-flight work gets the grace time.
+      if (!stop_at && interrupt_->load()) stop_at = std::chrono::steady_clock::now() + grace_;
+      if (stop_at && std::chrono::steady_clock::now() >= *stop_at) throw Interrupted{};
+      if (io_.run_one_for(std::chrono::milliseconds(200)) == 0 && io_.stopped())
+        throw std::logic_error("verify: lookups or probes pending with no work left");
+      continue;
+    }
     // run_one() returning 0 with work unfinished would be a bug; fail loudly rather than spin.
     if (io_.run_one() == 0) throw std::logic_error("verify: lookups or probes pending with no work left");
   }

@@ -4,7 +4,9 @@
 // a batch, each distinct domain of the batch is looked up once, each domain's probe starts as soon
 // as its lookup ends (one RCPT per distinct address), and the batch's results come out in order.
 // One io_context, one thread. Entry points: Engine::add, Engine::run.
+#include <atomic>
 #include <boost/asio/io_context.hpp>
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -39,6 +41,18 @@ class Engine {
   void run(const std::function<void(std::size_t position, Result& r)>& sink);
 
   [[nodiscard]] bool network() const noexcept { return dns_level_; }
+  /// The offline verdict alone (syntax and domain knowledge), now.
+  void classify_offline(std::string_view input, Result& r) { classifier_.classify(input, r); }
+  /// The SMTP prober (null below --level smtp): its catch-all answers feed and come from --cache.
+  [[nodiscard]] smtp::Prober* prober() noexcept { return prober_.get(); }
+  /// Ctrl-C: once `*flag` is set, run() gives the batch's in-flight lookups and probes `grace`
+  /// more, then throws Interrupted (the batch's results are not delivered; with --state a resumed
+  /// run does them again).
+  void interrupt_on(const std::atomic<bool>* flag, std::chrono::milliseconds grace) {
+    interrupt_ = flag;
+    grace_ = grace;
+  }
+  struct Interrupted {};
   /// The counts behind --dns-stats and --smtp-stats, one line each (empty when the level is off).
   [[nodiscard]] std::string dns_stats() const;
   [[nodiscard]] std::string smtp_stats() const;
@@ -70,6 +84,8 @@ class Engine {
   std::unique_ptr<smtp::Prober> prober_;
   std::vector<std::optional<smtp::AddressProbe>> probes_;
   std::size_t probing_ = 0;
+  const std::atomic<bool>* interrupt_ = nullptr;
+  std::chrono::milliseconds grace_{0};
 };
 
 }  // namespace mailsift::cli

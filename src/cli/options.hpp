@@ -41,6 +41,19 @@ struct VerifyOptions {
   bool no_catch_all = false;
   bool transcript = false;
   bool smtp_stats = false;
+  // bulk files (--input)
+  std::string input;
+  std::string output = "-";
+  std::string input_format, output_format;
+  std::string column, field;
+  std::string split_dir;
+  std::string summary_file;
+  std::string dedupe = "exact";
+  std::string cache_file;
+  double cache_ttl = 7 * 86400.0;
+  std::string state_file;
+  bool quiet = false;
+  std::string progress = "auto";
 };
 
 }  // namespace mailsift::cli

@@ -14,6 +14,7 @@
 
 #include <memory>
 
+#include "cli/bulk.hpp"
 #include "cli/engine.hpp"
 #include "cli/options.hpp"
 #include "common/line_reader.hpp"
@@ -113,6 +114,13 @@ class Run {
 };
 
 int verify(const VerifyOptions& o) {
+  if (!o.input.empty()) {
+    if (!o.addresses.empty()) throw std::invalid_argument("--input and addresses on the command line exclude each other");
+    if (!o.format.empty()) throw std::invalid_argument("--format is for the plain path; with --input use --output-format");
+    return verify_bulk(o);
+  }
+  if (o.output != "-" || !o.split_dir.empty() || !o.summary_file.empty() || !o.state_file.empty() || !o.cache_file.empty())
+    throw std::invalid_argument("--output, --split, --summary, --state and --cache need --input");
   static const std::map<std::string, render::Format> kFormats = {
       {"jsonl", render::Format::jsonl}, {"json", render::Format::json},
       {"csv", render::Format::csv},     {"table", render::Format::table}};
@@ -209,6 +217,29 @@ int run(int argc, char** argv) {
   v->add_flag("--no-catch-all", o.no_catch_all, "Do not test a random address for catch-all domains");
   v->add_flag("--transcript", o.transcript, "Include the whole SMTP dialogue in the output (smtp.transcript; table: under each row)");
   v->add_flag("--smtp-stats", o.smtp_stats, "At --level smtp, print session and RCPT counts to standard error at the end");
+  v->add_option("--input", o.input, "Bulk: read addresses from FILE (TXT, CSV or JSONL, .gz too; '-' = standard input); see docs/bulk.md");
+  v->add_option("--output", o.output, "Bulk: write every input row with its result appended to FILE ('-' = standard output)")
+      ->capture_default_str();
+  v->add_option("--input-format", o.input_format, "Bulk: txt, csv or jsonl (default: from the --input extension)")
+      ->check(CLI::IsMember({"txt", "csv", "jsonl"}));
+  v->add_option("--output-format", o.output_format, "Bulk: csv or jsonl (default: from the --output extension, else the input's)")
+      ->check(CLI::IsMember({"csv", "jsonl"}));
+  v->add_option("--column", o.column, "Bulk CSV: the column holding the address, by header name or 1-based index (default: detected)");
+  v->add_option("--field", o.field, "Bulk JSONL: the member holding the address (default: detected)");
+  v->add_option("--split", o.split_dir, "Bulk: also write one file per status (valid, invalid, risky, unknown) into DIR");
+  v->add_option("--summary", o.summary_file, "Bulk: write the run's summary (counts by status and reason, top domains, rate) as JSON to FILE");
+  v->add_option("--dedupe", o.dedupe, "Bulk: exact (same normalized address) or canonical (provider-aware: dots, +tags)")
+      ->check(CLI::IsMember({"exact", "canonical"}))
+      ->capture_default_str();
+  v->add_option("--cache", o.cache_file, "Bulk: SQLite file of verdicts reused across runs while younger than --cache-ttl");
+  v->add_option("--cache-ttl", o.cache_ttl, "Bulk: seconds a --cache verdict stays usable")
+      ->check(CLI::Range(0.0, 3.2e8))
+      ->capture_default_str();
+  v->add_option("--state", o.state_file, "Bulk: SQLite file recording finished results; after a crash the same command continues");
+  v->add_flag("--quiet", o.quiet, "Bulk: no progress, summary or per-row messages on standard error");
+  v->add_option("--progress", o.progress, "Bulk: auto (a bar on a terminal), bar, jsonl (one line a second on standard error) or none")
+      ->check(CLI::IsMember({"auto", "bar", "jsonl", "none"}))
+      ->capture_default_str();
   v->add_option("--format", o.format, "Output format: jsonl, json, csv or table (default: table on a terminal, else jsonl)")
       ->check(CLI::IsMember({"jsonl", "json", "csv", "table"}));
   v->add_option("--disposable-file", o.lists.disposable_files, "Extra disposable domains, one per line (repeatable)")

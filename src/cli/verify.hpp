@@ -9,6 +9,7 @@ enum Exit : int {
   kUsage = 2,        // bad command line
   kIoError = 3,      // an input, output or list file could not be read or written
   kInternal = 70,    // a bug: please report it
+  kInterrupted = 130,  // Ctrl-C / SIGTERM stopped a bulk run (128 + SIGINT, as shells report it)
 };
 
 [[nodiscard]] int run(int argc, char** argv);

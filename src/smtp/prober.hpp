@@ -46,6 +46,9 @@ class Prober {
              Done done);
 
   [[nodiscard]] const ProberStats& stats() const noexcept { return stats_; }
+  /// Catch-all answers known so far, by domain (for a --cache file), and a way to seed them.
+  [[nodiscard]] const std::unordered_map<std::string, bool>& catch_all_answers() const noexcept { return catch_all_; }
+  void remember_catch_all(const std::string& domain, bool catch_all) { catch_all_[domain] = catch_all; }
   [[nodiscard]] SessionContext& context() noexcept { return ctx_; }
 
  private:

@@ -11,6 +11,8 @@ void Classifier::classify(std::string_view input, Result& out) {
   out.flags = Flags{};
   out.dns.reset();
   out.smtp.reset();
+  out.restored_dns.reset();
+  out.restored_smtp.reset();
   out.checks = kCheckSyntax;
   const Reason syntax = address::parse(input, out.address);
   out.parsed = syntax == Reason::well_formed;

@@ -23,6 +23,8 @@ enum class Reason : std::uint8_t {
   parked_domain,
   mailbox_full,
   catch_all,
+  // invalid: the input row itself (bulk files)
+  row_unreadable,
   // invalid: domain knowledge
   reserved_domain,
   unknown_tld,

@@ -24,6 +24,7 @@ constexpr std::array kReasons = {
     ReasonInfo{parked_domain, "parked_domain", R, "domain has no MX and its SPF record says it sends no mail (v=spf1 -all): likely parked"},
     ReasonInfo{mailbox_full, "mailbox_full", R, "the mailbox exists but is over its quota; mail to it bounces until it is emptied"},
     ReasonInfo{catch_all, "catch_all", R, "the domain accepts mail for any address, so acceptance proves nothing about this one"},
+    ReasonInfo{row_unreadable, "row_unreadable", I, "the input row could not be read: malformed CSV or JSON, too long, or no address in it"},
     ReasonInfo{reserved_domain, "reserved_domain", I, "domain is reserved or special-use and cannot receive mail on the internet"},
     ReasonInfo{unknown_tld, "unknown_tld", I, "top-level domain does not exist in the public suffix list"},
     ReasonInfo{no_domain, "no_domain", I, "domain does not exist in DNS (NXDOMAIN)"},

@@ -366,6 +366,18 @@ void append_smtp(const smtp::AddressProbe& p, std::string& out) {
 
 }  // namespace
 
+void append_dns_json(const Result& r, std::string& out) {
+  if ((r.checks & kCheckDns) && r.dns) append_dns(*r.dns, out);
+  else if (r.restored_dns) out += *r.restored_dns;
+  else out += "null";
+}
+
+void append_smtp_json(const Result& r, std::string& out) {
+  if ((r.checks & kCheckSmtp) && r.smtp && r.smtp->session) append_smtp(*r.smtp, out);
+  else if (r.restored_smtp) out += *r.restored_smtp;
+  else out += "null";
+}
+
 void append_json(const Result& r, std::string& out) {
   thread_local std::string canonical;
   thread_local std::string suggestion;
@@ -374,10 +386,12 @@ void append_json(const Result& r, std::string& out) {
   canonical.clear();
   smtp_json.clear();
   if ((r.checks & kCheckSmtp) && r.smtp && r.smtp->session) append_smtp(*r.smtp, smtp_json);
+  else if (r.restored_smtp) smtp_json = *r.restored_smtp;
   else smtp_json = "null";
   suggestion.clear();
   dns_json.clear();
   if ((r.checks & kCheckDns) && r.dns) append_dns(*r.dns, dns_json);
+  else if (r.restored_dns) dns_json = *r.restored_dns;
   else dns_json = "null";
   if (r.parsed) address::append_canonical(r.address, canonical);
   if (r.parsed && !r.suggested_domain().empty()) append_suggestion(r, suggestion);

@@ -19,6 +19,11 @@ void append_csv(const Result& r, std::string& out);
 void append_table_header(std::string& out);
 void append_table(const Result& r, std::string& out);
 
+/// The result's `dns` / `smtp` objects alone (or `null`), as append_json writes them: what a bulk
+/// run's state file keeps so a resumed run writes the same output.
+void append_dns_json(const Result& r, std::string& out);
+void append_smtp_json(const Result& r, std::string& out);
+
 /// JSON string body: escapes '"', '\\' and controls; ill-formed UTF-8 becomes U+FFFD so the
 /// output is always valid JSON whatever the input bytes were.
 void append_json_string(std::string_view s, std::string& out);

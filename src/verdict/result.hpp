@@ -50,6 +50,10 @@ struct Result {
   std::shared_ptr<const domain::DomainFacts> facts;  // null for syntax failures and literals
   std::shared_ptr<const dns::DomainDns> dns;          // set when the dns level ran (kCheckDns)
   std::optional<smtp::AddressProbe> smtp;             // set when the SMTP probe ran (kCheckSmtp)
+  /// A verdict restored from a --state or --cache file (bulk runs): the `dns` and `smtp` JSON the
+  /// first run wrote, rendered as is (the evidence objects themselves are not kept). Null otherwise.
+  std::shared_ptr<const std::string> restored_dns;
+  std::shared_ptr<const std::string> restored_smtp;
 
   [[nodiscard]] std::string_view registrable_domain() const noexcept {
     return facts ? std::string_view(facts->registrable) : std::string_view{};

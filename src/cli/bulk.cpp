@@ -1,0 +1,563 @@
+#include "cli/bulk.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "address/address.hpp"
+#include "cli/engine.hpp"
+#include "cli/verify.hpp"
+#include "common/flat_map.hpp"
+#include "common/text.hpp"
+#include "ingest/reader.hpp"
+#include "ingest/writer.hpp"
+#include "store/cache.hpp"
+#include "store/state.hpp"
+#include "verdict/render.hpp"
+
+namespace mailsift::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// ---- Ctrl-C ---------------------------------------------------------------------------------
+// The handler only sets a flag (async-signal-safe); the loop stops reading input, the engine gives
+// in-flight probes a grace time. SA_RESETHAND: a second Ctrl-C kills at once.
+std::atomic<bool> g_interrupted{false};
+extern "C" void on_interrupt(int) { g_interrupted.store(true); }
+constexpr auto kGrace = std::chrono::seconds(10);
+
+void install_interrupt_handler() {
+  struct sigaction sa{};
+  sa.sa_handler = on_interrupt;
+  sa.sa_flags = SA_RESETHAND;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+// ---- verdicts of addresses seen earlier in the run (deduplication across batches) ------------
+// 64-bit hash of the dedupe key → the verdict packed in 64 bits. 16 bytes a slot at load ≤ 0.5:
+// 10 million distinct addresses cost 256 MiB. Two different keys sharing a 64-bit hash (odds
+// about 3 in a million for 10 million keys) would share a verdict; documented in docs/bulk.md.
+class SeenTable {
+ public:
+  SeenTable() { resize(1 << 16); }
+  [[nodiscard]] std::optional<std::uint64_t> find(std::uint64_t key) const {
+    key = key == 0 ? 1 : key;
+    for (std::size_t i = key & mask_;; i = (i + 1) & mask_) {
+      if (keys_[i] == 0) return std::nullopt;
+      if (keys_[i] == key) return values_[i];
+    }
+  }
+  void put(std::uint64_t key, std::uint64_t value) {
+    key = key == 0 ? 1 : key;
+    if ((size_ + 1) * 2 > keys_.size()) resize(keys_.size() * 2);
+    for (std::size_t i = key & mask_;; i = (i + 1) & mask_) {
+      if (keys_[i] == 0) {
+        keys_[i] = key;
+        values_[i] = value;
+        ++size_;
+        return;
+      }
+      if (keys_[i] == key) {
+        values_[i] = value;
+        return;
+      }
+    }
+  }
+
+ private:
+  void resize(std::size_t n) {
+    std::vector<std::uint64_t> k(n, 0), v(n, 0);
+    std::swap(k, keys_);
+    std::swap(v, values_);
+    mask_ = n - 1;
+    size_ = 0;
+    for (std::size_t i = 0; i < k.size(); ++i)
+      if (k[i] != 0) put(k[i], v[i]);
+  }
+  std::vector<std::uint64_t> keys_, values_;
+  std::size_t mask_ = 0, size_ = 0;
+};
+
+// The verdict part of a Result in 64 bits: status, reason, score, catch_all, blocklisted, checks.
+std::uint64_t pack(const Result& r) {
+  const auto score = static_cast<std::uint64_t>(std::lround(r.score * 100.0));
+  const std::uint64_t ca = !r.flags.catch_all ? 0 : (*r.flags.catch_all ? 2 : 1);
+  return static_cast<std::uint64_t>(r.status) | static_cast<std::uint64_t>(r.reason) << 2 | score << 10 | ca << 17 |
+         static_cast<std::uint64_t>(r.flags.blocklisted) << 19 | static_cast<std::uint64_t>(r.checks & 0xF) << 20;
+}
+
+void unpack(std::uint64_t v, Result& r) {
+  r.status = static_cast<Status>(v & 3);
+  r.reason = static_cast<Reason>((v >> 2) & 0xFF);
+  r.score = static_cast<double>((v >> 10) & 0x7F) / 100.0;
+  const std::uint64_t ca = (v >> 17) & 3;
+  r.flags.catch_all = ca == 0 ? std::nullopt : std::optional<bool>(ca == 2);
+  r.flags.blocklisted = ((v >> 19) & 1) != 0;
+  r.checks = static_cast<std::uint32_t>((v >> 20) & 0xF);
+}
+
+// State and cache values: "1" US packed-verdict US dns-json US smtp-json. The JSON never holds a
+// raw control byte (the renderer escapes them), so US (0x1F) separates safely.
+constexpr char kSep = '\x1f';
+
+std::string serialize(const Result& r) {
+  std::string v = "1";
+  v.push_back(kSep);
+  v += std::to_string(pack(r));
+  v.push_back(kSep);
+  render::append_dns_json(r, v);
+  v.push_back(kSep);
+  render::append_smtp_json(r, v);
+  return v;
+}
+
+// Applies a stored value to `r` (already classified offline). False when the value is not ours.
+bool restore(std::string_view v, Result& r) {
+  const std::size_t a = v.find(kSep), b = v.find(kSep, a + 1), c = v.find(kSep, b + 1);
+  if (v.substr(0, a) != "1" || a == std::string_view::npos || b == std::string_view::npos ||
+      c == std::string_view::npos)
+    return false;
+  std::uint64_t packed = 0;
+  for (const char ch : v.substr(a + 1, b - a - 1)) {
+    if (!text::is_ascii_digit(ch)) return false;
+    packed = packed * 10 + static_cast<std::uint64_t>(ch - '0');
+  }
+  unpack(packed, r);
+  const std::string_view dns = v.substr(b + 1, c - b - 1), smtp = v.substr(c + 1);
+  if (dns != "null") r.restored_dns = std::make_shared<const std::string>(dns);
+  if (smtp != "null") r.restored_smtp = std::make_shared<const std::string>(smtp);
+  return true;
+}
+
+// ---- the summary -----------------------------------------------------------------------------
+// Top domains: counted exactly for the first kMaxDomains distinct domains; later new domains only
+// add to `other_domains` (the big domains of a list show up early; memory stays bounded).
+constexpr std::size_t kMaxDomains = 200'000;
+
+struct Summary {
+  std::uint64_t rows = 0, duplicates = 0, restored = 0, row_errors = 0;
+  std::array<std::uint64_t, 4> by_status{};
+  std::vector<std::uint64_t> by_reason = std::vector<std::uint64_t>(all_reasons().size(), 0);
+  std::unordered_map<std::string, std::uint64_t> domains;
+  std::uint64_t other_domains = 0;
+  Clock::time_point start = Clock::now();
+
+  void add(const Result& r, bool duplicate) {
+    ++rows;
+    duplicates += duplicate ? 1 : 0;
+    ++by_status[static_cast<std::size_t>(r.status)];
+    ++by_reason[static_cast<std::size_t>(r.reason)];
+    if (!r.parsed) return;
+    const std::string_view d = r.address.domain();
+    if (auto it = domains.find(std::string(d)); it != domains.end()) ++it->second;
+    else if (domains.size() < kMaxDomains) domains.emplace(d, 1);
+    else ++other_domains;
+  }
+
+  [[nodiscard]] std::vector<std::pair<std::string, std::uint64_t>> top(std::size_t n) const {
+    std::vector<std::pair<std::string, std::uint64_t>> v(domains.begin(), domains.end());
+    const std::size_t k = std::min(n, v.size());
+    std::partial_sort(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end(),
+                      [](const auto& x, const auto& y) { return x.second > y.second || (x.second == y.second && x.first < y.first); });
+    v.resize(k);
+    return v;
+  }
+
+  [[nodiscard]] double seconds() const { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+  [[nodiscard]] std::string json(bool interrupted) const {
+    std::string j = "{\"rows\":" + std::to_string(rows) + ",\"duplicates\":" + std::to_string(duplicates) +
+                    ",\"restored\":" + std::to_string(restored) + ",\"row_errors\":" + std::to_string(row_errors) +
+                    ",\"by_status\":{";
+    for (std::size_t s = 0; s < 4; ++s) {
+      if (s) j += ',';
+      j += "\"" + std::string(name(static_cast<Status>(s))) + "\":" + std::to_string(by_status[s]);
+    }
+    j += "},\"by_reason\":{";
+    bool first = true;
+    for (std::size_t i = 0; i < by_reason.size(); ++i) {
+      if (by_reason[i] == 0) continue;
+      if (!first) j += ',';
+      first = false;
+      j += "\"" + std::string(all_reasons()[i].code) + "\":" + std::to_string(by_reason[i]);
+    }
+    j += "},\"top_domains\":[";
+    first = true;
+    for (const auto& [d, n] : top(20)) {
+      if (!first) j += ',';
+      first = false;
+      j += "{\"domain\":\"";
+      render::append_json_string(d, j);
+      j += "\",\"rows\":" + std::to_string(n) + "}";
+    }
+    char tail[160];
+    std::snprintf(tail, sizeof tail, "],\"other_domains_rows\":%llu,\"seconds\":%.3f,\"rows_per_second\":%.1f,",
+                  static_cast<unsigned long long>(other_domains), seconds(), seconds() > 0 ? static_cast<double>(rows) / seconds() : 0.0);
+    j += tail;
+    j += "\"interrupted\":";
+    j += interrupted ? "true" : "false";
+    j += "}\n";
+    return j;
+  }
+
+  void print(FILE* f) const {
+    std::fprintf(f, "mailsift: %llu rows in %.1f s (%.0f rows/s): %llu valid, %llu invalid, %llu risky, %llu unknown; "
+                    "%llu duplicates",
+                 static_cast<unsigned long long>(rows), seconds(), seconds() > 0 ? static_cast<double>(rows) / seconds() : 0.0,
+                 static_cast<unsigned long long>(by_status[0]), static_cast<unsigned long long>(by_status[1]),
+                 static_cast<unsigned long long>(by_status[2]), static_cast<unsigned long long>(by_status[3]),
+                 static_cast<unsigned long long>(duplicates));
+    if (restored) std::fprintf(f, ", %llu restored from --state/--cache", static_cast<unsigned long long>(restored));
+    if (row_errors) std::fprintf(f, ", %llu unreadable rows", static_cast<unsigned long long>(row_errors));
+    std::fprintf(f, "\nmailsift: reasons:");
+    for (std::size_t i = 0; i < by_reason.size(); ++i)
+      if (by_reason[i]) std::fprintf(f, " %s %llu", std::string(all_reasons()[i].code).c_str(), static_cast<unsigned long long>(by_reason[i]));
+    std::fprintf(f, "\nmailsift: top domains:");
+    for (const auto& [d, n] : top(5)) std::fprintf(f, " %s %llu", d.c_str(), static_cast<unsigned long long>(n));
+    std::fprintf(f, "\n");
+  }
+};
+
+// ---- progress --------------------------------------------------------------------------------
+class Progress {
+ public:
+  enum class Mode { none, bar, jsonl };
+  Progress(Mode m, const ingest::Reader& in) : mode_(m), in_(in) {}
+
+  void update(const Summary& s, bool final = false) {
+    if (mode_ == Mode::none) return;
+    const auto now = Clock::now();
+    if (!final && now - last_ < (mode_ == Mode::bar ? std::chrono::milliseconds(200) : std::chrono::seconds(1))) return;
+    last_ = now;
+    const double secs = s.seconds();
+    const double rate = secs > 0 ? static_cast<double>(s.rows) / secs : 0.0;
+    const std::uint64_t done = in_.bytes_read(), total = in_.total_bytes();
+    const double frac = total > 0 ? std::min(1.0, static_cast<double>(done) / static_cast<double>(total)) : -1.0;
+    const double eta = frac > 0.0 && frac < 1.0 ? secs * (1.0 - frac) / frac : 0.0;
+    if (mode_ == Mode::jsonl) {
+      std::fprintf(stderr,
+                   "{\"rows\":%llu,\"bytes\":%llu,\"total_bytes\":%llu,\"fraction\":%.4f,\"rate\":%.1f,\"eta_seconds\":%.0f,"
+                   "\"valid\":%llu,\"invalid\":%llu,\"risky\":%llu,\"unknown\":%llu,\"duplicates\":%llu,\"final\":%s}\n",
+                   static_cast<unsigned long long>(s.rows), static_cast<unsigned long long>(done),
+                   static_cast<unsigned long long>(total), frac < 0 ? 0.0 : frac, rate, eta,
+                   static_cast<unsigned long long>(s.by_status[0]), static_cast<unsigned long long>(s.by_status[1]),
+                   static_cast<unsigned long long>(s.by_status[2]), static_cast<unsigned long long>(s.by_status[3]),
+                   static_cast<unsigned long long>(s.duplicates), final ? "true" : "false");
+      std::fflush(stderr);
+      return;
+    }
+    char bar[32];
+    const int width = 24;
+    const int filled = frac < 0 ? 0 : static_cast<int>(frac * width);
+    for (int i = 0; i < width; ++i) bar[i] = i < filled ? '#' : '.';
+    bar[width] = '\0';
+    char pct[16] = "";
+    if (frac >= 0) std::snprintf(pct, sizeof pct, "%3.0f%%", frac * 100.0);
+    std::fprintf(stderr, "\r[%s] %s %llu rows  %.0f/s  ETA %02d:%02d:%02d  valid %llu invalid %llu risky %llu unknown %llu%s",
+                 bar, pct, static_cast<unsigned long long>(s.rows), rate, static_cast<int>(eta) / 3600,
+                 static_cast<int>(eta) / 60 % 60, static_cast<int>(eta) % 60,
+                 static_cast<unsigned long long>(s.by_status[0]), static_cast<unsigned long long>(s.by_status[1]),
+                 static_cast<unsigned long long>(s.by_status[2]), static_cast<unsigned long long>(s.by_status[3]),
+                 final ? "\n" : "\033[K");
+    std::fflush(stderr);
+  }
+
+ private:
+  Mode mode_;
+  const ingest::Reader& in_;
+  Clock::time_point last_{};
+};
+
+// ---- files -----------------------------------------------------------------------------------
+// Output goes to PATH.partial and is renamed to PATH when complete, so a file at PATH is always a
+// finished output (a crash leaves only the .partial, which a resumed run rewrites).
+class OutputFile {
+ public:
+  OutputFile(const std::string& path, const ingest::OutputOptions& o, const ingest::Reader* in)
+      : path_(path), tmp_(path == "-" ? path : path + ".partial"), writer_(ingest::Writer::open(tmp_, o, in)) {}
+  ingest::Writer& writer() { return *writer_; }
+  void finish() {
+    writer_->close();
+    if (path_ != "-" && std::rename(tmp_.c_str(), path_.c_str()) != 0)
+      throw std::runtime_error("rename " + tmp_ + " → " + path_ + ": " + std::strerror(errno));
+  }
+
+ private:
+  std::string path_, tmp_;
+  std::unique_ptr<ingest::Writer> writer_;
+};
+
+std::string dedupe_key(std::string_view email, bool canonical, address::Address& scratch) {
+  if (address::parse(email, scratch) != Reason::well_formed) return "\x01" + std::string(email);  // never probed
+  return canonical ? address::canonical(scratch) : std::string(scratch.normalized());
+}
+
+// What identifies a run for --state: the input file and every option that changes results.
+std::string fingerprint(const VerifyOptions& o) {
+  std::string f = "mailsift-state-1|";
+  struct stat st{};
+  std::error_code ec;
+  const auto abs = o.input == "-" ? std::filesystem::path("-") : std::filesystem::absolute(o.input, ec);
+  f += abs.string();
+  if (o.input != "-" && ::stat(o.input.c_str(), &st) == 0) {
+    f += "|" + std::to_string(st.st_size) + "|" + std::to_string(st.st_mtim.tv_sec);
+  }
+  f += "|level=" + o.level + "|dedupe=" + o.dedupe + "|column=" + o.column + "|field=" + o.field +
+       "|in=" + o.input_format + "|allow_private=" + (o.allow_private_targets ? "1" : "0") +
+       "|catch_all=" + (o.no_catch_all ? "0" : "1") + "|helo=" + o.helo + "|from=" + o.mail_from +
+       "|port=" + std::to_string(o.smtp_port) + "|lists=" + (o.lists.builtin ? "1" : "0") +
+       (o.lists.extended_disposable ? "x" : "");
+  for (const auto* v : {&o.blocklists, &o.lists.disposable_files, &o.lists.disposable_domains, &o.lists.allow_files,
+                        &o.lists.allow_domains, &o.lists.free_files, &o.lists.role_files})
+    for (const std::string& s : *v) f += "|" + s;
+  return f;
+}
+
+struct Row {
+  enum class Kind : std::uint8_t { engine, same_as, seen, restored, unreadable };
+  ingest::Record rec;
+  Kind kind = Kind::engine;
+  std::size_t pos = 0;  // engine position (engine) or the first row in the batch (same_as)
+  std::uint64_t seen = 0;
+  std::string key;
+  std::string value;  // restored
+  bool duplicate = false;
+};
+
+}  // namespace
+
+int verify_bulk(const VerifyOptions& o) {
+  ingest::InputOptions in_opt;
+  if (!o.input_format.empty()) in_opt.format = ingest::parse_format(o.input_format);
+  in_opt.column = o.column;
+  in_opt.field = o.field;
+  auto reader = ingest::Reader::open(o.input, in_opt);
+
+  ingest::OutputOptions out_opt;
+  {
+    const ingest::FileKind k = ingest::kind_of(o.output);
+    out_opt.gzip = k.gzip;
+    // Default output format: the output's extension; for "-" or an unknown extension, the input's.
+    const ingest::FileKind ik = ingest::kind_of(o.input);
+    out_opt.format = o.output == "-" || ingest::kind_of(o.output).format == ingest::Format::txt
+                         ? (in_opt.format ? *in_opt.format : ik.format)
+                         : k.format;
+    if (!o.output_format.empty()) out_opt.format = *ingest::parse_format(o.output_format);
+    if (out_opt.format == ingest::Format::txt) out_opt.format = ingest::Format::jsonl;  // a result needs columns
+  }
+
+  Engine engine(o);
+  const bool network = engine.network();
+  std::unique_ptr<store::State> state;
+  std::unique_ptr<store::Cache> cache;
+  const auto ttl = std::chrono::seconds(static_cast<std::int64_t>(o.cache_ttl));
+  if (!o.state_file.empty() && network) state = std::make_unique<store::State>(o.state_file, fingerprint(o));
+  if (!o.cache_file.empty() && network) {
+    cache = std::make_unique<store::Cache>(o.cache_file);
+    cache->expire(ttl);
+  }
+  OutputFile out(o.output, out_opt, reader.get());
+  std::array<std::unique_ptr<OutputFile>, 4> split;
+  if (!o.split_dir.empty()) std::filesystem::create_directories(o.split_dir);
+  const std::string split_ext = std::string(out_opt.format == ingest::Format::csv ? ".csv" : ".jsonl") + (out_opt.gzip ? ".gz" : "");
+
+  const Progress::Mode pm = o.quiet || o.progress == "none" ? Progress::Mode::none
+                            : o.progress == "jsonl"          ? Progress::Mode::jsonl
+                            : (o.progress == "bar" || ::isatty(2)) ? Progress::Mode::bar
+                                                                   : Progress::Mode::none;
+  Progress progress(pm, *reader);
+  Summary summary;
+  install_interrupt_handler();
+  engine.interrupt_on(&g_interrupted, kGrace);
+
+  const bool canonical = o.dedupe == "canonical";
+  SeenTable seen;
+  address::Address scratch;
+  std::vector<Row> rows;
+  std::vector<Result> engine_results, results;
+  std::unordered_map<std::string, std::size_t> first_in_batch;
+  std::unordered_set<std::string> primed;  // domains whose catch-all answer was looked up in --cache
+  // Rows per batch: what is held in memory (with their results) and what Ctrl-C may cost.
+  constexpr std::size_t batch = 4096;
+  bool interrupted = false;
+  std::uint64_t reported_errors = 0;
+
+  auto write = [&](Row& row, const Result& r) {
+    out.writer().write(row.rec, r, row.duplicate);
+    if (!o.split_dir.empty()) {
+      auto& f = split[static_cast<std::size_t>(r.status)];
+      if (!f) {
+        f = std::make_unique<OutputFile>(
+            (std::filesystem::path(o.split_dir) / (std::string(name(r.status)) + split_ext)).string(), out_opt, reader.get());
+      }
+      f->writer().write(row.rec, r, row.duplicate);
+    }
+    summary.add(r, row.duplicate);
+  };
+
+  try {
+    ingest::Record rec;
+    for (;;) {
+      rows.clear();
+      first_in_batch.clear();
+      // Intake: a batch of records, each sorted out before any network work.
+      while (rows.size() < batch && !g_interrupted.load() && reader->next(rec)) {
+        Row& row = rows.emplace_back();
+        row.rec = std::move(rec);
+        rec = {};
+        const std::string_view email = text::trim_blanks(row.rec.email);
+        if (!row.rec.error.empty() && email.empty()) {
+          row.kind = Row::Kind::unreadable;
+          if (reported_errors++ < 20 && !o.quiet)
+            std::fprintf(stderr, "mailsift: %s: record %llu (line %llu): %s\n", o.input.c_str(),
+                         static_cast<unsigned long long>(row.rec.number), static_cast<unsigned long long>(row.rec.line),
+                         row.rec.error.c_str());
+          continue;
+        }
+        row.key = dedupe_key(email, canonical, scratch);
+        if (auto it = first_in_batch.find(row.key); it != first_in_batch.end()) {
+          row.kind = Row::Kind::same_as;
+          row.pos = it->second;
+          row.duplicate = true;
+          continue;
+        }
+        const std::uint64_t h = fast_hash(row.key);
+        if (auto v = seen.find(h)) {
+          row.kind = Row::Kind::seen;
+          row.seen = *v;
+          row.duplicate = true;
+          continue;
+        }
+        first_in_batch.emplace(row.key, rows.size() - 1);
+        if (network && row.key.front() != '\x01') {
+          if (state) {
+            if (auto v = state->get(row.key)) {
+              row.kind = Row::Kind::restored;
+              row.value = std::move(*v);
+              continue;
+            }
+          }
+          if (cache) {
+            if (auto v = cache->get_address(scratch.normalized(), ttl)) {
+              row.kind = Row::Kind::restored;
+              row.value = std::move(*v);
+              continue;
+            }
+          }
+        }
+        row.kind = Row::Kind::engine;
+        row.pos = engine.add(email);
+        // --cache: the domain's catch-all answer from an earlier run spares its random RCPT.
+        if (cache && engine.prober() && row.key.front() != '\x01' && scratch.literal == address::Literal::none) {
+          std::string domain(scratch.domain());
+          if (primed.size() >= 1'000'000) primed.clear();
+          if (primed.insert(domain).second) {
+            if (auto v = cache->get_domain(domain, ttl); v && (*v == "0" || *v == "1"))
+              engine.prober()->remember_catch_all(domain, *v == "1");
+          }
+        }
+      }
+      if (rows.empty()) break;
+
+      // The network work of the batch (nothing to wait for offline).
+      engine_results.resize(engine.pending());
+      engine.run([&](std::size_t pos, Result& r) { engine_results[pos] = r; });
+
+      // Output, in input order.
+      results.resize(rows.size());
+      for (std::size_t i = 0; i < rows.size(); ++i) {
+        Row& row = rows[i];
+        Result& r = results[i];
+        switch (row.kind) {
+          case Row::Kind::engine:
+            r = engine_results[row.pos];
+            seen.put(fast_hash(row.key), pack(r));
+            if (state || (cache && r.status != Status::unknown && (r.checks & kCheckSmtp))) {
+              const std::string v = serialize(r);
+              if (state) state->put(row.key, v);
+              if (cache && r.status != Status::unknown && (r.checks & kCheckSmtp)) cache->put_address(r.address.normalized(), v);
+            }
+            break;
+          case Row::Kind::same_as: r = results[row.pos]; break;
+          case Row::Kind::seen:
+            engine.classify_offline(text::trim_blanks(row.rec.email), r);
+            unpack(row.seen, r);
+            break;
+          case Row::Kind::restored:
+            engine.classify_offline(text::trim_blanks(row.rec.email), r);
+            if (!restore(row.value, r)) throw std::runtime_error("a --state/--cache value is not readable: remove the file");
+            seen.put(fast_hash(row.key), pack(r));
+            ++summary.restored;
+            break;
+          case Row::Kind::unreadable:
+            engine.classify_offline("", r);
+            r.reason = Reason::row_unreadable;
+            decide(r);
+            ++summary.row_errors;
+            break;
+        }
+        write(row, r);
+      }
+      if (state) state->commit();
+      if (cache) cache->commit();
+      progress.update(summary);
+      if (g_interrupted.load()) {
+        interrupted = true;
+        break;
+      }
+    }
+  } catch (const Engine::Interrupted&) {
+    interrupted = true;
+  }
+  if (cache && engine.prober()) {
+    for (const auto& [domain, ca] : engine.prober()->catch_all_answers()) cache->put_domain(domain, ca ? "1" : "0");
+    cache->commit();
+  }
+  progress.update(summary, true);
+  if (interrupted) {
+    // Everything finished is written and (with --state) recorded; the output stays .partial.
+    out.writer().close();
+    for (auto& f : split)
+      if (f) f->writer().close();
+    if (state) state->commit();
+    if (!o.quiet) {
+      std::fprintf(stderr, "mailsift: interrupted after %llu rows%s\n", static_cast<unsigned long long>(summary.rows),
+                   state ? "; run the same command again to continue" : "");
+    }
+  } else {
+    out.finish();
+    for (auto& f : split)
+      if (f) f->finish();
+    if (state) state->set_complete(true);
+  }
+  if (!o.summary_file.empty()) {
+    std::ofstream f(o.summary_file, std::ios::trunc);
+    f << summary.json(interrupted);
+    if (!f) throw std::runtime_error("cannot write --summary file " + o.summary_file);
+  }
+  if (!o.quiet) summary.print(stderr);
+  if (interrupted) return kInterrupted;
+  return (o.strict && summary.by_status[0] != summary.rows) ? kSomeNotValid : kOk;
+}
+
+}  // namespace mailsift::cli
