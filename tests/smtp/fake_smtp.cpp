@@ -289,6 +289,9 @@ FakeSmtpServer::FakeSmtpServer(const std::string& address, std::uint16_t port) :
   s.ssl.use_private_key_file(std::string(MAILSIFT_FAKE_SMTP_DATA) + "/key.pem", asio::ssl::context::pem);
   const tcp::endpoint ep(asio::ip::make_address(address), port);
   s.acceptor.open(ep.protocol());
+  // A fixed port may still have TIME_WAIT connections (a server closing after QUIT) of an earlier
+  // test at this address: they must not make bind() fail.
+  s.acceptor.set_option(tcp::acceptor::reuse_address(true));
   s.acceptor.bind(ep);
   s.acceptor.listen();
   s.port = s.acceptor.local_endpoint().port();
