@@ -780,6 +780,30 @@ TEST(Session, FailedHandshakeIsRetriedWithoutTls) {
   EXPECT_EQ(count_prefix(server.sessions()[1], "RCPT"), 2u);
 }
 
+TEST(Session, TlsFactsDescribeTheLastAttempt) {
+  // The first MX does TLS and then drops the connection; the second has no STARTTLS: the report
+  // must not claim the answers came over TLS.
+  FakeSmtpServer first;
+  first.enable_tls();
+  first.on("MAIL", A::close);
+  FakeSmtpServer second("127.0.0.2", first.port());
+  Harness h(probe_options(first.port()));
+  const SessionReport rep =
+      h.run(request({"alice@example.test"}, true, {{"fake.test", "127.0.0.1"}, {"mx2.example.test", "127.0.0.2"}}));
+  ASSERT_EQ(rep.attempts.size(), 2u);
+  EXPECT_EQ(rc(rep.attempts[0].failure), rc(Reason::protocol_error));
+  EXPECT_EQ(rc(rep.attempts[1].failure), "(none)");
+  EXPECT_EQ(reasons(rep), all(1, Reason::mailbox_exists));
+  ASSERT_TRUE(first.wait_until_closed());
+  EXPECT_EQ(first.tls_used(), std::vector<bool>{true});
+  EXPECT_EQ(second.tls_used(), std::vector<bool>{false});
+  EXPECT_FALSE(rep.tls.offered);
+  EXPECT_FALSE(rep.tls.used);
+  EXPECT_EQ(rep.tls.version, "");
+  EXPECT_EQ(rep.tls.cipher, "");
+  EXPECT_EQ(rep.tls.cert_error, "");
+}
+
 // CVE-2011-0411: whatever follows the 220 to STARTTLS before the handshake was not sent by the
 // server we are about to authenticate. A partial line and a complete reply are both injections.
 void expect_injection_refused(const std::string& bytes_after_220) {
