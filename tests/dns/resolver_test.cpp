@@ -399,6 +399,38 @@ TEST_F(DnsTest, AwaitableApi) {
   EXPECT_EQ(reason, Reason::mx_found);
 }
 
+// At most max_inflight network queries at once, the rest queued in order; every answer reaches its
+// own caller, also for queries started from inside a completion.
+TEST_F(DnsTest, InflightBoundQueuesAndChainsFromCompletions) {
+  constexpr int kNames = 30;
+  for (int i = 0; i < kNames; ++i) {
+    fake.set("n" + std::to_string(i) + ".test", kA, Reply{.answers = {A("192.0.2." + std::to_string(i + 1))}, .delay_ms = i % 3 * 5});
+    fake.set("n" + std::to_string(i) + ".test", kAaaa, Reply{.answers = {AAAA("2001:db8::" + std::to_string(i + 1))}});
+  }
+  ResolverOptions o;
+  o.max_inflight = 3;
+  auto r = resolver(o);
+  std::vector<std::string> v4(kNames), v6(kNames);
+  int done = 0;
+  for (int i = 0; i < kNames; ++i) {
+    r->query("n" + std::to_string(i) + ".test", Type::a, [&, i](const AnswerPtr& a) {
+      v4[i] = a->addrs.empty() ? "-" : a->addrs[0];
+      r->query("n" + std::to_string(i) + ".test", Type::aaaa, [&, i](const AnswerPtr& b) {
+        v6[i] = b->addrs.empty() ? "-" : b->addrs[0];
+        ++done;
+      });
+    });
+  }
+  run_until([&] { return done == kNames; });
+  for (int i = 0; i < kNames; ++i) {
+    EXPECT_EQ(v4[i], "192.0.2." + std::to_string(i + 1));
+    EXPECT_EQ(v6[i], "2001:db8::" + std::to_string(i + 1));
+  }
+  EXPECT_EQ(r->stats().queries_sent, 2u * kNames);
+  EXPECT_GE(r->stats().queued, static_cast<std::uint64_t>(kNames - 3));
+  EXPECT_EQ(fake.total(), 2 * kNames);
+}
+
 TEST(WireTtls, ToleratesTruncatedMessages) {
   const unsigned char junk[] = {0, 1, 0x81, 0x80, 0, 1, 0, 5, 0, 0, 0, 0, 3, 'a', 'b'};
   for (std::size_t n = 0; n <= sizeof junk; ++n) {
