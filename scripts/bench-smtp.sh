@@ -160,9 +160,9 @@ t_mspeak=$(ms_run peak "$dir/addrs1.txt" --smtp-concurrency "$peak_conc" --host-
 conncount_stop
 [[ $t_mspeak == FAIL* ]] && echo "bench-smtp: mailsift peak run: $t_mspeak" >&2
 okpeak=$(accepted peak)
-# In flight: the slow sink (port 2525, 1 s before each RCPT reply) keeps sessions open, so what is
+# In flight: the slow sink (port 2525, 2 s before each RCPT reply) keeps sessions open, so what is
 # measured is how many one process holds at once, and what they cost in memory.
-slow_n=$((peak_conc * 2))
+slow_n=$((peak_conc * 3))
 head -n "$slow_n" "$dir/addrs1.txt" >"$dir/addrs-slow.txt"
 echo "bench-smtp: mailsift, slow sink (2 s per RCPT), $slow_n addresses, --smtp-concurrency $peak_conc ..." >&2
 conncount_start "$dir/cc-slow.json" 2525
