@@ -262,10 +262,10 @@ if [ "$SINK" = 1 ]; then
   (ulimit -Sn "$nofile" && exec ip netns exec "$SINK_NS" smtp-sink -4 -a -C -F -u nobody -m "$SINK_MAXCONN" -t 30 \
      -h sink.mailsift-lab.net 0.0.0.0:25 4096 >"$LAB_DIR/sink/smtp-sink.log" 2>&1 </dev/null) &
   record $! smtp-sink
-  # The slow sink, port 2525 of the same addresses: waits 1 s before answering each RCPT, like a
+  # The slow sink, port 2525 of the same addresses: waits 2 s before answering each RCPT, like a
   # busy real server, so sessions stay open and "sessions in flight" can be measured.
   (ulimit -Sn "$nofile" && exec ip netns exec "$SINK_NS" smtp-sink -4 -a -C -F -u nobody -m "$SINK_MAXCONN" -t 30 \
-     -W RCPT:1 -h slow.sink.mailsift-lab.net 0.0.0.0:2525 4096 >"$LAB_DIR/sink/smtp-sink-slow.log" 2>&1 </dev/null) &
+     -W RCPT:2 -h slow.sink.mailsift-lab.net 0.0.0.0:2525 4096 >"$LAB_DIR/sink/smtp-sink-slow.log" 2>&1 </dev/null) &
   record $! smtp-sink-slow
 fi
 

@@ -68,7 +68,7 @@ struct MailLookup::Job : std::enable_shared_from_this<Job> {
     ++pending;  // held until every first-round question is asked
     ask(domain, Type::mx, [](Job& j, const Answer& a) { j.on_mx(a); });
     ask(domain, Type::txt, [](Job& j, const Answer& a) { j.d.spf = find_spf(a.txt); });
-    ask("_dmarc." + domain, Type::txt, [](Job& j, const Answer& a) { j.d.dmarc = find_dmarc(a.txt); });
+    ask("_dmarc." + domain, Type::txt, [](Job& j, const Answer& a) { j.on_dmarc(a); });
     for (const std::string& zone : owner.opt_.blocklist_zones) {
       const std::string name = domain + "." + zone;
       ask(name, Type::a, [zone, name](Job& j, const Answer& a) {
@@ -84,6 +84,26 @@ struct MailLookup::Job : std::enable_shared_from_this<Job> {
       });
     }
     if (--pending == 0) finish();
+  }
+
+  // RFC 7489 §6.6.3: no DMARC record at _dmarc.<domain> (NXDOMAIN, NODATA, or TXT records none of
+  // which is v=DMARC1) → the organizational domain's record applies, if the domain is not the
+  // organizational domain itself. Several records stop the search (none applies); so does a
+  // transient error, since the domain may well have a record of its own.
+  void on_dmarc(const Answer& a) {
+    d.dmarc = find_dmarc(a.txt);
+    if (d.dmarc) {
+      d.dmarc->domain = domain;
+      return;
+    }
+    if (a.status != Status::ok && a.status != Status::nodata && a.status != Status::nxdomain) return;
+    if (registrable.empty() || registrable.size() >= domain.size() || !domain.ends_with(registrable) ||
+        domain[domain.size() - registrable.size() - 1] != '.')
+      return;
+    ask("_dmarc." + registrable, Type::txt, [](Job& j, const Answer& org) {
+      j.d.dmarc = find_dmarc(org.txt);
+      if (j.d.dmarc) inherit_dmarc(*j.d.dmarc, j.registrable);
+    });
   }
 
   void on_mx(const Answer& a) {

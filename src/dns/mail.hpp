@@ -30,7 +30,8 @@ class MailLookup {
   MailLookup(Resolver& resolver, MailOptions options);
 
   /// Looks up the mail setup of `domain` (an A-label, lower case) whose registrable domain is
-  /// `registrable` (for provider identification; may be empty). `done` runs on the io_context.
+  /// `registrable` (its organizational domain: for provider identification and the DMARC
+  /// fallback of RFC 7489 §6.6.3; may be empty). `done` runs on the io_context.
   void lookup(const std::string& domain, const std::string& registrable,
               std::function<void(DomainDnsPtr)> done);
 

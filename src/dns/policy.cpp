@@ -76,22 +76,41 @@ std::optional<Dmarc> find_dmarc(std::span<const std::string> txt) {
     if (out) {
       out->multiple = true;
       out->policy.clear();
+      out->subdomain_policy.clear();
       continue;
     }
     out.emplace();
     out->record = r;
+    // Tags are "name=value" separated by ';' (RFC 7489 §6.4); the first p= and sp= count.
+    bool have_p = false, have_sp = false;
     std::string_view rest = r;
-    while (!rest.empty()) {
+    while (!rest.empty() && !(have_p && have_sp)) {
       const std::size_t semi = rest.find(';');
       std::string_view tag = trim(rest.substr(0, semi));
       rest = semi == std::string_view::npos ? std::string_view{} : rest.substr(semi + 1);
       const std::size_t eq = tag.find('=');
-      if (eq == std::string_view::npos || !iequals(trim(tag.substr(0, eq)), "p")) continue;
-      for (char c : trim(tag.substr(eq + 1))) out->policy.push_back(lower(c));
-      break;
+      if (eq == std::string_view::npos) continue;
+      const std::string_view name = trim(tag.substr(0, eq));
+      std::string* into = nullptr;
+      if (!have_p && iequals(name, "p")) {
+        have_p = true;
+        into = &out->policy;
+      } else if (!have_sp && iequals(name, "sp")) {
+        have_sp = true;
+        into = &out->subdomain_policy;
+      } else {
+        continue;
+      }
+      for (char c : trim(tag.substr(eq + 1))) into->push_back(lower(c));
     }
   }
   return out;
+}
+
+void inherit_dmarc(Dmarc& d, std::string_view org_domain) {
+  d.inherited = true;
+  d.domain = org_domain;
+  if (!d.subdomain_policy.empty()) d.policy = d.subdomain_policy;
 }
 
 }  // namespace mailsift::dns

@@ -18,7 +18,17 @@ struct Spf {
 
 struct Dmarc {
   std::string record;
-  std::string policy;  // the p= tag, lower-case: "none", "quarantine", "reject"; "" if absent
+  /// The policy that applies to the looked-up domain, lower-case ("none", "quarantine", "reject";
+  /// "" if absent): the p= tag; for a record inherited from the organizational domain, its sp= tag
+  /// when it has one (RFC 7489 §6.3).
+  std::string policy;
+  std::string subdomain_policy;  // the sp= tag, lower-case; "" if absent
+  /// Where the record was found: the looked-up domain itself, or (inherited) its organizational
+  /// domain. Empty straight out of find_dmarc().
+  std::string domain;
+  /// The domain has no DMARC record of its own; this one is its organizational domain's
+  /// (RFC 7489 §6.6.3 step 3).
+  bool inherited = false;
   bool multiple = false;  // more than one v=DMARC1 record: no policy applies (RFC 7489 §6.6.3)
 };
 
@@ -26,6 +36,10 @@ struct Dmarc {
 /// space or the end (case-insensitive, RFC 7208 §4.5).
 [[nodiscard]] std::optional<Spf> find_spf(std::span<const std::string> txt);
 /// The DMARC record among the TXT records at _dmarc.<domain>: starts with "v=DMARC1" (RFC 7489 §6.4).
+/// `policy` is its p= tag; `domain` and `inherited` are left for the caller.
 [[nodiscard]] std::optional<Dmarc> find_dmarc(std::span<const std::string> txt);
+/// Marks `d`, found at _dmarc.<org_domain>, as inherited by a subdomain of `org_domain`: its sp=
+/// policy, when present, becomes the applicable `policy` (RFC 7489 §6.3, §6.6.3).
+void inherit_dmarc(Dmarc& d, std::string_view org_domain);
 
 }  // namespace mailsift::dns

@@ -60,7 +60,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
                                        Clock::time_point deadline, TlsFacts& facts);
   /// True when bytes the server sent are waiting unread (after a STARTTLS 220 that means a
   /// plaintext injection attempt, CVE-2011-0411: the session must not go on).
-  [[nodiscard]] bool has_buffered_input() const noexcept { return reader_.in_reply(); }
+  [[nodiscard]] bool has_buffered_input() const noexcept { return reader_.has_unread(); }
 
   /// Every raw line the server sent (for --transcript), when enabled before connect().
   void keep_lines(std::vector<TranscriptLine>* sink, Clock::time_point start) {

@@ -74,20 +74,23 @@ asio::awaitable<void> Prober::domain_job(std::string domain, std::shared_ptr<con
   };
   const bool test = ctx_.options().catch_all;
   if (test && known()) ++stats_.catch_all_cached;
-  // The first session tests catch-all (unless known); the others start once it is done, all at
-  // once: the per-host limits pace them. 10,000 addresses at one domain cost one random RCPT.
-  if (!chunks.empty()) co_await chunk_job(domain, targets, mailboxes, chunks.front(), test && !known(), out);
-  if (chunks.size() > 1) {
-    Latch latch(co_await asio::this_coro::executor, chunks.size() - 1);
-    for (std::size_t c = 1; c < chunks.size(); ++c) {
-      asio::co_spawn(io_, chunk_job(domain, targets, mailboxes, chunks[c], test && !known(), out),
-                     [&latch](const std::exception_ptr& e) {
-                       latch.done();
-                       rethrow(e);
-                     });
-    }
-    co_await latch.wait();
-  }
+  // The first session tests catch-all (unless known); the other chunks start as soon as that
+  // session ends (not its greylisting retries), all at once: the per-host limits pace them.
+  // 10,000 addresses at one domain cost one random RCPT.
+  const auto ex = co_await asio::this_coro::executor;
+  Latch first(ex, chunks.empty() ? 0 : 1);
+  Latch all(ex, chunks.size());
+  auto spawn = [&](std::size_t c, std::function<void()> after_first) {
+    asio::co_spawn(io_, chunk_job(domain, targets, mailboxes, chunks[c], test && !known(), out, std::move(after_first)),
+                   [&all](const std::exception_ptr& e) {
+                     all.done();
+                     rethrow(e);
+                   });
+  };
+  if (!chunks.empty()) spawn(0, [&first] { first.done(); });
+  co_await first.wait();
+  for (std::size_t c = 1; c < chunks.size(); ++c) spawn(c, nullptr);
+  co_await all.wait();
   const std::optional<bool> ca = known();
   for (AddressProbe& p : out) {
     if (ca) p.catch_all = ca;
@@ -98,7 +101,8 @@ asio::awaitable<void> Prober::domain_job(std::string domain, std::shared_ptr<con
 
 asio::awaitable<void> Prober::chunk_job(const std::string& domain, std::vector<Target> targets,
                                         const std::vector<std::string>& mailboxes, std::vector<std::size_t> indices,
-                                        bool test_catch_all, std::vector<AddressProbe>& out) {
+                                        bool test_catch_all, std::vector<AddressProbe>& out,
+                                        std::function<void()> after_first) {
   const auto first = Clock::now();
   std::string source;
   std::string random_address;
@@ -122,6 +126,7 @@ asio::awaitable<void> Prober::chunk_job(const std::string& domain, std::vector<T
       test_catch_all = false;
     }
     const SessionPtr session = std::move(report);
+    if (after_first) std::exchange(after_first, nullptr)();
     std::vector<std::size_t> again;
     for (std::size_t k = 0; k < indices.size(); ++k) {
       out[indices[k]] = AddressProbe{session, k, session->catch_all, tries};

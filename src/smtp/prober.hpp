@@ -57,7 +57,8 @@ class Prober {
                                           std::vector<std::string> mailboxes, Done done);
   boost::asio::awaitable<void> chunk_job(const std::string& domain, std::vector<Target> targets,
                                          const std::vector<std::string>& mailboxes, std::vector<std::size_t> indices,
-                                         bool test_catch_all, std::vector<AddressProbe>& out);
+                                         bool test_catch_all, std::vector<AddressProbe>& out,
+                                         std::function<void()> after_first);
 
   boost::asio::io_context& io_;
   RetryOptions retry_;

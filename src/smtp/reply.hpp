@@ -68,6 +68,8 @@ class ReplyReader {
 
   /// True while a reply has started but not ended (EOF now would cut it short).
   [[nodiscard]] bool in_reply() const noexcept { return !line_.empty() || !current_.lines.empty(); }
+  /// True while any byte fed has not been taken out by next(): a partial reply, or complete ones queued.
+  [[nodiscard]] bool has_unread() const noexcept { return in_reply() || !ready_.empty(); }
 
  private:
   void end_line();

@@ -202,6 +202,11 @@ class Dialogue {
     attempt_ = &rep_.attempts.emplace_back();
     attempt_->host = t.host;
     attempt_->address = t.address;
+    // The TLS facts describe this connection, the report's last: nothing of an earlier server's.
+    // A plain retry after a failed handshake keeps why it failed.
+    std::string tls_error = use_tls ? std::string() : std::move(rep_.tls.error);
+    rep_.tls = TlsFacts{};
+    rep_.tls.error = std::move(tls_error);
     boost::system::error_code ec;
     const auto ip = asio::ip::make_address(t.address, ec);
     if (ec) {

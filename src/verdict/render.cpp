@@ -216,8 +216,15 @@ void append_dns(const dns::DomainDns& d, std::string& out) {
     out += ",\"policy\":";
     if (d.dmarc->policy.empty()) out += "null";
     else quoted(d.dmarc->policy, out);
+    out += ",\"subdomain_policy\":";
+    if (d.dmarc->subdomain_policy.empty()) out += "null";
+    else quoted(d.dmarc->subdomain_policy, out);
     out += ",\"multiple\":";
     out += d.dmarc->multiple ? "true" : "false";
+    out += ",\"inherited\":";
+    out += d.dmarc->inherited ? "true" : "false";
+    out += ",\"domain\":";
+    quoted(d.dmarc->domain, out);
     out.push_back('}');
   } else {
     out += "null";

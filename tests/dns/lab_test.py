@@ -48,7 +48,7 @@ def main():
 
     cases = ["mx-order", "implicit-mx", "null-mx", "nope", "no-mail", "servfail", "refused", "timeout",
              "mx-noaddr", "mx-nxtarget", "mx-ipliteral", "mx-cname", "xn--bcher-kva", "spf-reject-all",
-             "dmarc-reject", "dmarc-none", "unsafe-loopback", "unsafe-mixed"]
+             "dmarc-reject", "dmarc-none", "sub.dmarc-reject", "unsafe-loopback", "unsafe-mixed"]
     addrs = [f"alice@{c}.{Z}" for c in cases] + [f"bob@b\u00fccher.{Z}", "x@[10.25.0.10]", "not an address"]
     r = verify("--allow-private-targets", *addrs)
     g = lambda c: r.get(f"alice@{c}.{Z}") or {}
@@ -60,6 +60,7 @@ def main():
         "mx-ipliteral": ("invalid", "no_mail_server"), "mx-cname": ("valid", "mx_found"),
         "xn--bcher-kva": ("valid", "mx_found"), "spf-reject-all": ("risky", "parked_domain"),
         "dmarc-reject": ("valid", "mx_found"), "dmarc-none": ("valid", "mx_found"),
+        "sub.dmarc-reject": ("valid", "mx_found"),
         "unsafe-loopback": ("valid", "mx_found"), "unsafe-mixed": ("valid", "mx_found"),
     }
     for c, (st, rs) in want.items():
@@ -95,7 +96,17 @@ def main():
     check("dmarc-reject.policy", dr["dmarc"]["policy"] == "reject" and dr["spf"]["all"] == "~", dr)
     check("dmarc-none.policy", g("dmarc-none")["dns"]["dmarc"]["policy"] == "none"
           and g("dmarc-none")["dns"]["spf"]["all"] == "?", g("dmarc-none")["dns"])
-    check("score.dns_evidence", g("dmarc-reject")["score"] == 0.65 and g("mx-order")["score"] == 0.6,
+    check("dmarc-reject.own", dr["dmarc"]["inherited"] is False and dr["dmarc"]["domain"] == f"dmarc-reject.{Z}"
+          and dr["dmarc"]["subdomain_policy"] is None, dr["dmarc"])
+    # RFC 7489 §6.6.3: no _dmarc of its own → the organizational domain's record (mailsift-lab.net,
+    # not the parent dmarc-reject), whose sp= applies to a subdomain (§6.3).
+    sd = g("sub.dmarc-reject")["dns"]["dmarc"]
+    check("sub.dmarc-reject.inherited", sd == {"record": "v=DMARC1; p=none; sp=quarantine", "policy": "quarantine",
+                                               "subdomain_policy": "quarantine", "multiple": False,
+                                               "inherited": True, "domain": Z}, sd)
+    # MX + SPF + DMARC 0.65; mx-order has no SPF, and its DMARC is the inherited one (0.60 + 0.02).
+    check("score.dns_evidence", g("dmarc-reject")["score"] == 0.65 and g("mx-order")["score"] == 0.62
+          and g("mx-order")["dns"]["dmarc"]["inherited"] is True,
           (g("dmarc-reject")["score"], g("mx-order")["score"]))
     check("literal.allowed", r.get("x@[10.25.0.10]", {}).get("reason") == "address_literal", r.get("x@[10.25.0.10]"))
     check("bad_line.goes_on", r.get("not an address", {}).get("status") == "invalid", r.get("not an address"))

@@ -283,6 +283,69 @@ TEST_F(DnsTest, SpfDmarcAndProviderGathered) {
   EXPECT_EQ(d->provider, "google");
 }
 
+// RFC 7489 §6.6.3: no record at _dmarc.<domain> → the organizational domain's, with its sp=
+// policy (§6.3); asked once for every subdomain (cache), never for the organizational domain itself.
+TEST_F(DnsTest, DmarcFallsBackToOrganizationalDomain) {
+  fake.set("_dmarc.org.test", kTxt, Reply{0, {TXT("v=DMARC1; p=none; sp=reject")}});
+  fake.set("_dmarc.own.org.test", kTxt, Reply{0, {TXT("v=DMARC1; p=quarantine")}});
+  fake.set("_dmarc.other.org.test", kTxt, Reply{0, {TXT("some-verification=1")}});  // no v=DMARC1
+  for (const char* d : {"org.test", "a.org.test", "b.c.org.test", "own.org.test", "other.org.test"})
+    fake.set(d, kMx, Reply{0, {MX(10, "mx.org.test")}});
+  fake.set("mx.org.test", kA, Reply{0, {A("192.0.2.1")}});
+  auto r = resolver();
+  MailLookup m(*r, MailOptions{.allow_private_targets = true});
+
+  auto org = mail(m, "org.test");  // the organizational domain itself: its own record, p= applies
+  ASSERT_TRUE(org->dmarc);
+  EXPECT_FALSE(org->dmarc->inherited);
+  EXPECT_EQ(org->dmarc->domain, "org.test");
+  EXPECT_EQ(org->dmarc->policy, "none");
+  EXPECT_EQ(org->dmarc->subdomain_policy, "reject");
+
+  for (const char* sub : {"a.org.test", "b.c.org.test", "other.org.test"}) {  // NXDOMAIN, NXDOMAIN, no DMARC TXT
+    auto d = mail(m, sub, "org.test");
+    ASSERT_TRUE(d->dmarc) << sub;
+    EXPECT_TRUE(d->dmarc->inherited) << sub;
+    EXPECT_EQ(d->dmarc->domain, "org.test") << sub;
+    EXPECT_EQ(d->dmarc->policy, "reject") << sub << ": sp= applies to a subdomain";
+    EXPECT_EQ(d->dmarc->record, "v=DMARC1; p=none; sp=reject") << sub;
+    EXPECT_EQ(d->reason, Reason::mx_found) << sub;
+    EXPECT_EQ(fake.count(std::string("_dmarc.") + sub, kTxt), 1) << sub;
+  }
+  EXPECT_EQ(fake.count("_dmarc.c.org.test", kTxt), 0) << "no walk up the tree: straight to the organizational domain";
+  EXPECT_EQ(fake.count("_dmarc.org.test", kTxt), 1) << "the organizational domain's record came from the cache";
+
+  auto own = mail(m, "own.org.test", "org.test");  // a record of its own: no fallback
+  ASSERT_TRUE(own->dmarc);
+  EXPECT_FALSE(own->dmarc->inherited);
+  EXPECT_EQ(own->dmarc->domain, "own.org.test");
+  EXPECT_EQ(own->dmarc->policy, "quarantine");
+}
+
+// No fallback when the domain's own answer is inconclusive (SERVFAIL: it may have a record) or when
+// it has several records (RFC 7489 §6.6.3 step 5: none applies); nothing when neither has one.
+TEST_F(DnsTest, DmarcFallbackOnlyWhenTheDomainHasNoRecord) {
+  fake.set("_dmarc.org.test", kTxt, Reply{0, {TXT("v=DMARC1; p=reject")}});
+  fake.set("_dmarc.sf.org.test", kTxt, Reply{.rcode = 2});
+  fake.set("_dmarc.two.org.test", kTxt, Reply{0, {TXT("v=DMARC1; p=none"), TXT("v=DMARC1; p=reject")}});
+  for (const char* d : {"sf.org.test", "two.org.test", "x.bare.test"}) fake.set(d, kMx, Reply{0, {MX(10, "mx.org.test")}});
+  fake.set("mx.org.test", kA, Reply{0, {A("192.0.2.1")}});
+  auto r = resolver();
+  MailLookup m(*r, MailOptions{.allow_private_targets = true});
+  auto sf = mail(m, "sf.org.test", "org.test");
+  EXPECT_FALSE(sf->dmarc);
+  auto two = mail(m, "two.org.test", "org.test");
+  ASSERT_TRUE(two->dmarc);
+  EXPECT_TRUE(two->dmarc->multiple);
+  EXPECT_FALSE(two->dmarc->inherited);
+  EXPECT_EQ(two->dmarc->policy, "");
+  EXPECT_EQ(fake.count("_dmarc.org.test", kTxt), 0);
+  auto bare = mail(m, "x.bare.test", "bare.test");
+  EXPECT_FALSE(bare->dmarc);
+  EXPECT_EQ(fake.count("_dmarc.bare.test", kTxt), 1);
+  EXPECT_EQ(bare->queries, 6u) << "MX, TXT, its _dmarc TXT, the organizational _dmarc TXT, the exchange's A and AAAA";
+}
+
 // Implicit MX plus "v=spf1 -all": a parked domain (risky, not invalid).
 TEST_F(DnsTest, ParkedDomain) {
   fake.set("parked.test", kA, Reply{0, {A("192.0.2.31")}});
@@ -334,6 +397,38 @@ TEST_F(DnsTest, AwaitableApi) {
   run_until([&] { return done; });
   EXPECT_EQ(st, Status::ok);
   EXPECT_EQ(reason, Reason::mx_found);
+}
+
+// At most max_inflight network queries at once, the rest queued in order; every answer reaches its
+// own caller, also for queries started from inside a completion.
+TEST_F(DnsTest, InflightBoundQueuesAndChainsFromCompletions) {
+  constexpr int kNames = 30;
+  for (int i = 0; i < kNames; ++i) {
+    fake.set("n" + std::to_string(i) + ".test", kA, Reply{.answers = {A("192.0.2." + std::to_string(i + 1))}, .delay_ms = i % 3 * 5});
+    fake.set("n" + std::to_string(i) + ".test", kAaaa, Reply{.answers = {AAAA("2001:db8::" + std::to_string(i + 1))}});
+  }
+  ResolverOptions o;
+  o.max_inflight = 3;
+  auto r = resolver(o);
+  std::vector<std::string> v4(kNames), v6(kNames);
+  int done = 0;
+  for (int i = 0; i < kNames; ++i) {
+    r->query("n" + std::to_string(i) + ".test", Type::a, [&, i](const AnswerPtr& a) {
+      v4[i] = a->addrs.empty() ? "-" : a->addrs[0];
+      r->query("n" + std::to_string(i) + ".test", Type::aaaa, [&, i](const AnswerPtr& b) {
+        v6[i] = b->addrs.empty() ? "-" : b->addrs[0];
+        ++done;
+      });
+    });
+  }
+  run_until([&] { return done == kNames; });
+  for (int i = 0; i < kNames; ++i) {
+    EXPECT_EQ(v4[i], "192.0.2." + std::to_string(i + 1));
+    EXPECT_EQ(v6[i], "2001:db8::" + std::to_string(i + 1));
+  }
+  EXPECT_EQ(r->stats().queries_sent, 2u * kNames);
+  EXPECT_GE(r->stats().queued, static_cast<std::uint64_t>(kNames - 3));
+  EXPECT_EQ(fake.total(), 2 * kNames);
 }
 
 TEST(WireTtls, ToleratesTruncatedMessages) {

@@ -154,7 +154,37 @@ TEST(Dmarc, Parsing) {
     ASSERT_EQ(d.has_value(), c.found) << c.txt[0];
     if (d) {
       EXPECT_EQ(d->policy, c.policy) << c.txt[0];
+      EXPECT_FALSE(d->inherited) << c.txt[0];
     }
+  }
+}
+
+// RFC 7489 §6.3: sp= is the policy for subdomains; it applies only to an inherited record.
+TEST(Dmarc, SubdomainPolicy) {
+  struct Case {
+    std::vector<std::string> txt;
+    const char* p;
+    const char* sp;
+    const char* inherited_policy;
+  } cases[] = {
+      {{"v=DMARC1; p=none; sp=reject"}, "none", "reject", "reject"},
+      {{"v=DMARC1; sp = Quarantine ;p=reject"}, "reject", "quarantine", "quarantine"},
+      {{"v=DMARC1; p=quarantine"}, "quarantine", "", "quarantine"},     // no sp=: p= applies
+      {{"v=DMARC1; sp=reject"}, "", "reject", "reject"},
+      {{"v=DMARC1; p=none; sp=reject; sp=none"}, "none", "reject", "reject"},  // the first one counts
+      {{"v=DMARC1; p=none; sp=reject", "v=DMARC1; p=reject"}, "", "", ""},   // several: none applies
+  };
+  for (const Case& c : cases) {
+    auto d = find_dmarc(c.txt);
+    ASSERT_TRUE(d) << c.txt[0];
+    EXPECT_EQ(d->policy, c.p) << c.txt[0];
+    EXPECT_EQ(d->subdomain_policy, c.sp) << c.txt[0];
+    EXPECT_TRUE(d->domain.empty());
+    inherit_dmarc(*d, "org.test");
+    EXPECT_TRUE(d->inherited);
+    EXPECT_EQ(d->domain, "org.test");
+    EXPECT_EQ(d->policy, c.inherited_policy) << c.txt[0];
+    EXPECT_EQ(d->subdomain_policy, c.sp) << c.txt[0];
   }
 }
 

@@ -41,6 +41,7 @@ std::string upper(std::string_view s) {
 }
 
 struct Record {
+  std::string peer;  // the client's IP address
   std::vector<std::string> lines;
   std::string raw;
   bool tls = false;
@@ -71,6 +72,7 @@ struct FakeSmtpServer::Impl {
   // the connections, which still touch `mu`, `records` and `ssl`), the state above last.
   asio::ssl::context ssl{asio::ssl::context::tls_server};
   std::uint16_t port = 0;  // cached: the acceptor belongs to the server thread once it runs
+  std::string address;
   asio::io_context io;
   tcp::acceptor acceptor{io};
   std::thread thread;
@@ -84,11 +86,7 @@ struct FakeSmtpServer::Impl::Conn : std::enable_shared_from_this<Conn> {
       : srv(server), id(index), sock(std::move(s)), wake(sock.get_executor()), delay(sock.get_executor()) {
     wake.expires_at(asio::steady_timer::time_point::max());
   }
-  ~Conn() {
-    const std::lock_guard lock(srv.mu);
-    --srv.open;
-    srv.changed.notify_all();
-  }
+  ~Conn() { uncount(); }
   Conn(const Conn&) = delete;
   Conn& operator=(const Conn&) = delete;
 
@@ -100,9 +98,18 @@ struct FakeSmtpServer::Impl::Conn : std::enable_shared_from_this<Conn> {
   asio::steady_timer delay;     // FakeReply::delay; cut short when the client goes away
   std::deque<FakeReply> queue;  // replies chosen for received commands, not yet acted on
   bool eof = false;
+  bool counted = true;  // still in srv.open
   std::string partial;  // the line being received (at most kMaxLine bytes kept)
 
   tcp::socket& socket() { return tls ? tls->next_layer() : sock; }
+  // Leaves open_connections(): at destruction, or once the server decided to close (see act()).
+  void uncount() {
+    const std::lock_guard lock(srv.mu);
+    if (!counted) return;
+    counted = false;
+    --srv.open;
+    srv.changed.notify_all();
+  }
   void close() {
     boost::system::error_code ec;
     socket().close(ec);
@@ -179,6 +186,9 @@ struct FakeSmtpServer::Impl::Conn : std::enable_shared_from_this<Conn> {
       co_return false;
     }
     if (r.action == A::silent) co_return false;  // the reader keeps the connection open
+    // Closed as far as the records go before the last bytes leave: a client that reconnects as
+    // soon as it reads them (221 to QUIT) must not find this connection still counted.
+    if (r.action == A::reply_then_close) uncount();
     if (co_await write(r.bytes)) {
       close();
       co_return false;
@@ -259,10 +269,11 @@ awaitable<void> FakeSmtpServer::Impl::accept_loop() {
     // Replies written one after another would otherwise wait for the client's delayed ACK (Nagle).
     sock.set_option(tcp::no_delay(true), ec);
     std::size_t id = 0;
+    const auto peer = sock.remote_endpoint(ec);
     {
       const std::lock_guard lock(mu);
       id = records.size();
-      records.emplace_back();
+      records.emplace_back().peer = ec ? std::string() : peer.address().to_string();
       max_open = std::max(max_open, ++open);
       changed.notify_all();
     }
@@ -270,15 +281,21 @@ awaitable<void> FakeSmtpServer::Impl::accept_loop() {
   }
 }
 
-FakeSmtpServer::FakeSmtpServer() : impl_(std::make_unique<Impl>()) {
+FakeSmtpServer::FakeSmtpServer() : FakeSmtpServer("127.0.0.1") {}
+
+FakeSmtpServer::FakeSmtpServer(const std::string& address, std::uint16_t port) : impl_(std::make_unique<Impl>()) {
   Impl& s = *impl_;
   s.ssl.use_certificate_chain_file(certificate_file());
   s.ssl.use_private_key_file(std::string(MAILSIFT_FAKE_SMTP_DATA) + "/key.pem", asio::ssl::context::pem);
-  const tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), 0);
+  const tcp::endpoint ep(asio::ip::make_address(address), port);
   s.acceptor.open(ep.protocol());
+  // A fixed port may still have TIME_WAIT connections (a server closing after QUIT) of an earlier
+  // test at this address: they must not make bind() fail.
+  s.acceptor.set_option(tcp::acceptor::reuse_address(true));
   s.acceptor.bind(ep);
   s.acceptor.listen();
   s.port = s.acceptor.local_endpoint().port();
+  s.address = address;
   asio::co_spawn(s.io, s.accept_loop(), asio::detached);
   s.thread = std::thread([&s] { s.io.run(); });
 }
@@ -290,6 +307,9 @@ FakeSmtpServer::~FakeSmtpServer() {
 
 std::uint16_t FakeSmtpServer::port() const {
   return impl_->port;
+}
+std::string FakeSmtpServer::address() const {
+  return impl_->address;
 }
 
 void FakeSmtpServer::banner(FakeReply reply) {
@@ -348,6 +368,12 @@ std::vector<bool> FakeSmtpServer::tls_used() const {
   const std::lock_guard lock(impl_->mu);
   std::vector<bool> out;
   for (const Record& r : impl_->records) out.push_back(r.tls);
+  return out;
+}
+std::vector<std::string> FakeSmtpServer::peers() const {
+  const std::lock_guard lock(impl_->mu);
+  std::vector<std::string> out;
+  for (const Record& r : impl_->records) out.push_back(r.peer);
   return out;
 }
 std::vector<std::string> FakeSmtpServer::raw() const {

@@ -44,12 +44,16 @@ struct FakeReply {
 class FakeSmtpServer {
  public:
   FakeSmtpServer();   // listening and serving defaults once constructed
+  /// The same on `address` (any of 127.0.0.0/8: Linux routes them all to lo) and `port` (0: an
+  /// ephemeral one): two servers on one port at different addresses, as one ProbeOptions::port needs.
+  explicit FakeSmtpServer(const std::string& address, std::uint16_t port = 0);
   ~FakeSmtpServer();  // stops even with connections open or replies pending
   FakeSmtpServer(const FakeSmtpServer&) = delete;
   FakeSmtpServer& operator=(const FakeSmtpServer&) = delete;
 
   [[nodiscard]] std::uint16_t port() const;
-  [[nodiscard]] static std::string host() { return "127.0.0.1"; }
+  [[nodiscard]] static std::string host() { return "127.0.0.1"; }  // of the default constructor
+  [[nodiscard]] std::string address() const;                        // the address listened on
 
   /// Greeting sent on connect. Default "220 fake.test ESMTP\r\n". Action::close drops the
   /// connection at once, Action::silent never greets (see tarpit()).
@@ -77,13 +81,17 @@ class FakeSmtpServer {
 
   // --- records; connections are numbered in the order they were accepted ---
   [[nodiscard]] int connections() const;       // accepted so far
-  [[nodiscard]] int open_connections() const;  // accepted and not yet closed
-  [[nodiscard]] int max_concurrent() const;    // most connections open at once
+  /// Accepted and not yet closed. A connection the server closes after a reply (QUIT's 221)
+  /// stops counting before that reply is sent, so a client that reconnects on reading it is
+  /// never seen with one connection too many.
+  [[nodiscard]] int open_connections() const;
+  [[nodiscard]] int max_concurrent() const;  // most connections open at once
   /// Lines received per connection, without their line end (a lone LF ends a line too; a CR
   /// elsewhere is kept). A line over 4096 bytes is recorded as its first 4096 bytes.
   [[nodiscard]] std::vector<std::vector<std::string>> sessions() const;
   [[nodiscard]] std::vector<std::string> lines() const;  // all connections, in order of arrival
   [[nodiscard]] std::vector<bool> tls_used() const;      // per connection: TLS handshake completed
+  [[nodiscard]] std::vector<std::string> peers() const;  // per connection: the client's IP address
   /// Bytes received per connection, exactly (after STARTTLS: the decrypted bytes), the first
   /// 1 MiB of each: to assert that a string with a CR or LF in it never reached the server.
   [[nodiscard]] std::vector<std::string> raw() const;

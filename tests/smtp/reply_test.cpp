@@ -125,6 +125,20 @@ TEST(SmtpReply, IncompleteReplyWaitsForMore) {
   EXPECT_FALSE(r.in_reply());
 }
 
+TEST(SmtpReply, HasUnreadCountsQueuedRepliesToo) {
+  ReplyReader r;
+  EXPECT_FALSE(r.has_unread());
+  r.feed("220 Ready\r\n250 injected\r\n");  // two complete replies, nothing partial
+  EXPECT_FALSE(r.in_reply());
+  EXPECT_TRUE(r.has_unread());
+  ASSERT_TRUE(r.next());
+  EXPECT_TRUE(r.has_unread());  // the second one is still queued
+  ASSERT_TRUE(r.next());
+  EXPECT_FALSE(r.has_unread());
+  r.feed("250-par");
+  EXPECT_TRUE(r.has_unread());
+}
+
 TEST(SmtpReply, Rfc3463_EnhancedCodeParsedAndStripped) {
   const Reply r = one("550-5.1.1 The email account does not exist.\r\n550 5.1.1 https://support.example/x\r\n");
   ASSERT_TRUE(r.enhanced);

@@ -1,0 +1,215 @@
+// The SMTP stage for one domain (smtp/prober.hpp) against the fake server: sessions per batch of
+// addresses, one catch-all test per domain, results in input order, greylisting retries.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <boost/asio/io_context.hpp>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "dns/evidence.hpp"
+#include "smtp/fake_smtp.hpp"
+#include "smtp/prober.hpp"
+#include "smtp/session_harness.hpp"
+
+namespace mailsift::test {
+namespace {
+
+namespace asio = boost::asio;
+using smtp::AddressProbe;
+using Lines = std::vector<std::string>;
+
+std::shared_ptr<const dns::DomainDns> mx_at(std::vector<std::string> addresses) {
+  auto d = std::make_shared<dns::DomainDns>();
+  d->reason = Reason::mx_found;
+  dns::MxHost h;
+  h.host = "mx.example.test";
+  h.preference = 10;
+  h.addresses = std::move(addresses);
+  d->mx.push_back(std::move(h));
+  return d;
+}
+
+struct Outcome {
+  std::vector<AddressProbe> out;
+  smtp::ProberStats stats;
+};
+
+Outcome probe(smtp::ProbeOptions o, smtp::RetryOptions retry, std::vector<std::string> mailboxes,
+          std::vector<std::string> addresses = {"127.0.0.1"}) {
+  asio::io_context io;
+  smtp::Prober prober(io, std::move(o), polite_options(), retry, 100);
+  std::optional<std::vector<AddressProbe>> out;
+  int calls = 0;
+  prober.probe("example.test", mx_at(std::move(addresses)), std::move(mailboxes), [&](std::vector<AddressProbe> r) {
+    ++calls;
+    out = std::move(r);
+  });
+  io.run_for(kGuard);
+  if (!out) throw std::runtime_error("the prober did not finish within the guard time");
+  EXPECT_EQ(calls, 1);
+  return {std::move(*out), prober.stats()};
+}
+
+bool ours(const std::string& line) {
+  return line.starts_with("RCPT TO:<user") || line.starts_with("RCPT TO:<nobody") ||
+         line.starts_with("RCPT TO:<grey") || line.starts_with("RCPT TO:<ok@");
+}
+
+TEST(Prober, SplitsIntoSessionsTestsCatchAllOnceKeepsOrder) {
+  FakeSmtpServer server;
+  std::vector<std::string> mailboxes;
+  for (int i = 0; i < 120; ++i) {
+    const std::string local = (i % 7 == 3 ? "nobody" : "user") + std::to_string(i);
+    mailboxes.push_back(local + "@example.test");
+    // Each address gets its own reply text, so the result can be matched to its address.
+    if (i % 7 == 3) server.on("RCPT TO:<" + local + "@", "550 5.1.1 <" + local + "> unknown\r\n");
+    else server.on("RCPT TO:<" + local + "@", "250 2.1.5 <" + local + "> ok\r\n");
+  }
+  auto o = probe_options(server.port());
+  o.max_rcpts = 50;
+  const Outcome run = probe(o, {}, mailboxes);
+
+  ASSERT_EQ(run.out.size(), 120u);
+  for (std::size_t i = 0; i < 120; ++i) {
+    SCOPED_TRACE(mailboxes[i]);
+    const AddressProbe& p = run.out[i];
+    ASSERT_TRUE(p.session);
+    const auto& o2 = p.outcome();
+    const std::string local = mailboxes[i].substr(0, mailboxes[i].find('@'));
+    ASSERT_TRUE(o2.reply);
+    EXPECT_EQ(o2.reply->lines, Lines{"<" + local + "> " + (i % 7 == 3 ? "unknown" : "ok")});
+    EXPECT_EQ(code(o2.reason), code(i % 7 == 3 ? Reason::mailbox_not_found : Reason::mailbox_exists));
+    EXPECT_EQ(p.catch_all, true);  // tested by the first session, known to all
+    EXPECT_EQ(p.tries, 1);
+  }
+  // 50 + 50 + 20 per session.
+  EXPECT_EQ(run.out[0].session->recipients.size(), 50u);
+  EXPECT_EQ(run.out[119].session->recipients.size(), 20u);
+  EXPECT_EQ(run.out[119].index, 19u);
+  EXPECT_EQ(run.stats.sessions, 3u);
+  EXPECT_EQ(run.stats.catch_all_tests, 1u);
+  EXPECT_EQ(run.stats.rcpts, 121u);
+
+  ASSERT_TRUE(server.wait_until_closed());
+  EXPECT_EQ(server.connections(), 3);
+  const Lines lines = server.lines();
+  // The first session's 50 fill a transaction (max_rcpts): the random address takes a second one.
+  EXPECT_EQ(std::count_if(lines.begin(), lines.end(), [](const std::string& l) { return l.starts_with("MAIL"); }), 4);
+  EXPECT_EQ(std::count_if(lines.begin(), lines.end(), [](const std::string& l) { return l.starts_with("RSET"); }), 4);
+  EXPECT_EQ(std::count_if(lines.begin(), lines.end(), [](const std::string& l) { return l.starts_with("RCPT"); }), 121);
+  EXPECT_EQ(std::count_if(lines.begin(), lines.end(),
+                          [](const std::string& l) { return l.starts_with("RCPT") && !ours(l); }),
+            1);  // the random address, once for the domain
+}
+
+TEST(Prober, CatchAllOptionOffSendsNoRandomAddress) {
+  FakeSmtpServer server;
+  auto o = probe_options(server.port());
+  o.catch_all = false;
+  const Outcome run = probe(o, {}, {"user1@example.test", "user2@example.test"});
+  ASSERT_EQ(run.out.size(), 2u);
+  EXPECT_EQ(run.out[0].catch_all, std::nullopt);
+  EXPECT_EQ(run.stats.catch_all_tests, 0u);
+  ASSERT_TRUE(server.wait_until_closed());
+  const Lines lines = server.lines();
+  EXPECT_EQ(std::count_if(lines.begin(), lines.end(), [](const std::string& l) { return l.starts_with("RCPT"); }), 2);
+}
+
+TEST(Prober, GreylistedAddressIsAskedAgainFromTheSameSource) {
+  FakeSmtpServer server;
+  server.on("RCPT TO:<grey@", {"450 4.7.1 Greylisted, please try again later\r\n", "250 2.1.5 Ok\r\n"});
+  auto o = probe_options(server.port());
+  o.source_ips = {"127.0.0.3", "127.0.0.4"};  // a second session would take .4 unless pinned
+  const Outcome run = probe(o, {.greylist_retry = std::chrono::milliseconds(100), .greylist_tries = 3,
+                            .max_wait = std::chrono::seconds(5)},
+                        {"ok@example.test", "grey@example.test"});
+  ASSERT_EQ(run.out.size(), 2u);
+  EXPECT_EQ(code(run.out[0].outcome().reason), code(Reason::mailbox_exists));
+  EXPECT_EQ(run.out[0].tries, 1);
+  EXPECT_EQ(code(run.out[1].outcome().reason), code(Reason::mailbox_exists));
+  EXPECT_EQ(run.out[1].tries, 2);
+  EXPECT_NE(run.out[0].session, run.out[1].session);
+  EXPECT_EQ(run.out[1].catch_all, true);
+  EXPECT_EQ(run.stats.sessions, 2u);
+  EXPECT_EQ(run.stats.greylist_retries, 1u);
+
+  ASSERT_TRUE(server.wait_until_closed());
+  EXPECT_EQ(server.peers(), (Lines{"127.0.0.3", "127.0.0.3"}));
+  const auto sessions = server.sessions();
+  ASSERT_EQ(sessions.size(), 2u);
+  // The retry asks only the greylisted address, with the same sender, and no random address (known).
+  EXPECT_EQ(sessions[1], (Lines{"EHLO probe.test", "MAIL FROM:<verify@probe.test>", "RCPT TO:<grey@example.test>",
+                                "RSET", "QUIT"}));
+  EXPECT_EQ(sessions[0][1], sessions[1][1]);
+}
+
+TEST(Prober, GreylistingWithoutTimeToWaitStaysGreylisted) {
+  FakeSmtpServer server;
+  server.on("RCPT TO:<grey@", {"450 4.7.1 Greylisted, please try again later\r\n", "250 2.1.5 Ok\r\n"});
+  const Outcome run = probe(probe_options(server.port()),
+                        {.greylist_retry = std::chrono::milliseconds(100), .greylist_tries = 3,
+                         .max_wait = std::chrono::milliseconds(0)},
+                        {"grey@example.test"});
+  ASSERT_EQ(run.out.size(), 1u);
+  EXPECT_EQ(code(run.out[0].outcome().reason), code(Reason::greylisted));
+  EXPECT_TRUE(run.out[0].outcome().retry);
+  EXPECT_EQ(run.out[0].tries, 1);
+  EXPECT_EQ(server.connections(), 1);
+}
+
+TEST(Prober, GreylistingRetriesAreBoundedByTries) {
+  FakeSmtpServer server;
+  server.on("RCPT TO:<grey@", "450 4.7.1 Greylisted, please try again later\r\n");
+  const Outcome run = probe(probe_options(server.port()),
+                        {.greylist_retry = std::chrono::milliseconds(50), .greylist_tries = 3,
+                         .max_wait = std::chrono::seconds(5)},
+                        {"grey@example.test"});
+  ASSERT_EQ(run.out.size(), 1u);
+  EXPECT_EQ(code(run.out[0].outcome().reason), code(Reason::greylisted));
+  EXPECT_EQ(run.out[0].tries, 3);
+  EXPECT_EQ(server.connections(), 3);
+  EXPECT_EQ(run.stats.greylist_retries, 2u);
+}
+
+TEST(Prober, GreylistRetryGoesFirstToTheServerThatGreylisted) {
+  // Two MX addresses; the first refuses connections, so the greylisting came from the second.
+  // The retry starts there instead of trying the dead one again.
+  const std::uint16_t port = closed_port();
+  FakeSmtpServer second("127.0.0.2", port);
+  second.on("RCPT TO:<grey@", {"450 4.7.1 Greylisted, please try again later\r\n", "250 2.1.5 Ok\r\n"});
+  auto o = probe_options(port);
+  const Outcome run = probe(o, {.greylist_retry = std::chrono::milliseconds(50), .greylist_tries = 3,
+                            .max_wait = std::chrono::seconds(5)},
+                        {"grey@example.test"}, {"127.0.0.1", "127.0.0.2"});
+  ASSERT_EQ(run.out.size(), 1u);
+  EXPECT_EQ(code(run.out[0].outcome().reason), code(Reason::mailbox_exists));
+  EXPECT_EQ(run.out[0].tries, 2);
+  ASSERT_EQ(run.out[0].session->attempts.size(), 1u);
+  EXPECT_EQ(run.out[0].session->attempts[0].address, "127.0.0.2");
+}
+
+TEST(Prober, TargetsOfListsMxHostsInOrder) {
+  dns::DomainDns d;
+  dns::MxHost a;
+  a.host = "mx1.example.test";
+  a.addresses = {"192.0.2.1", "2001:db8::1"};
+  dns::MxHost b;
+  b.host = "mx2.example.test";
+  b.addresses = {"192.0.2.2"};
+  d.mx = {a, b};
+  const auto t = smtp::targets_of(d);
+  ASSERT_EQ(t.size(), 3u);
+  EXPECT_EQ(t[0].host, "mx1.example.test");
+  EXPECT_EQ(t[1].address, "2001:db8::1");
+  EXPECT_EQ(t[2].address, "192.0.2.2");
+  d.literal = true;
+  EXPECT_EQ(smtp::targets_of(d)[0].host, "");  // an address literal has no host name to check
+}
+
+}  // namespace
+}  // namespace mailsift::test
