@@ -55,9 +55,11 @@ constexpr std::array<std::pair<std::uint32_t, std::string_view>, 4> kChecks = {{
     {kCheckSmtp, "smtp"},
 }};
 
-void append_csv_field(std::string_view s, std::string& out) {
+}  // namespace
+
+void append_csv_field(std::string_view s, std::string& out, char delimiter) {
   bool quote = false;
-  for (char c : s) quote |= c == ',' || c == '"' || c == '\n' || c == '\r';
+  for (char c : s) quote |= c == delimiter || c == '"' || c == '\n' || c == '\r';
   if (!quote) {
     out.append(s);
     return;
@@ -69,8 +71,6 @@ void append_csv_field(std::string_view s, std::string& out) {
   }
   out.push_back('"');
 }
-
-}  // namespace
 
 
 namespace {
@@ -456,58 +456,72 @@ void append_json(const Result& r, std::string& out) {
   w.flush_to(out);
 }
 
+namespace {
+constexpr std::array<std::string_view, 18> kCsvResultColumns = {
+    "normalized", "canonical",  "status",       "reason",          "score",      "domain",
+    "registrable_domain", "disposable", "role", "free",            "smtputf8",   "quoted_local",
+    "address_literal",    "suspicious", "blocklisted", "catch_all", "suggestion", "checks"};
+}  // namespace
+
+std::span<const std::string_view> csv_result_columns() noexcept { return kCsvResultColumns; }
+
 void append_csv_header(std::string& out) {
-  out += "email,normalized,canonical,status,reason,score,domain,registrable_domain";
-  for (const FlagName& f : kBoolFlags) {
+  out += "email";
+  for (const std::string_view c : kCsvResultColumns) {
     out.push_back(',');
-    out += f.name;
+    out += c;
   }
-  out += ",catch_all,suggestion,checks\n";
+  out.push_back('\n');
 }
 
 void append_csv(const Result& r, std::string& out) {
-  std::string tmp;
   append_csv_field(r.email, out);
   out.push_back(',');
+  append_csv_result(r, out);
+  out.push_back('\n');
+}
+
+void append_csv_result(const Result& r, std::string& out, char d) {
+  thread_local std::string tmp;
+  tmp.clear();
   if (r.parsed) {
-    append_csv_field(r.address.normalized(), out);
-    out.push_back(',');
+    append_csv_field(r.address.normalized(), out, d);
+    out.push_back(d);
     address::append_canonical(r.address, tmp);
-    append_csv_field(tmp, out);
+    append_csv_field(tmp, out, d);
   } else {
-    out.push_back(',');
+    out.push_back(d);
   }
-  out.push_back(',');
+  out.push_back(d);
   out += name(r.status);
-  out.push_back(',');
+  out.push_back(d);
   out += code(r.reason);
-  out.push_back(',');
+  out.push_back(d);
   append_score(r.score, out);
-  out.push_back(',');
-  if (r.parsed) append_csv_field(r.address.domain(), out);
-  out.push_back(',');
-  out += r.registrable_domain();
+  out.push_back(d);
+  if (r.parsed) append_csv_field(r.address.domain(), out, d);
+  out.push_back(d);
+  append_csv_field(r.registrable_domain(), out, d);
   for (const FlagName& f : kBoolFlags) {
-    out.push_back(',');
+    out.push_back(d);
     append_bool(r.flags.*f.member, out);
   }
-  out.push_back(',');
+  out.push_back(d);
   if (r.flags.catch_all) append_bool(*r.flags.catch_all, out);
-  out.push_back(',');
+  out.push_back(d);
   if (r.parsed && !r.suggested_domain().empty()) {
     tmp.clear();
     append_suggestion(r, tmp);
-    append_csv_field(tmp, out);
+    append_csv_field(tmp, out, d);
   }
-  out.push_back(',');
-  bool first = true;
+  out.push_back(d);
+  tmp.clear();
   for (const auto& [bit, label] : kChecks) {
     if (!(r.checks & bit)) continue;
-    if (!first) out.push_back(';');
-    first = false;
-    out += label;
+    if (!tmp.empty()) tmp.push_back(';');
+    tmp += label;
   }
-  out.push_back('\n');
+  append_csv_field(tmp, out, d);
 }
 
 namespace {

@@ -1,6 +1,7 @@
 #pragma once
 // Output formats for results. Every writer appends to a caller-owned buffer, so a stream of
 // millions of results reuses one allocation. The JSON form follows docs/schema.md exactly.
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -15,6 +16,14 @@ void append_json(const Result& r, std::string& out);
 /// The CSV header row / one CSV row (RFC 4180, CRLF-free: LF line ends).
 void append_csv_header(std::string& out);
 void append_csv(const Result& r, std::string& out);
+/// The CSV result columns: docs/schema.md's CSV columns after `email` (normalized … checks), for
+/// appending a result to other rows (bulk files, docs/bulk.md).
+[[nodiscard]] std::span<const std::string_view> csv_result_columns() noexcept;
+/// The fields of csv_result_columns() for one result, separated by `delimiter`; no line end.
+/// append_csv(r) is the email field, ',' and append_csv_result(r) with a line end.
+void append_csv_result(const Result& r, std::string& out, char delimiter = ',');
+/// One CSV field (RFC 4180): quoted, with '"' doubled, when it holds the delimiter, '"', CR or LF.
+void append_csv_field(std::string_view s, std::string& out, char delimiter = ',');
 /// Human-readable, column-aligned table for terminals.
 void append_table_header(std::string& out);
 void append_table(const Result& r, std::string& out);

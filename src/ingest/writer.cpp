@@ -1,0 +1,368 @@
+#include "ingest/writer.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+#include "common/text.hpp"
+#include "verdict/render.hpp"
+
+namespace mailsift::ingest {
+
+class Writer::Sink {
+ public:
+  virtual ~Sink() = default;
+  virtual void write(const char* p, std::size_t n) = 0;
+  virtual void flush() = 0;
+  virtual void close() = 0;
+};
+
+namespace {
+
+constexpr std::size_t kDrainAt = std::size_t{256} * 1024;
+
+std::string shown(const std::string& path) { return path == "-" ? std::string("standard output") : path; }
+
+[[noreturn]] void fail(const std::string& what, const std::string& path, int err) {
+  throw std::runtime_error(what + " " + shown(path) + ": " + std::strerror(err));
+}
+
+class FdSink final : public Writer::Sink {
+ public:
+  FdSink(int fd, bool own, std::string path) : fd_(fd), own_(own), path_(std::move(path)) {}
+  ~FdSink() override {
+    if (own_ && fd_ >= 0) ::close(fd_);
+  }
+  FdSink(const FdSink&) = delete;
+  FdSink& operator=(const FdSink&) = delete;
+  void write(const char* p, std::size_t n) override {
+    while (n > 0) {
+      const ssize_t k = ::write(fd_, p, n);
+      if (k < 0) {
+        if (errno == EINTR) continue;
+        fail("cannot write", path_, errno);
+      }
+      p += k;
+      n -= static_cast<std::size_t>(k);
+    }
+  }
+  void flush() override {}
+  void close() override {
+    if (own_ && fd_ >= 0) {
+      const int fd = fd_;
+      fd_ = -1;
+      if (::close(fd) != 0 && errno != EINTR) fail("cannot write", path_, errno);
+    }
+  }
+
+ private:
+  int fd_;
+  bool own_;
+  std::string path_;
+};
+
+// zlib level 1: bulk results are repetitive text that compresses well even at the fastest level,
+// and the writer must keep up with a million rows a second.
+class GzSink final : public Writer::Sink {
+ public:
+  GzSink(int fd, std::string path) : path_(std::move(path)) {
+    gz_ = ::gzdopen(fd, "wb1");
+    if (gz_ == nullptr) {
+      ::close(fd);
+      fail("cannot open", path_, ENOMEM);
+    }
+    ::gzbuffer(gz_, 128 * 1024);
+  }
+  ~GzSink() override {
+    if (gz_) ::gzclose_w(gz_);
+  }
+  GzSink(const GzSink&) = delete;
+  GzSink& operator=(const GzSink&) = delete;
+  void write(const char* p, std::size_t n) override {
+    while (n > 0) {
+      const unsigned chunk = n > (1u << 30) ? (1u << 30) : static_cast<unsigned>(n);
+      const int k = ::gzwrite(gz_, p, chunk);
+      if (k <= 0) error();
+      p += k;
+      n -= static_cast<std::size_t>(k);
+    }
+  }
+  void flush() override {
+    if (::gzflush(gz_, Z_SYNC_FLUSH) != Z_OK) error();
+  }
+  void close() override {
+    if (gz_ == nullptr) return;
+    gzFile g = gz_;
+    gz_ = nullptr;
+    const int rc = ::gzclose_w(g);
+    if (rc == Z_ERRNO) fail("cannot write", path_, errno);
+    if (rc != Z_OK) throw std::runtime_error("cannot write " + shown(path_) + ": gzip error");
+  }
+
+ private:
+  [[noreturn]] void error() {
+    int errnum = 0;
+    const char* msg = ::gzerror(gz_, &errnum);
+    if (errnum == Z_ERRNO) fail("cannot write", path_, errno);
+    throw std::runtime_error("cannot write " + shown(path_) + ": " + (msg ? msg : "gzip error"));
+  }
+  gzFile gz_ = nullptr;
+  std::string path_;
+};
+
+class StringSink final : public Writer::Sink {
+ public:
+  explicit StringSink(std::string& out) : out_(out) {}
+  void write(const char* p, std::size_t n) override { out_.append(p, n); }
+  void flush() override {}
+  void close() override {}
+
+ private:
+  std::string& out_;
+};
+
+void append_bool(bool b, std::string& out) { out += b ? "true" : "false"; }
+
+// The first field of the output: a leading UTF-8 byte order mark would be taken for the file's
+// BOM and stripped by a reader, so such a field is quoted.
+void append_first_field(std::string_view s, std::string& out, char delim) {
+  if (!s.starts_with("\xEF\xBB\xBF")) {
+    render::append_csv_field(s, out, delim);
+    return;
+  }
+  out.push_back('"');
+  for (char c : s) {
+    if (c == '"') out.push_back('"');
+    out.push_back(c);
+  }
+  out.push_back('"');
+}
+
+void append_json_quoted(std::string_view s, std::string& out) {
+  out.push_back('"');
+  render::append_json_string(s, out);
+  out.push_back('"');
+}
+
+}  // namespace
+
+std::unique_ptr<Writer> Writer::open(const std::string& path, const OutputOptions& o, const Reader* input) {
+  int fd = 1;
+  const bool own = path != "-";
+  if (own) {
+    do {
+      fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    } while (fd < 0 && errno == EINTR);
+    if (fd < 0) fail("cannot open", path, errno);
+  }
+  std::unique_ptr<Sink> sink;
+  if (o.gzip) {
+    if (!own) fd = ::dup(1);
+    if (fd < 0) fail("cannot open", path, errno);
+    sink = std::make_unique<GzSink>(fd, path);
+  } else {
+    sink = std::make_unique<FdSink>(fd, own, path);
+  }
+  return std::unique_ptr<Writer>(new Writer(std::move(sink), o, input));
+}
+
+std::unique_ptr<Writer> Writer::to_string(std::string& out, const OutputOptions& o, const Reader* input) {
+  OutputOptions plain = o;
+  plain.gzip = false;
+  return std::unique_ptr<Writer>(new Writer(std::make_unique<StringSink>(out), plain, input));
+}
+
+Writer::Writer(std::unique_ptr<Sink> sink, const OutputOptions& o, const Reader* input)
+    : sink_(std::move(sink)), o_(o) {
+  if (input) {
+    in_format_ = input->format();
+    if (in_format_ == Format::csv) {
+      header_ = input->header();
+      delim_ = input->delimiter();
+      width_ = header_.empty() ? input->width() : header_.size();
+    }
+  }
+  // CSV result column names: plain unless one collides with an input column, then all prefixed.
+  std::vector<std::string> names;
+  for (const std::string_view n : render::csv_result_columns()) names.emplace_back(n);
+  names.emplace_back("duplicate");
+  bool collide = false;
+  for (const std::string& h : header_)
+    for (const std::string& n : names) collide |= text::iequals_ascii(text::trim_blanks(h), n);
+  for (std::string& n : names) result_names_.push_back(collide ? "mailsift_" + n : n);
+  // CSV → JSONL member names: the header's, "column N" (1-based) for an empty or repeated one.
+  for (std::size_t i = 0; i < header_.size(); ++i) {
+    bool repeated = header_[i].empty();
+    for (std::size_t k = 0; k < i && !repeated; ++k) repeated = header_[k] == header_[i];
+    json_keys_.push_back(repeated ? "column " + std::to_string(i + 1) : header_[i]);
+  }
+  buf_.reserve(kDrainAt + 64 * 1024);
+  write_header();
+}
+
+Writer::~Writer() {
+  try {
+    close();
+  } catch (...) {  // NOLINT(bugprone-empty-catch): a destructor must not throw; close() reports
+  }
+}
+
+void Writer::write_header() {
+  if (o_.format == Format::txt) {
+    render::append_table_header(buf_);
+    return;
+  }
+  if (o_.format != Format::csv) return;
+  if (in_format_ == Format::csv) {
+    if (header_.empty()) return;  // headerless in, headerless out
+    for (std::size_t i = 0; i < header_.size(); ++i) {
+      if (i) buf_.push_back(delim_);
+      if (i == 0) append_first_field(header_[i], buf_, delim_);
+      else render::append_csv_field(header_[i], buf_, delim_);
+    }
+    for (const std::string& n : result_names_) {
+      buf_.push_back(delim_);
+      render::append_csv_field(n, buf_, delim_);
+    }
+    buf_.push_back('\n');
+    return;
+  }
+  render::append_csv_header(buf_);
+  buf_.pop_back();
+  buf_ += ",duplicate";
+  if (in_format_ == Format::jsonl) buf_ += ",input";
+  buf_.push_back('\n');
+}
+
+void Writer::write(const Record& in, const Result& r, bool duplicate) {
+  if (closed_) throw std::logic_error("ingest::Writer::write after close");
+  switch (o_.format) {
+    case Format::csv: write_csv(in, r, duplicate); break;
+    case Format::jsonl: write_jsonl(in, r, duplicate); break;
+    case Format::txt: render::append_table(r, buf_); break;
+  }
+  maybe_drain();
+}
+
+// CSV input: the row's first `width` fields (padded with empty ones when the row is shorter), the
+// result columns, then any fields beyond `width` (so the result columns stay under their header).
+void Writer::write_csv(const Record& in, const Result& r, bool duplicate) {
+  if (in_format_ == Format::csv) {
+    const std::size_t n = in.fields.size();
+    for (std::size_t i = 0; i < width_; ++i) {
+      if (i == 0 && !wrote_row_ && header_.empty() && n > 0) append_first_field(in.fields[0], buf_, delim_);
+      else if (i < n) render::append_csv_field(in.fields[i], buf_, delim_);
+      buf_.push_back(delim_);
+    }
+    wrote_row_ = true;
+    render::append_csv_result(r, buf_, delim_);
+    buf_.push_back(delim_);
+    append_bool(duplicate, buf_);
+    for (std::size_t i = width_; i < n; ++i) {
+      buf_.push_back(delim_);
+      render::append_csv_field(in.fields[i], buf_, delim_);
+    }
+    buf_.push_back('\n');
+    return;
+  }
+  render::append_csv_field(r.email, buf_);  // after the header: never the file's first bytes
+  buf_.push_back(',');
+  render::append_csv_result(r, buf_);
+  buf_.push_back(',');
+  append_bool(duplicate, buf_);
+  if (in_format_ == Format::jsonl) {
+    buf_.push_back(',');
+    render::append_csv_field(in.json, buf_);
+  }
+  buf_.push_back('\n');
+}
+
+void Writer::append_result_json(const Result& r, bool duplicate) {
+  render::append_json(r, buf_);
+  buf_.pop_back();  // the closing brace
+  buf_ += ",\"duplicate\":";
+  append_bool(duplicate, buf_);
+  buf_.push_back('}');
+}
+
+void Writer::write_jsonl(const Record& in, const Result& r, bool duplicate) {
+  switch (in_format_) {
+    case Format::txt:
+      append_result_json(r, duplicate);
+      break;
+    case Format::jsonl:
+      if (in.json_object) {
+        // The input object byte for byte, with "mailsift" appended as its last member.
+        std::string_view obj = in.json;
+        while (!obj.empty() && obj.back() != '}') obj.remove_suffix(1);
+        if (!obj.empty()) obj.remove_suffix(1);
+        buf_.append(obj);
+        std::size_t k = obj.size();
+        while (k > 0 && (obj[k - 1] == ' ' || obj[k - 1] == '\t' || obj[k - 1] == '\n' || obj[k - 1] == '\r')) --k;
+        if (k > 0 && obj[k - 1] != '{') buf_.push_back(',');
+        buf_ += "\"mailsift\":";
+      } else {
+        buf_ += "{\"input\":";
+        append_json_quoted(in.json, buf_);
+        buf_ += ",\"mailsift\":";
+      }
+      append_result_json(r, duplicate);
+      buf_.push_back('}');
+      break;
+    case Format::csv: {
+      buf_ += "{\"row\":";
+      const std::size_t n = in.fields.size();
+      if (header_.empty()) {
+        buf_.push_back('[');
+        for (std::size_t i = 0; i < n; ++i) {
+          if (i) buf_.push_back(',');
+          append_json_quoted(in.fields[i], buf_);
+        }
+        buf_.push_back(']');
+      } else {
+        buf_.push_back('{');
+        for (std::size_t i = 0; i < n; ++i) {
+          if (i) buf_.push_back(',');
+          if (i < json_keys_.size()) append_json_quoted(json_keys_[i], buf_);
+          else append_json_quoted("column " + std::to_string(i + 1), buf_);
+          buf_.push_back(':');
+          append_json_quoted(in.fields[i], buf_);
+        }
+        buf_.push_back('}');
+      }
+      buf_ += ",\"mailsift\":";
+      append_result_json(r, duplicate);
+      buf_.push_back('}');
+      break;
+    }
+  }
+  buf_.push_back('\n');
+}
+
+void Writer::maybe_drain() {
+  if (buf_.size() < kDrainAt) return;
+  sink_->write(buf_.data(), buf_.size());
+  buf_.clear();
+}
+
+void Writer::flush() {
+  if (closed_) return;
+  if (!buf_.empty()) sink_->write(buf_.data(), buf_.size());
+  buf_.clear();
+  sink_->flush();
+}
+
+void Writer::close() {
+  if (closed_) return;
+  closed_ = true;
+  std::string pending;
+  pending.swap(buf_);
+  if (!pending.empty()) sink_->write(pending.data(), pending.size());
+  sink_->close();
+}
+
+}  // namespace mailsift::ingest

@@ -1,0 +1,68 @@
+#pragma once
+// Streaming writers for bulk output files (docs/bulk.md): every input record gives exactly one
+// output row, in the order written, with all of its input data kept and the result appended.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ingest/format.hpp"
+#include "ingest/reader.hpp"
+#include "verdict/result.hpp"
+
+namespace mailsift::ingest {
+
+struct OutputOptions {
+  Format format = Format::txt;  // txt = the human-readable table (as `--format table`)
+  bool gzip = false;
+};
+
+class Writer {
+ public:
+  /// Creates or truncates PATH ("-" = standard output). `input` (may be null: TXT input) tells the
+  /// layout: its format, CSV header, delimiter and width; the Writer copies what it needs. A CSV or
+  /// table header is written at once. Throws std::runtime_error (with the path and errno text).
+  static std::unique_ptr<Writer> open(const std::string& path, const OutputOptions& o, const Reader* input);
+  /// The same into a string (tests, fuzzing); `o.gzip` is ignored. `out` must outlive the Writer.
+  static std::unique_ptr<Writer> to_string(std::string& out, const OutputOptions& o, const Reader* input);
+
+  Writer(const Writer&) = delete;
+  Writer& operator=(const Writer&) = delete;
+  ~Writer();  // closes, ignoring errors: call close() to see them
+
+  /// One output row for input record `in` with its verdict `r`; `duplicate` marks a repeated address
+  /// (r is then the first occurrence's result). Throws std::runtime_error on a write failure.
+  void write(const Record& in, const Result& r, bool duplicate);
+  /// Hands everything written so far to the OS (gzip: a sync flush, so the file so far inflates).
+  void flush();
+  /// Finishes the file (gzip trailer) and closes it. Throws std::runtime_error on a write failure.
+  void close();
+
+  /// The CSV result column names this writer appends after the input's columns (CSV input and
+  /// output): csv_result_columns() and "duplicate", each prefixed "mailsift_" when any of them
+  /// would collide with an input header name.
+  [[nodiscard]] const std::vector<std::string>& result_columns() const noexcept { return result_names_; }
+
+  class Sink;
+
+ private:
+  Writer(std::unique_ptr<Sink> sink, const OutputOptions& o, const Reader* input);
+  void write_header();
+  void write_csv(const Record& in, const Result& r, bool duplicate);
+  void write_jsonl(const Record& in, const Result& r, bool duplicate);
+  void append_result_json(const Result& r, bool duplicate);
+  void maybe_drain();
+
+  std::unique_ptr<Sink> sink_;
+  OutputOptions o_;
+  Format in_format_ = Format::txt;
+  std::vector<std::string> header_;
+  std::vector<std::string> json_keys_;  // CSV → JSONL: the member name of each header column
+  std::vector<std::string> result_names_;
+  char delim_ = ',';
+  std::size_t width_ = 0;
+  std::string buf_;
+  bool closed_ = false;
+  bool wrote_row_ = false;  // CSV: a data row is out (the BOM rule is for the file's first field)
+};
+
+}  // namespace mailsift::ingest
