@@ -146,6 +146,51 @@ for bad in (["--proxy", "http://10.0.0.1:8080"], ["--proxy", "socks5://proxy.exa
             ["--helo", "two words"], ["--greylist-tries", "0"], ["--rcpts-per-session", "500"]):
     rc, _, err = run(["verify", "--level", "smtp"] + bad + ["a@b.com"])
     check("exit.usage.smtp " + " ".join(bad), rc == 2 and len(err) > 0, (rc, err))
+# --- bulk files (--input/--output), offline ---------------------------------------------------
+import tempfile  # noqa: E402
+import csv as csvmod  # noqa: E402
+with tempfile.TemporaryDirectory() as tmp:
+    src = os.path.join(tmp, "in.csv")
+    with open(src, "wb") as f:
+        f.write(b'\xef\xbb\xbfid;Courriel;note\r\n1;a@gmail.com;"semi; colon"\r\n2;bad@@x.com;"two\r\nlines"\r\n'
+                b'3;a@gmail.com;dup\r\n4;\xff\xfe@x.com;bytes\r\n5;"unterminated\r\n')
+    out = os.path.join(tmp, "out.csv")
+    rc, _, err = run(["verify", "--input", src, "--output", out, "--split", os.path.join(tmp, "split"),
+                      "--summary", os.path.join(tmp, "s.json")])
+    check("bulk.exit", rc == 0, (rc, err))
+    rows = list(csvmod.reader(open(out, newline="", encoding="utf-8", errors="replace"), delimiter=";"))
+    check("bulk.rows_kept", len(rows) == 6 and rows[0][:3] == ["id", "Courriel", "note"], rows)
+    col = {n: i for i, n in enumerate(rows[0])}
+    check("bulk.columns", "status" in col and "reason" in col and "duplicate" in col, rows[0])
+    if "status" in col and len(rows) == 6:
+        check("bulk.fields_unchanged", rows[1][2] == "semi; colon" and rows[2][2] == "two\r\nlines", rows)
+        check("bulk.duplicate", rows[3][col["duplicate"]] == "true" and rows[1][col["duplicate"]] == "false", rows)
+        check("bulk.bad_row_kept", rows[2][col["reason"]] == "syntax.multiple_at", rows[2])
+        check("bulk.not_utf8", rows[4][col["reason"]] == "syntax.invalid_utf8", rows[4])
+    summary = json.load(open(os.path.join(tmp, "s.json")))
+    check("bulk.summary", summary["rows"] == 5 and summary["duplicates"] == 1 and
+          summary["top_domains"][0]["domain"] == "gmail.com", summary)
+    split = sorted(os.listdir(os.path.join(tmp, "split")))
+    check("bulk.split", "valid.csv" in split and "invalid.csv" in split, split)
+    check("bulk.no_partial_left", not any(n.endswith(".partial") for n in os.listdir(tmp)), os.listdir(tmp))
+    # JSONL in, JSONL out, gzip.
+    src = os.path.join(tmp, "in.jsonl.gz")
+    import gzip  # noqa: E402
+    with gzip.open(src, "wb") as f:
+        f.write(b'{"id":1,"mail":"b@yahoo.com"}\n{"id":2}\nnot json\n')
+    out = os.path.join(tmp, "out.jsonl")
+    rc, _, err = run(["verify", "--input", src, "--output", out, "--quiet"])
+    recs = [json.loads(l) for l in open(out)]
+    check("bulk.jsonl", rc == 0 and len(recs) == 3 and recs[0]["id"] == 1 and
+          recs[0]["mailsift"]["status"] == "valid" and recs[2]["mailsift"]["reason"] == "row_unreadable", (rc, err, recs))
+    check("bulk.quiet", err == b"", err)
+    rc, out_, err = run(["verify", "--input", src, "a@b.com"])
+    check("bulk.input_and_args_refused", rc == 2, (rc, err))
+    rc, out_, err = run(["verify", "--output", out, "a@b.com"])
+    check("bulk.output_needs_input", rc == 2, (rc, err))
+    rc, out_, err = run(["verify", "--input", os.path.join(tmp, "missing.csv"), "--output", out])
+    check("bulk.missing_input", rc == 3 and b"missing.csv" in err, (rc, err))
+
 rc, out, _ = run(["verify", "--help"])
 check("help.level_default_smtp", b"{syntax,dns,smtp}=smtp" in out, out)
 rc, _, _ = run(["verify", "--format", "xml", "a@b.com"])
