@@ -294,11 +294,16 @@ class Progress {
 class OutputFile {
  public:
   OutputFile(const std::string& path, const ingest::OutputOptions& o, const ingest::Reader* in)
-      : path_(path), tmp_(path == "-" ? path : path + ".partial"), writer_(ingest::Writer::open(tmp_, o, in)) {}
+      : path_(path), tmp_(direct(path) ? path : path + ".partial"), writer_(ingest::Writer::open(tmp_, o, in)) {}
   ingest::Writer& writer() { return *writer_; }
+  // Standard output, /dev/null, a FIFO: written in place (there is nothing to rename).
+  static bool direct(const std::string& path) {
+    struct stat st{};
+    return path == "-" || (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode));
+  }
   void finish() {
     writer_->close();
-    if (path_ != "-" && std::rename(tmp_.c_str(), path_.c_str()) != 0)
+    if (tmp_ != path_ && std::rename(tmp_.c_str(), path_.c_str()) != 0)
       throw std::runtime_error("rename " + tmp_ + " → " + path_ + ": " + std::strerror(errno));
   }
 
