@@ -60,6 +60,12 @@ void install_interrupt_handler() {
 class SeenTable {
  public:
   SeenTable() { resize(1 << 16); }
+  /// Sizes the table for about `n` keys at once: growing by doubling re-touches every page.
+  void reserve(std::size_t n) {
+    std::size_t cap = 1 << 16;
+    while (cap < n * 2 && cap < (std::size_t{1} << 30)) cap <<= 1;
+    if (cap > keys_.size()) resize(cap);
+  }
   [[nodiscard]] std::optional<std::uint64_t> find(std::uint64_t key) const {
     key = key == 0 ? 1 : key;
     for (std::size_t i = key & mask_;; i = (i + 1) & mask_) {
@@ -158,7 +164,7 @@ struct Summary {
   std::uint64_t rows = 0, duplicates = 0, restored = 0, row_errors = 0;
   std::array<std::uint64_t, 4> by_status{};
   std::vector<std::uint64_t> by_reason = std::vector<std::uint64_t>(all_reasons().size(), 0);
-  std::unordered_map<std::string, std::uint64_t> domains;
+  std::unordered_map<std::string, std::uint64_t, StringHash, std::equal_to<>> domains;
   std::uint64_t other_domains = 0;
   Clock::time_point start = Clock::now();
 
@@ -169,7 +175,7 @@ struct Summary {
     ++by_reason[static_cast<std::size_t>(r.reason)];
     if (!r.parsed) return;
     const std::string_view d = r.address.domain();
-    if (auto it = domains.find(std::string(d)); it != domains.end()) ++it->second;
+    if (auto it = domains.find(d); it != domains.end()) ++it->second;
     else if (domains.size() < kMaxDomains) domains.emplace(d, 1);
     else ++other_domains;
   }
@@ -397,6 +403,8 @@ int verify_bulk(const VerifyOptions& o) {
 
   const bool canonical = o.dedupe == "canonical";
   SeenTable seen;
+  // A guess from the file size (about 40 bytes a row); the table still grows past it if needed.
+  if (reader->total_bytes() > 0) seen.reserve(static_cast<std::size_t>(reader->total_bytes() / 40));
   address::Address scratch;
   std::vector<Row> rows;
   std::vector<Result> engine_results, results;
@@ -422,7 +430,41 @@ int verify_bulk(const VerifyOptions& o) {
 
   try {
     ingest::Record rec;
-    for (;;) {
+    // Offline: nothing to wait for, so no batches: each record is classified straight into its
+    // output row (the offline verdict is deterministic, so a repeat's result is the first one's;
+    // it is only marked).
+    if (!network) {
+      Row row;
+      Result r;
+      std::string key;
+      while (!g_interrupted.load() && reader->next(row.rec)) {
+        const std::string_view email = text::trim_blanks(row.rec.email);
+        row.duplicate = false;
+        if (!row.rec.error.empty() && email.empty()) {
+          if (reported_errors++ < 20 && !o.quiet)
+            std::fprintf(stderr, "mailsift: %s: record %llu (line %llu): %s\n", o.input.c_str(),
+                         static_cast<unsigned long long>(row.rec.number), static_cast<unsigned long long>(row.rec.line),
+                         row.rec.error.c_str());
+          engine.classify_offline("", r);
+          r.reason = Reason::row_unreadable;
+          decide(r);
+          ++summary.row_errors;
+        } else {
+          engine.classify_offline(email, r);
+          key.clear();
+          if (!r.parsed) key = "\x01" + std::string(email);
+          else if (canonical) address::append_canonical(r.address, key);
+          else key = r.address.normalized();
+          const std::uint64_t h = fast_hash(key);
+          row.duplicate = seen.find(h).has_value();
+          if (!row.duplicate) seen.put(h, 0);
+        }
+        write(row, r);
+        if ((summary.rows & 0xFFF) == 0) progress.update(summary);
+      }
+      interrupted = g_interrupted.load();
+    }
+    for (; network;) {
       rows.clear();
       first_in_batch.clear();
       // Intake: a batch of records, each sorted out before any network work.
@@ -495,7 +537,7 @@ int verify_bulk(const VerifyOptions& o) {
         Result& r = results[i];
         switch (row.kind) {
           case Row::Kind::engine:
-            r = engine_results[row.pos];
+            r = std::move(engine_results[row.pos]);
             seen.put(fast_hash(row.key), pack(r));
             if (state || (cache && r.status != Status::unknown && (r.checks & kCheckSmtp))) {
               const std::string v = serialize(r);
