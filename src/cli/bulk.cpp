@@ -140,8 +140,8 @@ std::string serialize(const Result& r) {
 // Applies a stored value to `r` (already classified offline). False when the value is not ours.
 bool restore(std::string_view v, Result& r) {
   const std::size_t a = v.find(kSep), b = v.find(kSep, a + 1), c = v.find(kSep, b + 1);
-  if (v.substr(0, a) != "1" || a == std::string_view::npos || b == std::string_view::npos ||
-      c == std::string_view::npos)
+  if (a == std::string_view::npos || b == std::string_view::npos || c == std::string_view::npos ||
+      v.substr(0, a) != "1")
     return false;
   std::uint64_t packed = 0;
   for (const char ch : v.substr(a + 1, b - a - 1)) {

@@ -52,7 +52,6 @@ class Prober {
   [[nodiscard]] SessionContext& context() noexcept { return ctx_; }
 
  private:
-  struct Chunk;
   boost::asio::awaitable<void> domain_job(std::string domain, std::shared_ptr<const dns::DomainDns> dns,
                                           std::vector<std::string> mailboxes, Done done);
   boost::asio::awaitable<void> chunk_job(const std::string& domain, std::vector<Target> targets,

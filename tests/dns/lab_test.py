@@ -11,11 +11,11 @@ broken lab. Nothing leaves the namespace: it has only a loopback interface.
 """
 import json
 import os
-import shutil
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+import lab  # noqa: E402
 from checks import Checks  # noqa: E402
 
 BIN, ROOT = os.path.abspath(sys.argv[1]), sys.argv[2]
@@ -37,14 +37,6 @@ def verify(*args, stdin=None):
 
 
 def main():
-    if os.geteuid() != 0 or shutil.which("ip") is None or \
-            subprocess.run(["ip", "netns", "list"], capture_output=True).returncode != 0:
-        print("FAIL lab: needs root and `ip netns` (CI runs as root); not skipping silently")
-        return 1
-    up = subprocess.run(["bash", os.path.join(ROOT, "lab", "up.sh"), NAME], capture_output=True, timeout=120)
-    if up.returncode != 0:
-        print("FAIL lab: up.sh failed\n" + up.stderr.decode(errors="replace"))
-        return 1
 
     cases = ["mx-order", "implicit-mx", "null-mx", "nope", "no-mail", "servfail", "refused", "timeout",
              "mx-noaddr", "mx-nxtarget", "mx-ipliteral", "mx-cname", "xn--bcher-kva", "spf-reject-all",
@@ -144,10 +136,4 @@ def main():
     return 0
 
 
-rc = 1
-try:
-    rc = main()
-finally:
-    subprocess.run(["bash", os.path.join(ROOT, "lab", "down.sh"), NAME], capture_output=True, timeout=120)
-status = check.summary()
-sys.exit(1 if (status or rc) else 0)
+lab.run(ROOT, NAME, check, main)

@@ -12,11 +12,11 @@ namespace.
 """
 import json
 import os
-import shutil
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+import lab  # noqa: E402
 from checks import Checks  # noqa: E402
 
 BIN, ROOT = os.path.abspath(sys.argv[1]), sys.argv[2]
@@ -42,14 +42,6 @@ def verify(*args, stdin=None, timeout=120):
     return recs, p.stderr.decode(errors="replace")
 
 
-def lab_env(path):
-    out = {}
-    for line in open(path):
-        line = line.strip()
-        if "=" in line and not line.startswith("#"):
-            k, v = line.split("=", 1)
-            out[k] = v.strip("'\"")
-    return out
 
 
 def reason_of(r):
@@ -57,15 +49,7 @@ def reason_of(r):
 
 
 def main():
-    if os.geteuid() != 0 or shutil.which("ip") is None or \
-            subprocess.run(["ip", "netns", "list"], capture_output=True).returncode != 0:
-        print("FAIL lab: needs root and `ip netns` (CI runs as root); not skipping silently")
-        return 1
-    up = subprocess.run(["bash", os.path.join(ROOT, "lab", "up.sh"), NAME], capture_output=True, timeout=120)
-    if up.returncode != 0:
-        print("FAIL lab: up.sh failed\n" + up.stderr.decode(errors="replace"))
-        return 1
-    env.update(lab_env(f"/tmp/mailsift-lab-{NAME}/lab.env"))
+    env.update(lab.env_of(NAME))
 
     # --- one run, many domains: every reason Postfix gives at RCPT TO --------------------------
     m = f"mailbox.{Z}"
@@ -190,10 +174,4 @@ def main():
     return 0
 
 
-rc = 1
-try:
-    rc = main()
-finally:
-    subprocess.run(["bash", os.path.join(ROOT, "lab", "down.sh"), NAME], capture_output=True, timeout=120)
-status = check.summary()
-sys.exit(1 if (status or rc) else 0)
+lab.run(ROOT, NAME, check, main)
