@@ -30,6 +30,7 @@
 #include "ingest/writer.hpp"
 #include "store/cache.hpp"
 #include "store/state.hpp"
+#include "verdict/stored.hpp"
 #include "verdict/render.hpp"
 
 namespace mailsift::cli {
@@ -103,57 +104,6 @@ class SeenTable {
   std::vector<std::uint64_t> keys_, values_;
   std::size_t mask_ = 0, size_ = 0;
 };
-
-// The verdict part of a Result in 64 bits: status, reason, score, catch_all, blocklisted, checks.
-std::uint64_t pack(const Result& r) {
-  const auto score = static_cast<std::uint64_t>(std::lround(r.score * 100.0));
-  const std::uint64_t ca = !r.flags.catch_all ? 0 : (*r.flags.catch_all ? 2 : 1);
-  return static_cast<std::uint64_t>(r.status) | static_cast<std::uint64_t>(r.reason) << 2 | score << 10 | ca << 17 |
-         static_cast<std::uint64_t>(r.flags.blocklisted) << 19 | static_cast<std::uint64_t>(r.checks & 0xF) << 20;
-}
-
-void unpack(std::uint64_t v, Result& r) {
-  r.status = static_cast<Status>(v & 3);
-  r.reason = static_cast<Reason>((v >> 2) & 0xFF);
-  r.score = static_cast<double>((v >> 10) & 0x7F) / 100.0;
-  const std::uint64_t ca = (v >> 17) & 3;
-  r.flags.catch_all = ca == 0 ? std::nullopt : std::optional<bool>(ca == 2);
-  r.flags.blocklisted = ((v >> 19) & 1) != 0;
-  r.checks = static_cast<std::uint32_t>((v >> 20) & 0xF);
-}
-
-// State and cache values: "1" US packed-verdict US dns-json US smtp-json. The JSON never holds a
-// raw control byte (the renderer escapes them), so US (0x1F) separates safely.
-constexpr char kSep = '\x1f';
-
-std::string serialize(const Result& r) {
-  std::string v = "1";
-  v.push_back(kSep);
-  v += std::to_string(pack(r));
-  v.push_back(kSep);
-  render::append_dns_json(r, v);
-  v.push_back(kSep);
-  render::append_smtp_json(r, v);
-  return v;
-}
-
-// Applies a stored value to `r` (already classified offline). False when the value is not ours.
-bool restore(std::string_view v, Result& r) {
-  const std::size_t a = v.find(kSep), b = v.find(kSep, a + 1), c = v.find(kSep, b + 1);
-  if (a == std::string_view::npos || b == std::string_view::npos || c == std::string_view::npos ||
-      v.substr(0, a) != "1")
-    return false;
-  std::uint64_t packed = 0;
-  for (const char ch : v.substr(a + 1, b - a - 1)) {
-    if (!text::is_ascii_digit(ch)) return false;
-    packed = packed * 10 + static_cast<std::uint64_t>(ch - '0');
-  }
-  unpack(packed, r);
-  const std::string_view dns = v.substr(b + 1, c - b - 1), smtp = v.substr(c + 1);
-  if (dns != "null") r.restored_dns = std::make_shared<const std::string>(dns);
-  if (smtp != "null") r.restored_smtp = std::make_shared<const std::string>(smtp);
-  return true;
-}
 
 // ---- the summary -----------------------------------------------------------------------------
 // Top domains: counted exactly for the first kMaxDomains distinct domains; later new domains only
@@ -538,9 +488,9 @@ int verify_bulk(const VerifyOptions& o) {
         switch (row.kind) {
           case Row::Kind::engine:
             r = std::move(engine_results[row.pos]);
-            seen.put(fast_hash(row.key), pack(r));
+            seen.put(fast_hash(row.key), pack_verdict(r));
             if (state || (cache && r.status != Status::unknown && (r.checks & kCheckSmtp))) {
-              const std::string v = serialize(r);
+              const std::string v = serialize_verdict(r);
               if (state) state->put(row.key, v);
               if (cache && r.status != Status::unknown && (r.checks & kCheckSmtp)) cache->put_address(r.address.normalized(), v);
             }
@@ -548,12 +498,12 @@ int verify_bulk(const VerifyOptions& o) {
           case Row::Kind::same_as: r = results[row.pos]; break;
           case Row::Kind::seen:
             engine.classify_offline(text::trim_blanks(row.rec.email), r);
-            unpack(row.seen, r);
+            unpack_verdict(row.seen, r);
             break;
           case Row::Kind::restored:
             engine.classify_offline(text::trim_blanks(row.rec.email), r);
-            if (!restore(row.value, r)) throw std::runtime_error("a --state/--cache value is not readable: remove the file");
-            seen.put(fast_hash(row.key), pack(r));
+            if (!restore_verdict(row.value, r)) throw std::runtime_error("a --state/--cache value is not readable: remove the file");
+            seen.put(fast_hash(row.key), pack_verdict(r));
             ++summary.restored;
             break;
           case Row::Kind::unreadable:

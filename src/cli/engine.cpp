@@ -31,8 +31,6 @@ std::chrono::milliseconds seconds_to_ms(double s) {
   return std::chrono::milliseconds(static_cast<std::int64_t>(s * 1000.0 + 0.5));
 }
 
-namespace {
-
 // Each SMTP session holds a socket: 2,000 in flight need more than the usual soft limit of 1,024
 // descriptors. Raise the soft limit to the hard one (what servers like nginx and Postfix do); if the
 // hard limit is still too low, sessions past it fail as connect_failed and say why.
@@ -44,6 +42,22 @@ void raise_open_files_limit(std::size_t sessions) {
     rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ? want : std::min(rl.rlim_max, want);
     (void)::setrlimit(RLIMIT_NOFILE, &rl);
   }
+}
+
+smtp::PolitenessOptions politeness_options(const VerifyOptions& o) {
+  smtp::PolitenessOptions po;
+  po.host_concurrency = o.host_concurrency;
+  po.host_rate = o.host_rate;
+  po.backoff = seconds_to_ms(o.host_backoff);
+  return po;
+}
+
+smtp::RetryOptions retry_options(const VerifyOptions& o) {
+  smtp::RetryOptions retry;
+  retry.greylist_retry = seconds_to_ms(o.greylist_retry);
+  retry.greylist_tries = o.greylist_tries;
+  retry.max_wait = seconds_to_ms(o.max_wait);
+  return retry;
 }
 
 smtp::ProbeOptions probe_options(const VerifyOptions& o) {
@@ -78,8 +92,6 @@ smtp::ProbeOptions probe_options(const VerifyOptions& o) {
   return p;
 }
 
-}  // namespace
-
 Engine::Engine(const VerifyOptions& o)
     : knowledge_(o.lists), classifier_(knowledge_), dns_level_(o.level == "dns" || o.level == "smtp"),
       smtp_level_(o.level == "smtp"), concurrency_(std::max<std::size_t>(1, o.dns_concurrency)),
@@ -94,17 +106,8 @@ Engine::Engine(const VerifyOptions& o)
   mo.blocklist_zones = o.blocklists;
   mail_ = std::make_unique<dns::MailLookup>(*resolver_, std::move(mo));
   if (!smtp_level_) return;
-  smtp::PolitenessOptions po;
-  po.host_concurrency = o.host_concurrency;
-  po.host_rate = o.host_rate;
-  po.backoff = seconds_to_ms(o.host_backoff);
-  smtp::RetryOptions retry;
-  retry.greylist_retry = seconds_to_ms(o.greylist_retry);
-  retry.greylist_tries = o.greylist_tries;
-  retry.max_wait = seconds_to_ms(o.max_wait);
-  smtp::ProbeOptions p = probe_options(o);
   raise_open_files_limit(o.smtp_concurrency);
-  prober_ = std::make_unique<smtp::Prober>(io_, std::move(p), po, retry, o.smtp_concurrency);
+  prober_ = std::make_unique<smtp::Prober>(io_, probe_options(o), politeness_options(o), retry_options(o), o.smtp_concurrency);
 }
 
 std::size_t Engine::add(std::string_view input) {

@@ -26,6 +26,13 @@
 namespace mailsift::cli {
 
 [[nodiscard]] std::chrono::milliseconds seconds_to_ms(double s);
+// The SMTP stage's settings from the command line (shared with `mailsift serve`). probe_options
+// throws std::invalid_argument for a bad --proxy, --source-ip or --mail-from.
+[[nodiscard]] smtp::ProbeOptions probe_options(const VerifyOptions& o);
+[[nodiscard]] smtp::PolitenessOptions politeness_options(const VerifyOptions& o);
+[[nodiscard]] smtp::RetryOptions retry_options(const VerifyOptions& o);
+/// Raises the open-files soft limit so that `sessions` SMTP connections fit.
+void raise_open_files_limit(std::size_t sessions);
 
 class Engine {
  public:

@@ -15,7 +15,9 @@
 #include <memory>
 
 #include "cli/bulk.hpp"
+#include "cli/commands.hpp"
 #include "cli/engine.hpp"
+#include "server/serve.hpp"
 #include "cli/options.hpp"
 #include "common/line_reader.hpp"
 #include "common/text.hpp"
@@ -142,14 +144,7 @@ int verify(const VerifyOptions& o) {
 
 }  // namespace
 
-int run(int argc, char** argv) {
-  CLI::App app{"mailsift: tells whether mail to an address would be delivered, without sending any"};
-  app.set_version_flag("--version", std::string("mailsift ") + kVersion);
-  app.require_subcommand(1);
-
-  VerifyOptions o;
-  CLI::App* v = app.add_subcommand("verify", "Verify addresses given as arguments, or one per line on standard input");
-  v->add_option("addresses", o.addresses, "Addresses to verify; none or '-' reads standard input, one per line");
+void add_engine_options(CLI::App* v, VerifyOptions& o) {
   v->add_option("--level", o.level,
                 "How far to go: syntax (offline: syntax and domain knowledge), dns (+ MX, null MX, SPF, DMARC) or "
                 "smtp (+ ask the mail server about the mailbox, without sending mail)")
@@ -164,7 +159,6 @@ int run(int argc, char** argv) {
   v->add_option("--dns-concurrency", o.dns_concurrency, "Domains looked up at once at --level dns")
       ->check(CLI::Range(1, 65536))
       ->capture_default_str();
-  v->add_flag("--dns-stats", o.dns_stats, "At --level dns, print DNS query counts to standard error at the end");
   v->add_flag("--allow-private-targets", o.allow_private_targets,
               "Accept mail servers at loopback, private, link-local and other non-public addresses (labs, intranets)");
   v->add_option("--domain-blocklist", o.blocklists, "Domain block list (RHSBL) zone to query at --level dns (repeatable)")
@@ -216,6 +210,34 @@ int run(int argc, char** argv) {
   v->add_flag("--no-starttls", o.no_starttls, "Do not use STARTTLS even when the server offers it");
   v->add_flag("--no-catch-all", o.no_catch_all, "Do not test a random address for catch-all domains");
   v->add_flag("--transcript", o.transcript, "Include the whole SMTP dialogue in the output (smtp.transcript; table: under each row)");
+  v->add_option("--disposable-file", o.lists.disposable_files, "Extra disposable domains, one per line (repeatable)")
+      ->allow_extra_args(false);
+  v->add_option("--disposable-domain", o.lists.disposable_domains, "An extra disposable domain (repeatable)")
+      ->allow_extra_args(false);
+  v->add_option("--allow-file", o.lists.allow_files, "Domains never treated as disposable, one per line (repeatable)")
+      ->allow_extra_args(false);
+  v->add_option("--allow-domain", o.lists.allow_domains, "A domain never treated as disposable (repeatable)")
+      ->allow_extra_args(false);
+  v->add_option("--free-file", o.lists.free_files, "Extra free-provider domains, one per line (repeatable)")
+      ->allow_extra_args(false);
+  v->add_option("--role-file", o.lists.role_files, "Extra role-account local parts, one per line (repeatable)")
+      ->allow_extra_args(false);
+  v->add_flag("--extended-disposable", o.lists.extended_disposable,
+              "Also use the large community disposable lists (more coverage, more false positives)");
+  v->add_flag_callback("--no-builtin-lists", [&o] { o.lists.builtin = false; },
+                       "Use only the list files and domains given on the command line");
+}
+
+int run(int argc, char** argv) {
+  CLI::App app{"mailsift: tells whether mail to an address would be delivered, without sending any"};
+  app.set_version_flag("--version", std::string("mailsift ") + kVersion);
+  app.require_subcommand(1);
+
+  VerifyOptions o;
+  CLI::App* v = app.add_subcommand("verify", "Verify addresses given as arguments, or one per line on standard input");
+  v->add_option("addresses", o.addresses, "Addresses to verify; none or '-' reads standard input, one per line");
+  add_engine_options(v, o);
+  v->add_flag("--dns-stats", o.dns_stats, "At --level dns, print DNS query counts to standard error at the end");
   v->add_flag("--smtp-stats", o.smtp_stats, "At --level smtp, print session and RCPT counts to standard error at the end");
   v->add_option("--input", o.input, "Bulk: read addresses from FILE (TXT, CSV or JSONL, .gz too; '-' = standard input); see docs/bulk.md");
   v->add_option("--output", o.output, "Bulk: write every input row with its result appended to FILE ('-' = standard output)")
@@ -242,24 +264,9 @@ int run(int argc, char** argv) {
       ->capture_default_str();
   v->add_option("--format", o.format, "Output format: jsonl, json, csv or table (default: table on a terminal, else jsonl)")
       ->check(CLI::IsMember({"jsonl", "json", "csv", "table"}));
-  v->add_option("--disposable-file", o.lists.disposable_files, "Extra disposable domains, one per line (repeatable)")
-      ->allow_extra_args(false);
-  v->add_option("--disposable-domain", o.lists.disposable_domains, "An extra disposable domain (repeatable)")
-      ->allow_extra_args(false);
-  v->add_option("--allow-file", o.lists.allow_files, "Domains never treated as disposable, one per line (repeatable)")
-      ->allow_extra_args(false);
-  v->add_option("--allow-domain", o.lists.allow_domains, "A domain never treated as disposable (repeatable)")
-      ->allow_extra_args(false);
-  v->add_option("--free-file", o.lists.free_files, "Extra free-provider domains, one per line (repeatable)")
-      ->allow_extra_args(false);
-  v->add_option("--role-file", o.lists.role_files, "Extra role-account local parts, one per line (repeatable)")
-      ->allow_extra_args(false);
-  v->add_flag("--extended-disposable", o.lists.extended_disposable,
-              "Also use the large community disposable lists (more coverage, more false positives)");
   v->add_flag("--strict", o.strict, "Exit with status 1 unless every result is valid (for scripts checking one address)");
-  v->add_flag_callback("--no-builtin-lists", [&o] { o.lists.builtin = false; },
-                       "Use only the list files and domains given on the command line");
-
+  server::ServeOptions so;
+  CLI::App* serve = add_serve_command(app, so);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -267,6 +274,7 @@ int run(int argc, char** argv) {
     return rc == 0 ? kOk : kUsage;
   }
   try {
+    if (serve->parsed()) return server::serve(so);
     return verify(o);
   } catch (const std::invalid_argument& e) {
     std::fprintf(stderr, "mailsift: %s\n", e.what());

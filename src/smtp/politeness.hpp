@@ -77,6 +77,13 @@ class HostGate {
   void back_off(const std::string& address);
 
   [[nodiscard]] std::size_t hosts() const noexcept { return hosts_.size(); }
+  /// Calls `f(address, connections, waiting)` for every address with a connection or a waiter
+  /// (for the server's metrics).
+  template <class F>
+  void for_each_busy(F&& f) const {
+    for (const auto& [address, h] : hosts_)
+      if (!h->slots.idle()) f(address, h->slots.in_use(), h->slots.waiting());
+  }
   /// Most connections held at once to any one address so far (the per-host cap, observed).
   [[nodiscard]] std::size_t peak() const noexcept { return peak_; }
 

@@ -49,6 +49,9 @@ class Prober {
   /// Catch-all answers known so far, by domain (for a --cache file), and a way to seed them.
   [[nodiscard]] const std::unordered_map<std::string, bool>& catch_all_answers() const noexcept { return catch_all_; }
   void remember_catch_all(const std::string& domain, bool catch_all) { catch_all_[domain] = catch_all; }
+  /// Forgets the catch-all answers (a long-running server asks again now and then: a domain's
+  /// setup changes, and the map must not grow without end).
+  void forget_catch_all() { catch_all_.clear(); }
   [[nodiscard]] SessionContext& context() noexcept { return ctx_; }
 
  private:

@@ -171,9 +171,9 @@ bool begin_and_check_format(Db& db, std::int32_t application_id, const char* sch
   }
   if (app != application_id) {
     const std::string want(kind);
-    if (app == kStateApplicationId || app == kCacheApplicationId) {
-      db.fail_message("is a mailsift " + std::string(app == kStateApplicationId ? "state" : "cache") + " file, not a " +
-                      want + " file");
+    if (app == kStateApplicationId || app == kCacheApplicationId || app == kServerApplicationId) {
+      const char* is = app == kStateApplicationId ? "state" : app == kCacheApplicationId ? "cache" : "server database";
+      db.fail_message("is a mailsift " + std::string(is) + " file, not a " + want + " file");
     }
     db.fail_message("is not a mailsift " + want +
                     " file (an SQLite database with other contents); remove it or use another");

@@ -95,10 +95,11 @@ class Use {
 // "locked" message.
 void configure(Db& db, int cache_kib);
 
-// PRAGMA application_id of the two kinds of file ('MSst', 'MSca'), and their format version
+// PRAGMA application_id of the kinds of file ('MSst', 'MSca', 'MSsj'), and their format version
 // (PRAGMA user_version).
 inline constexpr std::int32_t kStateApplicationId = 0x4D537374;
 inline constexpr std::int32_t kCacheApplicationId = 0x4D536361;
+inline constexpr std::int32_t kServerApplicationId = 0x4D53736A;  // 'MSsj': mailsift serve's jobs
 inline constexpr int kFormatVersion = 1;
 
 // Begins an IMMEDIATE transaction (left open for the caller to commit) and checks that the file is

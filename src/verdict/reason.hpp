@@ -81,6 +81,8 @@ enum class Reason : std::uint8_t {
   syntax_numeric_tld,
   syntax_bad_idn,
   syntax_bad_address_literal,
+  // unknown: the HTTP API (appended last: stored verdicts keep the numbers of the older reasons)
+  check_pending,
 };
 
 struct ReasonInfo {

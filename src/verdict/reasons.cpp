@@ -75,6 +75,7 @@ constexpr std::array kReasons = {
     ReasonInfo{syntax_numeric_tld, "syntax.numeric_tld", I, "top-level domain is all digits"},
     ReasonInfo{syntax_bad_idn, "syntax.bad_idn", I, "internationalized domain name is not valid under IDNA2008/UTS #46"},
     ReasonInfo{syntax_bad_address_literal, "syntax.bad_address_literal", I, "address literal is not a valid [IPv4] or [IPv6:...] address"},
+    ReasonInfo{check_pending, "check_pending", U, "the check did not finish within the request's timeout; it goes on: ask again shortly"},
 };
 
 constexpr bool in_enum_order() {
@@ -83,7 +84,7 @@ constexpr bool in_enum_order() {
   return true;
 }
 static_assert(in_enum_order(), "kReasons must list reasons in enum order");
-static_assert(kReasons.size() == static_cast<std::size_t>(syntax_bad_address_literal) + 1);
+static_assert(kReasons.size() == static_cast<std::size_t>(check_pending) + 1);
 
 }  // namespace
 

@@ -1,0 +1,69 @@
+// `mailsift serve`: its options (docs/api.md). The server itself is src/server/.
+#include "cli/commands.hpp"
+
+namespace mailsift::cli {
+
+CLI::App* add_serve_command(CLI::App& app, server::ServeOptions& o) {
+  CLI::App* s = app.add_subcommand("serve", "Run the HTTP API: real-time checks and bulk jobs (docs/api.md)");
+  add_engine_options(s, o.engine);
+  s->add_option("--listen", o.listen, "HOST:PORT or [IPV6]:PORT to listen on (a non-loopback address needs an API key)")
+      ->capture_default_str();
+  s->add_option("--tls-cert", o.tls_cert, "PEM certificate chain: serve HTTPS (TLS 1.2+, 1.3 preferred)");
+  s->add_option("--tls-key", o.tls_key, "PEM private key of --tls-cert");
+  s->add_option("--api-key", o.api_keys, "An API key clients send as 'Authorization: Bearer KEY' (repeatable)")
+      ->allow_extra_args(false);
+  s->add_option("--api-keys-file", o.api_keys_file,
+                "File of API keys as SHA-256 hex hashes, one per line, optionally 'name=NAME rate=N'");
+  s->add_option("--rate-limit", o.rate_limit, "Requests per second per API key (per client address without keys); 0: no limit")
+      ->check(CLI::Range(0.0, 1e9))
+      ->capture_default_str();
+  s->add_option("--rate-burst", o.rate_burst, "Requests a key may send at once before --rate-limit applies")
+      ->check(CLI::Range(1.0, 1e9))
+      ->capture_default_str();
+  s->add_option("--db", o.db, "SQLite database of jobs and their results (created if missing)")->capture_default_str();
+  s->add_option("--job-retention", o.job_retention, "Seconds a finished job and its results are kept")
+      ->check(CLI::Range(0.0, 3.2e8))
+      ->capture_default_str();
+  s->add_option("--job-concurrency", o.job_concurrency, "Addresses of bulk jobs being verified at once, in all")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  s->add_option("--max-running-jobs", o.max_running_jobs, "Jobs verified at once (round-robin); later ones wait queued")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  s->add_option("--max-job-size", o.max_job_size, "Most addresses in one job")
+      ->check(CLI::Range(1, 100000000))
+      ->capture_default_str();
+  s->add_option("--max-body", o.max_body, "Largest request body in bytes")
+      ->check(CLI::Range(1024, 1 << 30))
+      ->capture_default_str();
+  s->add_option("--read-timeout", o.read_timeout, "Seconds a client has to send a whole request")
+      ->check(CLI::Range(0.1, 3600.0))
+      ->capture_default_str();
+  s->add_option("--idle-timeout", o.idle_timeout, "Seconds an idle keep-alive connection is kept open")
+      ->check(CLI::Range(0.1, 3600.0))
+      ->capture_default_str();
+  s->add_option("--max-connections", o.max_connections, "Client connections at once; more are closed at once")
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
+  s->add_option("--verify-timeout", o.verify_timeout, "Default seconds /v1/verify waits before answering check_pending")
+      ->check(CLI::Range(0.1, 3600.0))
+      ->capture_default_str();
+  s->add_option("--max-timeout", o.max_timeout, "Largest 'timeout' a /v1/verify request may ask for")
+      ->check(CLI::Range(0.1, 3600.0))
+      ->capture_default_str();
+  s->add_option("--result-ttl", o.result_ttl, "Seconds a finished single-check answer is kept in memory and reused")
+      ->check(CLI::Range(0.0, 86400.0))
+      ->capture_default_str();
+  s->add_option("--cache", o.cache_file, "SQLite file of SMTP verdicts kept across restarts (younger than --cache-ttl)");
+  s->add_option("--cache-ttl", o.cache_ttl, "Seconds a --cache verdict stays usable")
+      ->check(CLI::Range(0.0, 3.2e8))
+      ->capture_default_str();
+  s->add_flag("--hash-keys", o.hash_keys, "Key cached verdicts by a SHA-256 of the address, not the address");
+  s->add_flag("--log-addresses", o.log_addresses, "Write full addresses to the log (default: a***@domain)");
+  s->add_flag("--quiet", o.quiet, "No log lines (the 'listening on' line and errors still go to standard error)");
+  s->add_flag("--allow-private-callbacks", o.allow_private_callbacks,
+              "Let job callback_url point at loopback and private addresses (labs, intranets)");
+  return s;
+}
+
+}  // namespace mailsift::cli

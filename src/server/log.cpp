@@ -1,0 +1,36 @@
+#include "server/log.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+
+#include "verdict/render.hpp"
+
+namespace mailsift::server {
+
+std::string mask_address(std::string_view a) {
+  const std::size_t at = a.rfind('@');
+  if (at == std::string_view::npos || at == 0) return "***";
+  std::string out(1, a.front());
+  out += "***";
+  out += a.substr(at);
+  return out;
+}
+
+std::string Log::address(std::string_view a) const { return addresses_ ? std::string(a) : mask_address(a); }
+
+void Log::line(std::string_view text) const {
+  if (quiet_) return;
+  const auto now = std::chrono::system_clock::now();
+  const std::time_t t = std::chrono::system_clock::to_time_t(now);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  // Escaped like a JSON string body: a client-chosen path or address never forges a log line.
+  std::string safe;
+  render::append_json_string(text, safe);
+  std::fprintf(stderr, "%s mailsift: %s\n", stamp, safe.c_str());
+}
+
+}  // namespace mailsift::server

@@ -1,0 +1,36 @@
+#pragma once
+// Every option of `mailsift serve` (docs/api.md), as parsed by CLI11 (cli/serve.cpp). Plain data.
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "cli/options.hpp"
+
+namespace mailsift::server {
+
+struct ServeOptions {
+  cli::VerifyOptions engine;  // --level (the default level of requests), DNS, SMTP and list options
+  std::string listen = "127.0.0.1:8080";
+  std::string tls_cert, tls_key;
+  std::vector<std::string> api_keys;
+  std::string api_keys_file;
+  double rate_limit = 50, rate_burst = 100;
+  std::string db = "mailsift.db";
+  double job_retention = 7 * 86400.0;
+  std::size_t job_concurrency = 500;
+  std::size_t max_running_jobs = 4;
+  bool log_addresses = false;
+  bool quiet = false;
+  bool hash_keys = false;
+  std::string cache_file;
+  double cache_ttl = 7 * 86400.0;
+  std::size_t max_body = std::size_t{64} << 20;
+  std::size_t max_job_size = 1'000'000;
+  double read_timeout = 30, idle_timeout = 60;
+  std::size_t max_connections = 1024;
+  double verify_timeout = 10, max_timeout = 120;
+  double result_ttl = 600;
+  bool allow_private_callbacks = false;
+};
+
+}  // namespace mailsift::server

@@ -1,0 +1,74 @@
+#include "server/serve.hpp"
+
+#include <boost/asio/signal_set.hpp>
+#include <csignal>
+#include <cstdio>
+#include <stdexcept>
+
+#include "server/api.hpp"
+#include "server/auth.hpp"
+#include "server/http.hpp"
+#include "server/jobs.hpp"
+#include "server/log.hpp"
+#include "server/metrics.hpp"
+#include "server/verifier.hpp"
+#include "store/jobs.hpp"
+
+namespace mailsift::server {
+
+bool loopback_listen(const std::string& listen) { return parse_listen(listen).address().is_loopback(); }
+
+int serve(const ServeOptions& o) {
+  Keys keys;
+  for (const std::string& k : o.api_keys) keys.add_plain(k);
+  if (!o.api_keys_file.empty()) keys.load_file(o.api_keys_file);
+  if (keys.empty() && !loopback_listen(o.listen))
+    throw std::invalid_argument("--listen " + o.listen +
+                                ": a non-loopback address needs API keys (--api-key or --api-keys-file)");
+  // A client that goes away mid-response must not kill the server.
+  std::signal(SIGPIPE, SIG_IGN);
+
+  boost::asio::io_context io{1};
+  Log log(o.quiet, o.log_addresses);
+  Metrics metrics;
+  store::JobStore db(o.db);
+  VerifierOptions vo;
+  vo.result_ttl = std::chrono::seconds(static_cast<std::int64_t>(o.result_ttl));
+  vo.hash_keys = o.hash_keys;
+  vo.cache_file = o.cache_file;
+  vo.cache_ttl = std::chrono::seconds(static_cast<std::int64_t>(o.cache_ttl));
+  Verifier verifier(io, o.engine, vo, metrics);
+  JobOptions jo;
+  jo.concurrency = o.job_concurrency;
+  jo.max_running = o.max_running_jobs;
+  jo.retention = std::chrono::seconds(static_cast<std::int64_t>(o.job_retention));
+  jo.callbacks.allow_private = o.allow_private_callbacks;
+  JobRunner jobs(io, db, verifier, jo);
+  Api api(io, o, verifier, jobs, metrics, keys, log);
+  HttpServer http(io, o, api, metrics, log);
+
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](boost::system::error_code ec, int sig) {
+    if (ec) return;
+    log.line(std::string("stopping (") + (sig == SIGINT ? "SIGINT" : "SIGTERM") +
+             "); unfinished jobs resume at the next start");
+    api.shutting_down();
+    http.stop();
+    jobs.stop();
+    verifier.commit();
+    io.stop();
+  });
+
+  jobs.start();
+  http.start();
+  const auto ep = http.local_endpoint();
+  const std::string host = ep.address().is_v6() ? "[" + ep.address().to_string() + "]" : ep.address().to_string();
+  // Always printed (tests and scripts read the port of --listen HOST:0 from it).
+  std::fprintf(stderr, "mailsift: listening on %s://%s:%u (%zu API key%s, database %s)\n", http.tls() ? "https" : "http",
+               host.c_str(), static_cast<unsigned>(ep.port()), keys.size(), keys.size() == 1 ? "" : "s", o.db.c_str());
+  std::fflush(stderr);
+  io.run();
+  return 0;
+}
+
+}  // namespace mailsift::server

@@ -1,0 +1,211 @@
+#include "server/verifier.hpp"
+
+#include <boost/asio/post.hpp>
+#include <unordered_set>
+
+#include "cli/engine.hpp"
+#include "common/text.hpp"
+#include "server/auth.hpp"
+#include "verdict/stored.hpp"
+
+namespace mailsift::server {
+
+struct Verifier::Check {
+  std::string key;
+  Level level = Level::smtp;
+  bool remember = false;
+  std::shared_ptr<Result> result = std::make_shared<Result>();
+  std::vector<Done> waiters;
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+};
+
+Verifier::Verifier(boost::asio::io_context& io, const cli::VerifyOptions& o, VerifierOptions options, Metrics& metrics)
+    : io_(io), opt_(std::move(options)), metrics_(metrics), knowledge_(o.lists), classifier_(knowledge_),
+      catch_all_since_(std::chrono::steady_clock::now()) {
+  dns::ResolverOptions ro;
+  ro.servers = o.dns_servers;
+  ro.timeout = std::chrono::milliseconds(o.dns_timeout_ms);
+  resolver_ = std::make_unique<dns::Resolver>(io_, std::move(ro));
+  dns::MailOptions mo;
+  mo.allow_private_targets = o.allow_private_targets;
+  mo.blocklist_zones = o.blocklists;
+  mail_ = std::make_unique<dns::MailLookup>(*resolver_, std::move(mo));
+  cli::raise_open_files_limit(o.smtp_concurrency);
+  prober_ = std::make_unique<smtp::Prober>(io_, cli::probe_options(o), cli::politeness_options(o), cli::retry_options(o),
+                                           o.smtp_concurrency);
+  if (!opt_.cache_file.empty()) {
+    cache_ = std::make_unique<store::Cache>(opt_.cache_file);
+    cache_->expire(opt_.cache_ttl);
+    cache_->commit();
+  }
+}
+
+Verifier::~Verifier() {
+  try {
+    commit();
+  } catch (...) {  // NOLINT(bugprone-empty-catch): a destructor must not throw; the cache is only a cache
+  }
+}
+
+void Verifier::commit() {
+  if (cache_) cache_->commit();
+}
+
+std::string Verifier::key_of(std::string_view input, Level level) const {
+  const std::string_view a = text::trim_blanks(input);
+  std::string k(1, static_cast<char>('0' + static_cast<int>(level)));
+  if (opt_.hash_keys) k += sha256_hex(a);
+  else k += a;
+  return k;
+}
+
+void Verifier::verify(std::string_view input, Level level, bool remember, Done done) {
+  std::string key = key_of(input, level);
+  const auto now = std::chrono::steady_clock::now();
+  if (auto it = answers_.find(key); it != answers_.end()) {
+    if (now - it->second.at < opt_.result_ttl) {
+      boost::asio::post(io_, [done = std::move(done), r = it->second.result] { done(r); });
+      return;
+    }
+    answers_.erase(it);
+  }
+  if (auto it = running_.find(key); it != running_.end()) {
+    it->second->waiters.push_back(std::move(done));
+    it->second->remember |= remember;
+    return;
+  }
+  auto c = std::make_shared<Check>();
+  c->key = std::move(key);
+  c->level = level;
+  c->remember = remember;
+  c->waiters.push_back(std::move(done));
+  running_.emplace(c->key, c);
+  Result& r = *c->result;
+  classifier_.classify(text::trim_blanks(input), r);
+  if (level == Level::syntax || !r.parsed || r.status == Status::invalid) {
+    boost::asio::post(io_, [this, c] { finish(c); });
+    return;
+  }
+  // A verdict from the --cache file (SMTP level only: what the network said, younger than its TTL).
+  if (cache_ && level == Level::smtp) {
+    if (auto v = cache_->get_address(r.address.normalized(), opt_.cache_ttl); v && restore_verdict(*v, r)) {
+      boost::asio::post(io_, [this, c] { finish(c); });
+      return;
+    }
+  }
+  if (r.flags.address_literal) {
+    boost::asio::post(io_, [this, c, d = mail_->literal(r.address.domain())] { on_dns(c, d); });
+    return;
+  }
+  mail_->lookup(std::string(r.address.domain()), std::string(r.registrable_domain()),
+                [this, c](dns::DomainDnsPtr d) { on_dns(c, std::move(d)); });
+}
+
+void Verifier::on_dns(const std::shared_ptr<Check>& c, dns::DomainDnsPtr d) {
+  Result& r = *c->result;
+  apply_dns(r, d);
+  const Status ds = info(d->reason).status;
+  if (c->level == Level::dns || !d->has_target() || ds == Status::invalid || ds == Status::unknown) {
+    finish(c);
+    return;
+  }
+  enqueue_probe(c, std::move(d));
+}
+
+void Verifier::enqueue_probe(const std::shared_ptr<Check>& c, dns::DomainDnsPtr d) {
+  // A long-running server asks for catch-all answers again now and then.
+  const auto now = std::chrono::steady_clock::now();
+  if (now - catch_all_since_ > opt_.catch_all_ttl) {
+    prober_->forget_catch_all();
+    catch_all_since_ = now;
+  }
+  const std::string domain(c->result->address.domain());
+  DomainQueue& q = domains_[domain];
+  q.waiting.push_back(c);
+  q.dns = std::move(d);
+  if (!q.running && !q.scheduled) {
+    // Posted, so the checks of this domain that arrive in the same turn of the loop share a session.
+    q.scheduled = true;
+    boost::asio::post(io_, [this, domain] { start_probe(domain); });
+  }
+}
+
+void Verifier::start_probe(const std::string& domain) {
+  auto it = domains_.find(domain);
+  if (it == domains_.end()) return;
+  DomainQueue& q = it->second;
+  q.scheduled = false;
+  if (q.waiting.empty()) {
+    if (!q.running) domains_.erase(it);
+    return;
+  }
+  auto batch = std::make_shared<std::vector<std::shared_ptr<Check>>>(std::move(q.waiting));
+  q.waiting.clear();
+  q.running = true;
+  // One RCPT per distinct mailbox.
+  auto index = std::make_shared<std::vector<std::size_t>>();
+  std::vector<std::string> mailboxes;
+  std::unordered_map<std::string_view, std::size_t> seen;
+  for (const auto& c : *batch) {
+    const std::string_view m = c->result->address.normalized();
+    auto [pos, fresh] = seen.try_emplace(m, mailboxes.size());
+    if (fresh) mailboxes.emplace_back(m);
+    index->push_back(pos->second);
+  }
+  prober_->probe(domain, q.dns, std::move(mailboxes), [this, domain, batch, index](std::vector<smtp::AddressProbe> res) {
+    for (std::size_t i = 0; i < batch->size(); ++i) {
+      apply_smtp(*(*batch)[i]->result, res[(*index)[i]]);
+      finish((*batch)[i]);
+    }
+    auto qi = domains_.find(domain);
+    if (qi == domains_.end()) return;
+    qi->second.running = false;
+    if (qi->second.waiting.empty()) {
+      if (!qi->second.scheduled) domains_.erase(qi);
+    } else if (!qi->second.scheduled) {
+      qi->second.scheduled = true;
+      boost::asio::post(io_, [this, domain] { start_probe(domain); });
+    }
+  });
+}
+
+void Verifier::finish(const std::shared_ptr<Check>& c) {
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - c->start).count();
+  metrics_.verification(c->level, c->result->reason, seconds);
+  running_.erase(c->key);
+  std::shared_ptr<const Result> r = c->result;
+  if (c->remember) remember(c->key, r);
+  if (cache_ && c->level == Level::smtp && r->status != Status::unknown && (r->checks & kCheckSmtp) &&
+      !r->restored_smtp) {
+    cache_->put_address(r->address.normalized(), serialize_verdict(*r));
+  }
+  for (Done& d : c->waiters) boost::asio::post(io_, [d = std::move(d), r] { d(r); });
+  c->waiters.clear();
+}
+
+void Verifier::remember(const std::string& key, std::shared_ptr<const Result> r) {
+  const auto now = std::chrono::steady_clock::now();
+  // Oldest first: forget what is stale, and the oldest beyond the bound.
+  while (!answer_order_.empty() &&
+         (now - answer_order_.front().second >= opt_.result_ttl || answers_.size() >= opt_.result_cache_entries)) {
+    auto it = answers_.find(answer_order_.front().first);
+    if (it != answers_.end() && it->second.at == answer_order_.front().second) answers_.erase(it);
+    answer_order_.pop_front();
+  }
+  answers_[key] = Remembered{std::move(r), now};
+  answer_order_.emplace_back(key, now);
+}
+
+void Verifier::gauges(Gauges& g) const {
+  smtp::SessionContext& ctx = prober_->context();
+  g.sessions_in_flight = ctx.sessions().in_use();
+  ctx.gate().for_each_busy([&](const std::string& host, std::size_t conns, std::size_t waiting) {
+    g.hosts.push_back(HostGauge{host, conns, waiting});
+  });
+  const dns::ResolverStats& st = resolver_->stats();
+  g.dns_queries = st.queries_sent + st.coalesced;
+  g.dns_cache_hits = st.cache_hits;
+  g.checks_in_flight = running_.size();
+}
+
+}  // namespace mailsift::server

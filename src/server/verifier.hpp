@@ -1,0 +1,101 @@
+#pragma once
+// The engine behind the HTTP API: one address at a time, asynchronously, on the server's event loop
+// (cli::Engine is the batch form for files). A check runs syntax and domain knowledge at once, then
+// the DNS stage, then the SMTP probe; checks of the same address and level share one run, checks
+// at the same domain that wait for a probe go to the mail server together (many RCPTs in one
+// session), and finished answers are kept for a while (--result-ttl) so a repeated request — a form
+// submitted twice, a client that timed out — costs the mail server nothing.
+// Entry point: Verifier::verify.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "cli/options.hpp"
+#include "dns/mail.hpp"
+#include "dns/resolver.hpp"
+#include "domain/knowledge.hpp"
+#include "server/metrics.hpp"
+#include "smtp/prober.hpp"
+#include "store/cache.hpp"
+#include "verdict/classify.hpp"
+#include "verdict/result.hpp"
+
+namespace mailsift::server {
+
+struct VerifierOptions {
+  std::chrono::seconds result_ttl{600};  // --result-ttl: finished answers kept in memory
+  std::size_t result_cache_entries = 200'000;
+  bool hash_keys = false;                // --hash-keys: cache keys are SHA-256 of the address
+  std::string cache_file;                // --cache: verdicts kept across restarts
+  std::chrono::seconds cache_ttl{7 * 86400};
+  // Catch-all answers are reused this long, then asked again.
+  std::chrono::seconds catch_all_ttl{3600};
+};
+
+class Verifier {
+ public:
+  /// Throws std::invalid_argument for bad SMTP options, std::runtime_error for an unusable cache.
+  Verifier(boost::asio::io_context& io, const cli::VerifyOptions& engine, VerifierOptions options, Metrics& metrics);
+  ~Verifier();
+  Verifier(const Verifier&) = delete;
+  Verifier& operator=(const Verifier&) = delete;
+
+  using Done = std::function<void(const std::shared_ptr<const Result>&)>;
+  /// Verifies `input` at `level` and calls `done` with the result, always later on the io_context
+  /// (never inside verify()). `remember`: keep the answer in memory for --result-ttl and answer
+  /// from there (single checks do; bulk jobs, which store their results, do not).
+  void verify(std::string_view input, Level level, bool remember, Done done);
+  /// The offline verdict of `input` now (syntax and domain knowledge only).
+  void classify_offline(std::string_view input, Result& r) { classifier_.classify(input, r); }
+
+  [[nodiscard]] std::size_t in_flight() const noexcept { return running_.size(); }
+  /// Adds the engine's gauges (sessions, per-host queues, DNS cache) to `g`.
+  void gauges(Gauges& g) const;
+  /// Commits the --cache file (the server calls it on a timer and at exit).
+  void commit();
+
+ private:
+  struct Check;
+  // The checks waiting for an SMTP probe at one domain: sent together when the domain's current
+  // probe (if any) ends.
+  struct DomainQueue {
+    std::vector<std::shared_ptr<Check>> waiting;
+    dns::DomainDnsPtr dns;
+    bool running = false;
+    bool scheduled = false;
+  };
+  [[nodiscard]] std::string key_of(std::string_view input, Level level) const;
+  void on_dns(const std::shared_ptr<Check>& c, dns::DomainDnsPtr d);
+  void enqueue_probe(const std::shared_ptr<Check>& c, dns::DomainDnsPtr d);
+  void start_probe(const std::string& domain);
+  void finish(const std::shared_ptr<Check>& c);
+  void remember(const std::string& key, std::shared_ptr<const Result> r);
+
+  boost::asio::io_context& io_;
+  VerifierOptions opt_;
+  Metrics& metrics_;
+  domain::Knowledge knowledge_;
+  Classifier classifier_;
+  std::unique_ptr<dns::Resolver> resolver_;
+  std::unique_ptr<dns::MailLookup> mail_;
+  std::unique_ptr<smtp::Prober> prober_;
+  std::unique_ptr<store::Cache> cache_;
+  std::unordered_map<std::string, std::shared_ptr<Check>> running_;
+  std::unordered_map<std::string, DomainQueue> domains_;
+  struct Remembered {
+    std::shared_ptr<const Result> result;
+    std::chrono::steady_clock::time_point at;
+  };
+  std::unordered_map<std::string, Remembered> answers_;
+  std::deque<std::pair<std::string, std::chrono::steady_clock::time_point>> answer_order_;
+  std::chrono::steady_clock::time_point catch_all_since_;
+};
+
+}  // namespace mailsift::server
