@@ -15,6 +15,9 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
 from checks import Checks  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from oas import Document  # noqa: E402
+
 BIN, ROOT = sys.argv[1], sys.argv[2]
 check = Checks()
 
@@ -30,30 +33,11 @@ with open(os.path.join(ROOT, "docs", "api.md"), encoding="utf-8") as f:
 with open(os.path.join(ROOT, "docs", "schema.md"), encoding="utf-8") as f:
     schema_md = f.read()
 
+oas = Document(doc)
+resolve, deref, declared, validate = oas.resolve, oas.deref, oas.declared, oas.validate
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
 
-def resolve(pointer):
-    """The object a local $ref points at (#/a/b~1c), or raises KeyError."""
-    if not pointer.startswith("#/"):
-        raise KeyError(f"not a local reference: {pointer}")
-    node = doc
-    for part in pointer[2:].split("/"):
-        part = part.replace("~1", "/").replace("~0", "~")
-        if not isinstance(node, dict) or part not in node:
-            raise KeyError(pointer)
-        node = node[part]
-    return node
-
-
-def deref(obj):
-    seen = 0
-    while isinstance(obj, dict) and "$ref" in obj:
-        obj = resolve(obj["$ref"])
-        seen += 1
-        if seen > 20:
-            raise KeyError("reference loop")
-    return obj
 
 
 # --- Top level -----------------------------------------------------------------------------------
@@ -288,62 +272,7 @@ smtp = [k for k in md_keys("## SMTP evidence") if "." not in k]
 check("schema_md.smtp", sorted(schemas["SmtpEvidence"]["properties"]) == sorted(smtp),
       sorted(set(schemas["SmtpEvidence"]["properties"]) ^ set(smtp)))
 
-# --- A small validator for the schema subset used, on the examples and on real output -----------------
-
-
-def declared(s):
-    """Every property name a schema declares, through allOf and references."""
-    s = deref(s)
-    names = set(s.get("properties", {}))
-    for sub in s.get("allOf", []):
-        names |= declared(sub)
-    return names
-
-
-def validate(v, s, where="$", strict=False):
-    """Errors (strings) of value v against schema s; strict: members no schema declares are errors."""
-    s = deref(s)
-    errs = []
-    if v is None:
-        return [] if s.get("nullable") else [f"{where}: null not allowed"]
-    for sub in s.get("allOf", []):
-        errs += validate(v, sub, where)
-    if "oneOf" in s:
-        ok = [sub for sub in s["oneOf"] if not validate(v, sub, where, strict)]
-        if len(ok) != 1:
-            errs.append(f"{where}: matches {len(ok)} of oneOf")
-    t = s.get("type")
-    kinds = {"string": str, "boolean": bool, "array": list, "object": dict}
-    if t in kinds and not isinstance(v, kinds[t]):
-        return errs + [f"{where}: not {t}: {v!r}"]
-    if t == "integer" and (isinstance(v, bool) or not isinstance(v, int)):
-        return errs + [f"{where}: not integer: {v!r}"]
-    if t == "number" and (isinstance(v, bool) or not isinstance(v, (int, float))):
-        return errs + [f"{where}: not number: {v!r}"]
-    if "enum" in s and v not in s["enum"]:
-        errs.append(f"{where}: {v!r} not in {s['enum']}")
-    if "minimum" in s and isinstance(v, (int, float)) and v < s["minimum"]:
-        errs.append(f"{where}: {v} < {s['minimum']}")
-    if "maximum" in s and isinstance(v, (int, float)) and v > s["maximum"]:
-        errs.append(f"{where}: {v} > {s['maximum']}")
-    if isinstance(v, dict):
-        for k in s.get("required", []):
-            if k not in v:
-                errs.append(f"{where}: missing {k}")
-        props = s.get("properties", {})
-        for k, sub in props.items():
-            if k in v:
-                errs += validate(v[k], sub, f"{where}.{k}", strict)
-        if s.get("additionalProperties") is False or (strict and "type" in s):
-            extra = set(v) - declared(s)
-            if extra:
-                errs.append(f"{where}: undeclared members {sorted(extra)}")
-    if isinstance(v, list) and "items" in s:
-        for i, x in enumerate(v):
-            errs += validate(x, s["items"], f"{where}[{i}]", strict)
-    return errs
-
-
+# --- The examples and real output, validated (tests/server/oas.py) ----------------------------------
 for name, s in schemas.items():
     if "example" in s:
         e = validate(s["example"], s, f"example {name}", strict=True)

@@ -33,6 +33,9 @@ import urllib.request
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
 from checks import Checks  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from oas import Document  # noqa: E402
+
 try:
     import websocket  # python3-websocket
 except ImportError:  # a python3 other than Debian's (pyenv): use Debian's package directly
@@ -43,6 +46,14 @@ BIN, ROOT = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
 OUT = os.path.abspath(sys.argv[3]) if len(sys.argv) > 3 else os.path.join(os.path.dirname(BIN), "test-output")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 check = Checks()
+with open(os.path.join(ROOT, "docs", "openapi.json"), encoding="utf-8") as f:
+    OAS = Document(json.load(f))
+
+
+def conforms(name, value, schema):
+    """Checks value against components/schemas/<schema> of docs/openapi.json (strict: no extra members)."""
+    errs = OAS.validate(value, {"$ref": f"#/components/schemas/{schema}"}, schema, strict=True)
+    check(f"openapi.{name}", not errs, errs[:5])
 
 # 20 addresses: valid, invalid (syntax) and risky (disposable, role, typo) at --level syntax.
 ADDRESSES = [
@@ -354,6 +365,8 @@ try:
         check("http.openapi_is_embedded_file", status == 200 and json.loads(body) == json.loads(f.read()), status)
     check("http.openapi_type", headers.get("Content-Type", "").startswith("application/json"),
           headers.get("Content-Type"))
+    status, _, body = http("GET", open_server.base + "/healthz")
+    conforms("healthz", json.loads(body), "Health")
 
     browser = Browser(tmp)
     b = browser
@@ -392,6 +405,7 @@ try:
     job = json.loads(body) if status == 200 else {}
     check("api.job", status == 200 and job.get("state") == "finished" and job.get("total") == len(ADDRESSES)
           and job.get("counts") == expected_counts and job.get("level") == "syntax", (status, body[:500]))
+    conforms("job", job, "Job")
     preview_rows = b.wait_for('document.querySelectorAll("#preview tbody tr").length', 5)
     check("page.preview", preview_rows == len(ADDRESSES), preview_rows)
 
@@ -424,11 +438,22 @@ try:
         check("jsonl.rows", len(lines) == len(ADDRESSES), len(lines))
         check("jsonl.positions", [r.get("position") for r in lines] == list(range(1, len(ADDRESSES) + 1)),
               [r.get("position") for r in lines])
+        for i, r in enumerate(lines):
+            conforms(f"job_result {i}", r, "JobResult")
         stripped = [{k: v for k, v in r.items() if k != "position"} for r in lines]
         check("jsonl.results_as_cli", stripped == expected,
               next(((a, e) for a, e in zip(stripped, expected) if a != e), "row count differs"))
     check("page.no_error_after_downloads", page_state(b)["error"] is None, page_state(b)["error"])
     check("page.no_console_problems", not console_problems(b), console_problems(b))
+
+    # Delete through the page: the job is gone from the server.
+    b.click("delete")
+    gone = b.wait_for('document.getElementById("state").textContent === "deleted"', 10)
+    status, _, body = http("GET", f"{open_server.base}/v1/jobs/{job_id}")
+    check("delete.page", gone is True and page_state(b)["error"] is None, page_state(b))
+    check("delete.server_404", status == 404, (status, body[:200]))
+    if status == 404:
+        conforms("error_404", json.loads(body), "Error")
 
     # Upload: a CSV file chosen in the file input (sent as text/csv; the server finds the email column).
     upload = [("Ann", "ann.smith@gmail.com"), ("Bob", "bob@@example.com"), ("Cat", "info@mailinator.com"),
@@ -475,6 +500,7 @@ try:
               (status, body[:300]))
         check("api.401_www_authenticate", headers.get("WWW-Authenticate", "").startswith("Bearer"),
               headers.get("WWW-Authenticate"))
+        conforms("error_401", err_body, "Error")
         b.events.clear()
         check("keyed.page_loads", b.navigate(keyed.base + "/"), "no load event")
         b.type_into("api-key", "wrong-key")
