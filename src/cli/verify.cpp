@@ -274,7 +274,7 @@ int run(int argc, char** argv) {
     return rc == 0 ? kOk : kUsage;
   }
   try {
-    if (serve->parsed()) return server::serve(so);
+    if (serve->parsed()) server::serve(so);
     return verify(o);
   } catch (const std::invalid_argument& e) {
     std::fprintf(stderr, "mailsift: %s\n", e.what());
