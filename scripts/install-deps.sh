@@ -15,6 +15,8 @@ PACKAGES=(
   # mail lab (lab/): DNS, SMTP and SOCKS servers run only inside a network namespace
   knot knot-dnsutils dnsmasq-base postfix postgrey dnsperf openssl iproute2 dante-server
   time   # /usr/bin/time -v: scripts/bench-smtp.sh
+  # the web page's end-to-end test (tests/server/web_test.py): headless Chromium over DevTools
+  chromium python3-websocket
 )
 
 missing=()

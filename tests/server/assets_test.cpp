@@ -1,0 +1,33 @@
+// The embedded assets (cmake/EmbedAssets.cmake) are the files, byte for byte.
+#include "server/assets.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace {
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+TEST(Assets, PageIsTheFile) {
+  const auto file = read_file(MAILSIFT_SOURCE_DIR "/src/server/page.html");
+  ASSERT_FALSE(file.empty());
+  EXPECT_EQ(mailsift::server::assets::page_html(), file);
+  EXPECT_TRUE(mailsift::server::assets::page_html().starts_with("<!doctype html>"));
+}
+
+TEST(Assets, OpenApiIsTheFile) {
+  const auto file = read_file(MAILSIFT_SOURCE_DIR "/docs/openapi.json");
+  ASSERT_FALSE(file.empty());
+  EXPECT_EQ(mailsift::server::assets::openapi_json(), file);
+  EXPECT_NE(mailsift::server::assets::openapi_json().find("\"openapi\": \"3.0.3\""), std::string_view::npos);
+}
+
+}  // namespace
