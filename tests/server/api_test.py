@@ -461,6 +461,14 @@ def test_pending_and_resume():
               all(f"d{i}.resume-test.org" in asked for i in range(20)), sorted(asked)[:5])
     finally:
         s.stop()
+    # Retention: started with --job-retention 0, the server deletes the finished job at once.
+    s = Server("--level", "syntax", "--job-retention", "0", db=db)
+    try:
+        time.sleep(0.5)
+        st, h, j = s.json("GET", f"/v1/jobs/{job}")
+        check("retention deletes finished jobs", st == 404, (st, j))
+    finally:
+        s.stop()
 
 
 def main():
