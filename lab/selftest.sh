@@ -143,6 +143,8 @@ grey_from="selftest$RANDOM@$Z"
 expect_prefix "greylist: first try deferred" "450 4.2.0" \
   "$(smtp "$LAB_POSTFIX" alice@greylist.$Z --from "$grey_from")"
 expect_prefix "greylist: unknown user still rejected" "550 5.1.1" "$(smtp "$LAB_POSTFIX" nobody@greylist.$Z)"
+grey_all="x$RANDOM$RANDOM@greylist-all.$Z"
+expect_prefix "greylist-all: any new address deferred" "450 4.2.0" "$(smtp "$LAB_POSTFIX" "$grey_all" --from "$grey_from")"
 expect_prefix "tls: MAIL without STARTTLS refused" "530 5.7.0" "$(smtp "$LAB_POSTFIX_TLS" alice@tls.$Z)"
 expect_prefix "tls: STARTTLS (verified), then accepted" "250 2.1.5" \
   "$(smtp "$LAB_POSTFIX_TLS" alice@tls.$Z --starttls --cafile "$LAB_TLS_CERT" --servername smtp-tls.$Z)"
@@ -156,6 +158,8 @@ expect_prefix "mx-order hosts: nothing listens" "ERR ConnectionRefusedError" "$(
 sleep $((LAB_GREYLIST_DELAY + 1))
 expect_prefix "greylist: retry after ${LAB_GREYLIST_DELAY}s accepted" "250 2.1.5" \
   "$(smtp "$LAB_POSTFIX" alice@greylist.$Z --from "$grey_from")"
+expect_prefix "greylist-all: retry after ${LAB_GREYLIST_DELAY}s accepted" "250 2.1.5" \
+  "$(smtp "$LAB_POSTFIX" "$grey_all" --from "$grey_from")"
 queued=$(find "$LAB_DIR/postfix/queue" -type f ! -path '*/pid/*' ! -name quick-start | wc -l)
 expect "postfix queue holds no mail" "0" "$queued"
 

@@ -11,6 +11,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -295,11 +296,13 @@ std::string fingerprint(const VerifyOptions& o) {
 }
 
 struct Row {
+  // seen: a repeat of a row of an earlier batch (delivered, or still in flight: its result is in
+  // the seen table by the time this row's batch is written, batches being written in order).
   enum class Kind : std::uint8_t { engine, same_as, seen, restored, unreadable };
   ingest::Record rec;
   Kind kind = Kind::engine;
   std::size_t pos = 0;  // engine position (engine) or the first row in the batch (same_as)
-  std::uint64_t seen = 0;
+  std::uint64_t seen = 0;  // seen: the key's hash
   std::string key;
   std::string value;  // restored
   bool duplicate = false;
@@ -356,12 +359,21 @@ int verify_bulk(const VerifyOptions& o) {
   // A guess from the file size (about 40 bytes a row); the table still grows past it if needed.
   if (reader->total_bytes() > 0) seen.reserve(static_cast<std::size_t>(reader->total_bytes() / 40));
   address::Address scratch;
-  std::vector<Row> rows;
-  std::vector<Result> engine_results, results;
+  // Batches read but not yet written (network levels): the engine verifies several at once, and
+  // they are written in input order as each oldest one is done.
+  struct Pending {
+    std::vector<Row> rows;
+    std::vector<Result> engine_results;
+  };
+  std::deque<Pending> pending;
+  std::vector<Result> results;
   std::unordered_map<std::string, std::size_t> first_in_batch;
+  // Hashes of the first occurrences in the batches still in flight (a repeat of one is `seen`).
+  std::unordered_map<std::uint64_t, std::uint32_t> in_flight;
   std::unordered_set<std::string> primed;  // domains whose catch-all answer was looked up in --cache
-  // Rows per batch: what is held in memory (with their results) and what Ctrl-C may cost.
-  constexpr std::size_t batch = 4096;
+  // Rows per batch: the engine's batch (what is grouped into sessions per domain). The engine
+  // bounds the rows in flight; Ctrl-C may cost those.
+  const std::size_t batch = engine.batch_size();
   bool interrupted = false;
   std::uint64_t reported_errors = 0;
 
@@ -414,8 +426,67 @@ int verify_bulk(const VerifyOptions& o) {
       }
       interrupted = g_interrupted.load();
     }
+    auto forget = [&](const std::string& key) {
+      const auto it = in_flight.find(fast_hash(key));
+      if (it != in_flight.end() && --it->second == 0) in_flight.erase(it);
+    };
+    // Writes the oldest pending batch, whose engine results are in.
+    auto write_batch = [&] {
+      Pending& p = pending.front();
+      std::vector<Row>& rows = p.rows;
+      std::vector<Result>& engine_results = p.engine_results;
+      results.resize(rows.size());
+      for (std::size_t i = 0; i < rows.size(); ++i) {
+        Row& row = rows[i];
+        Result& r = results[i];
+        switch (row.kind) {
+          case Row::Kind::engine:
+            r = std::move(engine_results[row.pos]);
+            forget(row.key);
+            seen.put(fast_hash(row.key), pack_verdict(r));
+            if (state || (cache && r.status != Status::unknown && (r.checks & kCheckSmtp))) {
+              const std::string v = serialize_verdict(r);
+              if (state) state->put(row.key, v);
+              if (cache && r.status != Status::unknown && (r.checks & kCheckSmtp)) cache->put_address(r.address.normalized(), v);
+            }
+            break;
+          case Row::Kind::same_as: r = results[row.pos]; break;
+          case Row::Kind::seen: {
+            engine.classify_offline(text::trim_blanks(row.rec.email), r);
+            const auto v = seen.find(row.seen);
+            if (!v) throw std::logic_error("bulk: a repeated row's first occurrence has no result");
+            unpack_verdict(*v, r);
+            break;
+          }
+          case Row::Kind::restored:
+            engine.classify_offline(text::trim_blanks(row.rec.email), r);
+            if (!restore_verdict(row.value, r)) throw std::runtime_error("a --state/--cache value is not readable: remove the file");
+            forget(row.key);
+            seen.put(fast_hash(row.key), pack_verdict(r));
+            ++summary.restored;
+            break;
+          case Row::Kind::unreadable:
+            engine.classify_offline("", r);
+            r.reason = Reason::row_unreadable;
+            decide(r);
+            ++summary.row_errors;
+            break;
+        }
+        write(row, r);
+      }
+      if (state) state->commit();
+      if (cache) cache->commit();
+      progress.update(summary);
+      pending.pop_front();
+    };
+    const Engine::Sink to_pending = [&](std::size_t pos, Result& r) { pending.front().engine_results[pos] = r; };
+    // Writes every pending batch that is done; with `wait`, first waits for the window to have
+    // room for another batch (all: for every batch).
+    auto drain = [&](bool all) {
+      while (engine.in_flight() > 0 && engine.deliver(to_pending, all || engine.window_full())) write_batch();
+    };
     for (; network;) {
-      rows.clear();
+      std::vector<Row>& rows = pending.emplace_back().rows;
       first_in_batch.clear();
       // Intake: a batch of records, each sorted out before any network work.
       while (rows.size() < batch && !g_interrupted.load() && reader->next(rec)) {
@@ -439,13 +510,14 @@ int verify_bulk(const VerifyOptions& o) {
           continue;
         }
         const std::uint64_t h = fast_hash(row.key);
-        if (auto v = seen.find(h)) {
+        if (in_flight.contains(h) || seen.find(h)) {
           row.kind = Row::Kind::seen;
-          row.seen = *v;
+          row.seen = h;
           row.duplicate = true;
           continue;
         }
         first_in_batch.emplace(row.key, rows.size() - 1);
+        ++in_flight[h];
         if (network && row.key.front() != '\x01') {
           if (state) {
             if (auto v = state->get(row.key)) {
@@ -474,54 +546,22 @@ int verify_bulk(const VerifyOptions& o) {
           }
         }
       }
-      if (rows.empty()) break;
-
-      // The network work of the batch (nothing to wait for offline).
-      engine_results.resize(engine.pending());
-      engine.run([&](std::size_t pos, Result& r) { engine_results[pos] = r; });
-
-      // Output, in input order.
-      results.resize(rows.size());
-      for (std::size_t i = 0; i < rows.size(); ++i) {
-        Row& row = rows[i];
-        Result& r = results[i];
-        switch (row.kind) {
-          case Row::Kind::engine:
-            r = std::move(engine_results[row.pos]);
-            seen.put(fast_hash(row.key), pack_verdict(r));
-            if (state || (cache && r.status != Status::unknown && (r.checks & kCheckSmtp))) {
-              const std::string v = serialize_verdict(r);
-              if (state) state->put(row.key, v);
-              if (cache && r.status != Status::unknown && (r.checks & kCheckSmtp)) cache->put_address(r.address.normalized(), v);
-            }
-            break;
-          case Row::Kind::same_as: r = results[row.pos]; break;
-          case Row::Kind::seen:
-            engine.classify_offline(text::trim_blanks(row.rec.email), r);
-            unpack_verdict(row.seen, r);
-            break;
-          case Row::Kind::restored:
-            engine.classify_offline(text::trim_blanks(row.rec.email), r);
-            if (!restore_verdict(row.value, r)) throw std::runtime_error("a --state/--cache value is not readable: remove the file");
-            seen.put(fast_hash(row.key), pack_verdict(r));
-            ++summary.restored;
-            break;
-          case Row::Kind::unreadable:
-            engine.classify_offline("", r);
-            r.reason = Reason::row_unreadable;
-            decide(r);
-            ++summary.row_errors;
-            break;
-        }
-        write(row, r);
+      if (rows.empty()) {
+        pending.pop_back();
+        drain(true);
+        break;
       }
-      if (state) state->commit();
-      if (cache) cache->commit();
-      progress.update(summary);
+      // The network work of the batch starts; what is done is written (in order).
+      pending.back().engine_results.resize(engine.pending());
+      engine.submit();
       if (g_interrupted.load()) {
+        // Ctrl-C: the batches in flight get the engine's grace time (then it throws Interrupted);
+        // those done by then are written.
+        drain(true);
         interrupted = true;
         break;
       }
+      drain(false);
     }
   } catch (const Engine::Interrupted&) {
     interrupted = true;

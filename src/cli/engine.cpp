@@ -23,6 +23,12 @@ constexpr std::size_t kDnsBatch = std::size_t{64} * 1024;
 // At --level smtp a batch also waits for its slowest probe (a tarpit holds it up to the session
 // bound), so batches are smaller: output keeps flowing.
 constexpr std::size_t kSmtpBatch = std::size_t{16} * 1024;
+// The rows of all batches in flight (network levels): while the oldest batch waits for its slowest
+// lookup or probe (at --level smtp a greylisting retry waits --greylist-retry, up to --max-wait),
+// the later ones go on. This bounds memory (about 2.5 KiB a row with its Result and probe: 244 MiB
+// peak RSS for 100,000 rows in flight, scripts/bench-full.sh) and the output's reordering; a list whose every batch holds a greylisted address is verified at
+// about this many rows per --greylist-retry at worst.
+constexpr std::size_t kNetworkWindow = std::size_t{128} * 1024;
 constexpr std::size_t kNoSlot = ~std::size_t{0};
 
 }  // namespace
@@ -95,7 +101,8 @@ smtp::ProbeOptions probe_options(const VerifyOptions& o) {
 Engine::Engine(const VerifyOptions& o)
     : knowledge_(o.lists), classifier_(knowledge_), dns_level_(o.level == "dns" || o.level == "smtp"),
       smtp_level_(o.level == "smtp"), concurrency_(std::max<std::size_t>(1, o.dns_concurrency)),
-      batch_size_(smtp_level_ ? kSmtpBatch : dns_level_ ? kDnsBatch : kSyntaxBatch) {
+      batch_size_(smtp_level_ ? kSmtpBatch : dns_level_ ? kDnsBatch : kSyntaxBatch),
+      window_rows_(dns_level_ ? std::max(kNetworkWindow, batch_size_) : batch_size_) {
   if (!dns_level_) return;
   dns::ResolverOptions ro;
   ro.servers = o.dns_servers;
@@ -111,29 +118,53 @@ Engine::Engine(const VerifyOptions& o)
 }
 
 std::size_t Engine::add(std::string_view input) {
-  batch_.emplace_back(input);
-  return batch_.size() - 1;
+  open_.emplace_back(input);
+  return open_.size() - 1;
 }
 
-void Engine::run(const std::function<void(std::size_t, Result&)>& sink) {
-  if (batch_.empty()) return;
-  if (!dns_level_) {
-    if (results_.empty()) results_.resize(1);
-    for (std::size_t i = 0; i < batch_.size(); ++i) {
-      classifier_.classify(batch_[i], results_[0]);
-      sink(i, results_[0]);
+void Engine::submit() {
+  auto b = std::make_unique<Batch>();
+  b->inputs = std::move(open_);
+  open_.clear();
+  in_flight_rows_ += b->inputs.size();
+  flight_.push_back(std::move(b));
+  if (dns_level_) start(*flight_.back());
+}
+
+void Engine::run(const Sink& sink) {
+  submit();
+  while (deliver(sink, true)) {
+  }
+}
+
+bool Engine::deliver(const Sink& sink, bool wait) {
+  if (flight_.empty()) return false;
+  Batch& b = *flight_.front();
+  if (dns_level_ && !b.done()) {
+    if (!wait) {
+      if (io_.stopped()) io_.restart();
+      io_.poll();
+      if (!b.done()) return false;
+    } else {
+      wait_for(b);
     }
-    batch_.clear();
-    return;
   }
-  run_network();
-  for (std::size_t i = 0; i < batch_.size(); ++i) {
-    Result& r = results_[i];
-    if (slot_[i] != kNoSlot) apply_dns(r, domains_[slot_[i]].dns);
-    if (probes_[i]) apply_smtp(r, std::move(*probes_[i]));
-    sink(i, r);
+  if (!dns_level_) {
+    for (std::size_t i = 0; i < b.inputs.size(); ++i) {
+      classifier_.classify(b.inputs[i], scratch_);
+      sink(i, scratch_);
+    }
+  } else {
+    for (std::size_t i = 0; i < b.inputs.size(); ++i) {
+      Result& r = b.results[i];
+      if (b.slot[i] != kNoSlot) apply_dns(r, b.domains[b.slot[i]].dns);
+      if (b.probes[i]) apply_smtp(r, std::move(*b.probes[i]));
+      sink(i, r);
+    }
   }
-  batch_.clear();
+  in_flight_rows_ -= b.inputs.size();
+  flight_.pop_front();
+  return true;
 }
 
 std::string Engine::dns_stats() const {
@@ -159,54 +190,64 @@ std::string Engine::smtp_stats() const {
   return line;
 }
 
-void Engine::run_network() {
-  results_.resize(batch_.size());
-  std::unordered_map<std::string_view, std::size_t> index;  // domain → slot in domains_
-  domains_.clear();
-  slot_.assign(batch_.size(), kNoSlot);
-  probes_.assign(batch_.size(), std::nullopt);
-  for (std::size_t i = 0; i < batch_.size(); ++i) {
-    Result& r = results_[i];
-    classifier_.classify(batch_[i], r);
+// Classifies the batch's inputs, gathers its distinct domains and queues their lookups.
+void Engine::start(Batch& b) {
+  const std::size_t n = b.inputs.size();
+  b.results.resize(n);
+  b.slot.assign(n, kNoSlot);
+  b.probes.assign(n, std::nullopt);
+  std::unordered_map<std::string_view, std::size_t> index;  // domain → slot in b.domains
+  for (std::size_t i = 0; i < n; ++i) {
+    Result& r = b.results[i];
+    classifier_.classify(b.inputs[i], r);
     if (!r.parsed || r.status == Status::invalid) continue;
-    auto [it, fresh] = index.try_emplace(r.address.domain(), domains_.size());
+    auto [it, fresh] = index.try_emplace(r.address.domain(), b.domains.size());
     if (fresh) {
-      domains_.push_back(Domain{std::string(r.address.domain()), std::string(r.registrable_domain()),
-                                r.flags.address_literal, nullptr, {}});
+      b.domains.push_back(Domain{std::string(r.address.domain()), std::string(r.registrable_domain()),
+                                 r.flags.address_literal, nullptr, {}});
     }
-    domains_[it->second].rows.push_back(i);
-    slot_[i] = it->second;
+    b.domains[it->second].rows.push_back(i);
+    b.slot[i] = it->second;
   }
-  std::size_t next = 0, done = 0;
-  probing_ = 0;
-  // Starts lookups until `concurrency_` are in flight; each completion starts the next.
-  std::function<void()> launch = [&] {
-    while (next < domains_.size() && next - done < concurrency_) {
-      const std::size_t k = next++;
-      auto finished = [&, k](dns::DomainDnsPtr p) {
-        domains_[k].dns = std::move(p);
-        ++done;
-        if (smtp_level_ && probe(k)) ++probing_;
+  launch();
+}
+
+// Starts lookups, oldest batch first, until `concurrency_` are in flight; each completion starts
+// its domain's probe and the next lookups.
+void Engine::launch() {
+  for (const std::unique_ptr<Batch>& bp : flight_) {
+    Batch& b = *bp;
+    while (b.next < b.domains.size() && lookups_ < concurrency_) {
+      const std::size_t k = b.next++;
+      ++lookups_;
+      auto finished = [this, &b, k](dns::DomainDnsPtr p) {
+        b.domains[k].dns = std::move(p);
+        ++b.looked;
+        --lookups_;
+        if (smtp_level_ && probe(b, k)) ++b.probing;
         launch();
       };
-      if (domains_[k].literal) {
+      if (b.domains[k].literal) {
         // No query: post, so completions never run inside launch() itself.
-        boost::asio::post(io_, [this, finished, k] { finished(mail_->literal(domains_[k].name)); });
+        boost::asio::post(io_, [this, finished, &b, k] { finished(mail_->literal(b.domains[k].name)); });
       } else {
-        mail_->lookup(domains_[k].name, domains_[k].registrable, finished);
+        mail_->lookup(b.domains[k].name, b.domains[k].registrable, finished);
       }
     }
-  };
-  launch();
-  // Every lookup and probe ends (c-ares bounds each query by its timeout and tries, the probe
-  // each session by its time limit and the retries by --max-wait), so this loop does.
-  io_.restart();
-  std::optional<std::chrono::steady_clock::time_point> stop_at;
-  while (done < domains_.size() || probing_ > 0) {
+    if (lookups_ >= concurrency_) return;
+  }
+}
+
+// Runs lookups and probes (of every batch in flight) until `b` is done. Every lookup and probe
+// ends (c-ares bounds each query by its timeout and tries, the probe each session by its time
+// limit and the retries by --max-wait), so this does.
+void Engine::wait_for(const Batch& b) {
+  if (io_.stopped()) io_.restart();
+  while (!b.done()) {
     if (interrupt_ != nullptr) {
       // Wake up often enough to notice Ctrl-C; once it came, in-flight work gets the grace time.
-      if (!stop_at && interrupt_->load()) stop_at = std::chrono::steady_clock::now() + grace_;
-      if (stop_at && std::chrono::steady_clock::now() >= *stop_at) throw Interrupted{};
+      if (!stop_at_ && interrupt_->load()) stop_at_ = std::chrono::steady_clock::now() + grace_;
+      if (stop_at_ && std::chrono::steady_clock::now() >= *stop_at_) throw Interrupted{};
       if (io_.run_one_for(std::chrono::milliseconds(200)) == 0 && io_.stopped())
         throw std::logic_error("verify: lookups or probes pending with no work left");
       continue;
@@ -216,10 +257,10 @@ void Engine::run_network() {
   }
 }
 
-// Starts the SMTP probe of domain k when its DNS verdict leaves a server to ask. One RCPT per
-// distinct address: duplicates in the batch share the answer.
-bool Engine::probe(std::size_t k) {
-  Domain& d = domains_[k];
+// Starts the SMTP probe of domain k of batch b when its DNS verdict leaves a server to ask. One
+// RCPT per distinct address: duplicates in the batch share the answer.
+bool Engine::probe(Batch& b, std::size_t k) {
+  Domain& d = b.domains[k];
   if (!d.dns || !d.dns->has_target()) return false;
   const Status ds = info(d.dns->reason).status;
   if (ds == Status::invalid || ds == Status::unknown) return false;
@@ -227,18 +268,17 @@ bool Engine::probe(std::size_t k) {
   std::vector<std::string> mailboxes;
   std::unordered_map<std::string_view, std::size_t> seen;
   for (const std::size_t i : d.rows) {
-    const std::string_view m = results_[i].address.normalized();
+    const std::string_view m = b.results[i].address.normalized();
     auto [it, fresh] = seen.try_emplace(m, mailboxes.size());
     if (fresh) mailboxes.emplace_back(m);
     rows->push_back(it->second);
   }
-  prober_->probe(d.name, d.dns, std::move(mailboxes), [this, k, rows](std::vector<smtp::AddressProbe> res) {
-    const std::vector<std::size_t>& r = domains_[k].rows;
-    for (std::size_t j = 0; j < r.size(); ++j) probes_[r[j]] = res[(*rows)[j]];
-    --probing_;
+  prober_->probe(d.name, d.dns, std::move(mailboxes), [&b, k, rows](std::vector<smtp::AddressProbe> res) {
+    const std::vector<std::size_t>& r = b.domains[k].rows;
+    for (std::size_t j = 0; j < r.size(); ++j) b.probes[r[j]] = res[(*rows)[j]];
+    --b.probing;
   });
   return true;
 }
-
 
 }  // namespace mailsift::cli

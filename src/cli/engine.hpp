@@ -3,11 +3,15 @@
 // Offline (--level syntax) each input is classified at once; at --level dns/smtp inputs gather in
 // a batch, each distinct domain of the batch is looked up once, each domain's probe starts as soon
 // as its lookup ends (one RCPT per distinct address), and the batch's results come out in order.
-// One io_context, one thread. Entry points: Engine::add, Engine::run.
+// Several batches are in flight at once (up to a bound in rows): while one waits for its slowest
+// probe (a greylisting retry, a tarpit), the next ones are looked up and probed, and results still
+// come out in input order. One io_context, one thread. Entry points: Engine::add, Engine::submit,
+// Engine::deliver (or Engine::run for one batch at a time).
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <cstddef>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -36,25 +40,44 @@ void raise_open_files_limit(std::size_t sessions);
 
 class Engine {
  public:
+  using Sink = std::function<void(std::size_t position, Result& r)>;
+
   /// Throws std::invalid_argument for bad SMTP options (--proxy, --source-ip, --mail-from, --helo).
   explicit Engine(const VerifyOptions& o);
 
-  /// Queues one input (surrounding blanks already trimmed); returns its position in the batch.
+  /// Queues one input (surrounding blanks already trimmed) in the open batch; returns its position
+  /// in that batch.
   std::size_t add(std::string_view input);
-  /// True when the batch should be run now (its size bounds memory).
-  [[nodiscard]] bool full() const noexcept { return batch_.size() >= batch_size_; }
-  [[nodiscard]] std::size_t pending() const noexcept { return batch_.size(); }
-  /// Verifies the batch and hands each Result to `sink` in input order, then empties the batch.
-  void run(const std::function<void(std::size_t position, Result& r)>& sink);
+  /// True when the open batch should be submitted now (its size bounds the sessions' grouping and
+  /// the output's latency).
+  [[nodiscard]] bool full() const noexcept { return open_.size() >= batch_size_; }
+  [[nodiscard]] std::size_t pending() const noexcept { return open_.size(); }
+  [[nodiscard]] std::size_t batch_size() const noexcept { return batch_size_; }
+
+  /// Closes the open batch (even an empty one) and starts its lookups and probes; it then runs
+  /// whenever the engine waits (deliver), alongside the batches submitted before it.
+  void submit();
+  /// Submitted batches not yet delivered.
+  [[nodiscard]] std::size_t in_flight() const noexcept { return flight_.size(); }
+  /// True when the rows of the batches in flight leave no room for another full batch: the caller
+  /// must deliver (waiting) before it submits the next. This bounds memory.
+  [[nodiscard]] bool window_full() const noexcept { return in_flight_rows_ + batch_size_ > window_rows_; }
+  /// Hands the oldest submitted batch's Results to `sink` in input order and drops the batch. With
+  /// `wait`, runs lookups and probes (of every batch in flight) until that batch is done; without,
+  /// only runs what is ready now and delivers only if the batch is then done. Returns whether a
+  /// batch was delivered.
+  bool deliver(const Sink& sink, bool wait);
+  /// submit(), then every batch delivered in order: the old one-batch-at-a-time call.
+  void run(const Sink& sink);
 
   [[nodiscard]] bool network() const noexcept { return dns_level_; }
   /// The offline verdict alone (syntax and domain knowledge), now.
   void classify_offline(std::string_view input, Result& r) { classifier_.classify(input, r); }
   /// The SMTP prober (null below --level smtp): its catch-all answers feed and come from --cache.
   [[nodiscard]] smtp::Prober* prober() noexcept { return prober_.get(); }
-  /// Ctrl-C: once `*flag` is set, run() gives the batch's in-flight lookups and probes `grace`
-  /// more, then throws Interrupted (the batch's results are not delivered; with --state a resumed
-  /// run does them again).
+  /// Ctrl-C: once `*flag` is set, deliver() gives the in-flight lookups and probes `grace` more,
+  /// then throws Interrupted (the batches in flight are not delivered; with --state a resumed run
+  /// does them again).
   void interrupt_on(const std::atomic<bool>* flag, std::chrono::milliseconds grace) {
     interrupt_ = flag;
     grace_ = grace;
@@ -72,8 +95,22 @@ class Engine {
     dns::DomainDnsPtr dns;
     std::vector<std::size_t> rows;  // the batch rows at this domain
   };
-  void run_network();
-  bool probe(std::size_t k);
+  // One submitted batch: its inputs, their Results as they fill in, its distinct domains.
+  struct Batch {
+    std::vector<std::string> inputs;
+    std::vector<Result> results;
+    std::vector<std::size_t> slot;  // row → its domain in `domains`, or none
+    std::vector<Domain> domains;
+    std::vector<std::optional<smtp::AddressProbe>> probes;
+    std::size_t next = 0;     // domains whose lookup was started
+    std::size_t looked = 0;   // domains whose lookup ended
+    std::size_t probing = 0;  // domains whose probe has not ended
+    [[nodiscard]] bool done() const noexcept { return looked == domains.size() && probing == 0; }
+  };
+  void start(Batch& b);
+  void launch();
+  bool probe(Batch& b, std::size_t k);
+  void wait_for(const Batch& b);
 
   domain::Knowledge knowledge_;
   Classifier classifier_;
@@ -81,18 +118,22 @@ class Engine {
   bool smtp_level_;
   std::size_t concurrency_;
   std::size_t batch_size_;
-  std::vector<std::string> batch_;
-  std::vector<Result> results_;
-  std::vector<std::size_t> slot_;
-  std::vector<Domain> domains_;
+  std::size_t window_rows_;
+  std::vector<std::string> open_;
+  Result scratch_;  // offline: each input is classified into it and handed over
+  // Batches in flight, oldest first (stable addresses: lookups and probes point at them). Declared
+  // before io_, so destroyed after it: the handlers that io_ still holds when a run is interrupted
+  // go first.
+  std::deque<std::unique_ptr<Batch>> flight_;
+  std::size_t in_flight_rows_ = 0;
+  std::size_t lookups_ = 0;  // lookups in flight over all batches (at most concurrency_)
   boost::asio::io_context io_{1};
   std::unique_ptr<dns::Resolver> resolver_;
   std::unique_ptr<dns::MailLookup> mail_;
   std::unique_ptr<smtp::Prober> prober_;
-  std::vector<std::optional<smtp::AddressProbe>> probes_;
-  std::size_t probing_ = 0;
   const std::atomic<bool>* interrupt_ = nullptr;
   std::chrono::milliseconds grace_{0};
+  std::optional<std::chrono::steady_clock::time_point> stop_at_;
 };
 
 }  // namespace mailsift::cli

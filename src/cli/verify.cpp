@@ -70,11 +70,16 @@ class Run {
 
   void one(std::string_view input) {
     engine_.add(text::trim_blanks(input));
-    if (engine_.full()) flush();
+    if (!engine_.full()) return;
+    engine_.submit();
+    // Deliver what is done; wait only when the batches in flight fill the window.
+    const auto sink = [this](std::size_t, Result& r) { emit(r); };
+    while (engine_.in_flight() > 0 && engine_.deliver(sink, engine_.window_full())) {
+    }
   }
 
   int end() {
-    flush();
+    engine_.run([this](std::size_t, Result& r) { emit(r); });
     if (format_ == render::Format::json) out_.buf() += count_ == 0 ? "]\n" : "\n]\n";
     out_.flush();
     if (opt_.dns_stats) std::fputs(engine_.dns_stats().c_str(), stderr);
@@ -83,10 +88,6 @@ class Run {
   }
 
  private:
-  void flush() {
-    engine_.run([this](std::size_t, Result& r) { emit(r); });
-  }
-
   void emit(const Result& r) {
     all_valid_ &= r.status == Status::valid;
     std::string& b = out_.buf();
@@ -274,7 +275,7 @@ int run(int argc, char** argv) {
     return rc == 0 ? kOk : kUsage;
   }
   try {
-    if (serve->parsed()) return server::serve(so);
+    if (serve->parsed()) server::serve(so);
     return verify(o);
   } catch (const std::invalid_argument& e) {
     std::fprintf(stderr, "mailsift: %s\n", e.what());

@@ -5,6 +5,8 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -151,31 +153,49 @@ asio::awaitable<void> HttpServer::serve(Stream& s, const std::string& client) {
     parser.header_limit(kHeaderLimit);
     parser.body_limit(opt_.max_body);
     // The first request must arrive within the read timeout; later ones on a kept-alive
-    // connection may take the idle timeout to start.
-    tcp_of(s).expires_after(ms(first ? opt_.read_timeout : opt_.idle_timeout));
+    // connection may take the idle timeout to start. The deadline cancels the read rather than
+    // closing the socket (as tcp_stream's own timeout would), so a late client still gets its 408.
+    tcp_of(s).expires_never();
+    asio::steady_timer deadline(co_await asio::this_coro::executor);
+    bool timed_out = false;
+    auto arm = [&](double seconds) {
+      deadline.expires_after(ms(seconds));
+      deadline.async_wait([&timed_out, &s](boost::system::error_code e) {
+        if (e) return;
+        timed_out = true;
+        boost::system::error_code ignored;
+        tcp_of(s).socket().cancel(ignored);
+      });
+    };
+    arm(first ? opt_.read_timeout : opt_.idle_timeout);
     auto [ec, n] = co_await http::async_read_header(s, buf, parser, asio::as_tuple(asio::use_awaitable));
     Reply reply;
     bool keep_alive = false;
     bool have_request = false;
     if (!ec) {
+      deadline.cancel();
       if (parser.get()[http::field::expect] == "100-continue" && !parser.is_done()) {
         http::response<http::empty_body> cont{http::status::continue_, 11};
         tcp_of(s).expires_after(ms(opt_.read_timeout));
         std::tie(ec, std::ignore) = co_await http::async_write(s, cont, asio::as_tuple(asio::use_awaitable));
         if (ec) co_return;
+        tcp_of(s).expires_never();
       }
-      tcp_of(s).expires_after(ms(opt_.read_timeout));
-      if (!parser.is_done()) std::tie(ec, n) = co_await http::async_read(s, buf, parser, asio::as_tuple(asio::use_awaitable));
+      if (!parser.is_done()) {
+        arm(opt_.read_timeout);
+        std::tie(ec, n) = co_await http::async_read(s, buf, parser, asio::as_tuple(asio::use_awaitable));
+      }
     }
+    deadline.cancel();
     if (ec) {
-      if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
-          ec == asio::error::operation_aborted)
-        co_return;
-      if (ec == beast::error::timeout) {
+      if (timed_out) {
         // An idle kept-alive connection that sent nothing is closed quietly; a request that did
         // not arrive in time gets a 408.
         if (!first && buf.size() == 0 && !parser.got_some()) co_return;
         reply = Api::error(408, "request_timeout", "the request did not arrive within the read timeout");
+      } else if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
+                 ec == asio::error::operation_aborted) {
+        co_return;
       } else if (ec == http::error::body_limit) {
         reply = Api::error(413, "body_too_large", "the body is larger than " + std::to_string(opt_.max_body) + " bytes");
       } else if (ec == http::error::header_limit) {

@@ -3,6 +3,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <stdexcept>
 
 #include "server/api.hpp"
@@ -18,7 +19,7 @@ namespace mailsift::server {
 
 bool loopback_listen(const std::string& listen) { return parse_listen(listen).address().is_loopback(); }
 
-int serve(const ServeOptions& o) {
+void serve(const ServeOptions& o) {
   Keys keys;
   for (const std::string& k : o.api_keys) keys.add_plain(k);
   if (!o.api_keys_file.empty()) keys.load_file(o.api_keys_file);
@@ -68,7 +69,13 @@ int serve(const ServeOptions& o) {
                host.c_str(), static_cast<unsigned>(ep.port()), keys.size(), keys.size() == 1 ? "" : "s", o.db.c_str());
   std::fflush(stderr);
   io.run();
-  return 0;
+  // Stopped by a signal: everything finished is committed (jobs.stop, verifier.commit above).
+  // Leave without unwinding: the io_context would destroy the suspended coroutines (connections,
+  // probes) after the objects they point into, and nothing is left to release that the kernel
+  // does not (sockets, the database lock; SQLite's WAL is consistent at every commit).
+  db.commit();
+  std::fflush(stderr);
+  std::_Exit(0);
 }
 
 }  // namespace mailsift::server

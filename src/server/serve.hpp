@@ -5,9 +5,10 @@
 
 namespace mailsift::server {
 
-/// Runs the server; returns the exit code. Throws std::invalid_argument for bad options and
+/// Runs the server until SIGINT/SIGTERM, then exits the process with status 0 (it does not
+/// return). Throws std::invalid_argument for bad options and
 /// std::runtime_error / std::system_error when the database or the address cannot be used.
-int serve(const ServeOptions& o);
+[[noreturn]] void serve(const ServeOptions& o);
 
 /// True for 127.0.0.0/8 and ::1 (and "localhost").
 [[nodiscard]] bool loopback_listen(const std::string& listen);

@@ -59,6 +59,10 @@ std::string Verifier::key_of(std::string_view input, Level level) const {
   return k;
 }
 
+std::string Verifier::cache_key(std::string_view normalized) const {
+  return opt_.hash_keys ? sha256_hex(normalized) : std::string(normalized);
+}
+
 void Verifier::verify(std::string_view input, Level level, bool remember, Done done) {
   std::string key = key_of(input, level);
   const auto now = std::chrono::steady_clock::now();
@@ -88,7 +92,7 @@ void Verifier::verify(std::string_view input, Level level, bool remember, Done d
   }
   // A verdict from the --cache file (SMTP level only: what the network said, younger than its TTL).
   if (cache_ && level == Level::smtp) {
-    if (auto v = cache_->get_address(r.address.normalized(), opt_.cache_ttl); v && restore_verdict(*v, r)) {
+    if (auto v = cache_->get_address(cache_key(r.address.normalized()), opt_.cache_ttl); v && restore_verdict(*v, r)) {
       boost::asio::post(io_, [this, c] { finish(c); });
       return;
     }
@@ -177,7 +181,7 @@ void Verifier::finish(const std::shared_ptr<Check>& c) {
   if (c->remember) remember(c->key, r);
   if (cache_ && c->level == Level::smtp && r->status != Status::unknown && (r->checks & kCheckSmtp) &&
       !r->restored_smtp) {
-    cache_->put_address(r->address.normalized(), serialize_verdict(*r));
+    cache_->put_address(cache_key(r->address.normalized()), serialize_verdict(*r));
   }
   for (Done& d : c->waiters) boost::asio::post(io_, [d = std::move(d), r] { d(r); });
   c->waiters.clear();

@@ -72,6 +72,7 @@ class Verifier {
     bool scheduled = false;
   };
   [[nodiscard]] std::string key_of(std::string_view input, Level level) const;
+  [[nodiscard]] std::string cache_key(std::string_view normalized) const;
   void on_dns(const std::shared_ptr<Check>& c, dns::DomainDnsPtr d);
   void enqueue_probe(const std::shared_ptr<Check>& c, dns::DomainDnsPtr d);
   void start_probe(const std::string& domain);

@@ -3,6 +3,9 @@
 --input --output --state` is killed with SIGKILL at random points and started again with the same
 command until it completes; the final output must be identical to an uninterrupted run's, and a
 rerun on a finished state file must not connect to any server (Postfix logs every connection).
+Then the overlap of batches: greylisted addresses in each of three batches wait for their retry at
+the same time (the run takes about one --greylist-retry, not three), output still in input order,
+a repeat of a row of a batch still in flight marked as a duplicate with its result.
 
 Usage: bulk_lab_test.py PATH/TO/mailsift REPO_ROOT
 
@@ -17,6 +20,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
 import lab  # noqa: E402
@@ -28,9 +32,9 @@ Z = "mailsift-lab.net"
 check = Checks()
 
 
-def cmd(*args):
+def cmd(*args, max_wait="0"):
     return ["ip", "netns", "exec", NAME, BIN, "verify", "--level", "smtp", "--allow-private-targets",
-            "--dns-timeout", "500", "--banner-timeout", "2", "--connect-timeout", "2", "--max-wait", "0",
+            "--dns-timeout", "500", "--banner-timeout", "2", "--connect-timeout", "2", "--max-wait", max_wait,
             "--host-rate", "20", "--host-concurrency", "20", "--quiet", *args]
 
 
@@ -63,9 +67,10 @@ def main():
     tmp = tempfile.mkdtemp(prefix="msbulk")
     try:
         src = os.path.join(tmp, "in.csv")
-        # 20,000 rows: five batches of 4,096, and (at 20 connections a second to the lab's one
-        # Postfix) some 20 s of work, so that kills land between batch commits.
-        make_input(src, 20000)
+        # 40,000 rows: three batches (16,384 rows at --level smtp), all in flight at once, and (at
+        # 20 connections a second to the lab's one Postfix) some 30 s of work, so that kills land
+        # between batch commits.
+        make_input(src, 40000)
 
         # The reference: one uninterrupted run.
         ref = os.path.join(tmp, "ref.csv")
@@ -73,10 +78,10 @@ def main():
                            capture_output=True, timeout=300)
         check("reference.exit", p.returncode == 0, p.stderr.decode(errors="replace"))
         ref_rows = list(csv.reader(open(ref, newline="")))
-        check("reference.rows", len(ref_rows) == 20001, len(ref_rows))
+        check("reference.rows", len(ref_rows) == 40001, len(ref_rows))
         check("reference.header", ref_rows[0][:3] == ["name", "Email", "note"] and "status" in ref_rows[0], ref_rows[0])
         summary = json.load(open(os.path.join(tmp, "ref.json")))
-        check("reference.summary", summary["rows"] == 20000 and summary["duplicates"] > 0, summary)
+        check("reference.summary", summary["rows"] == 40000 and summary["duplicates"] > 0, summary)
 
         # Killed with SIGKILL at random moments, restarted with the same command until it completes.
         out, state = os.path.join(tmp, "out.csv"), os.path.join(tmp, "state.db")
@@ -85,9 +90,9 @@ def main():
         for attempt in range(8):
             proc = subprocess.Popen(cmd("--input", src, "--output", out, "--state", state),
                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            # Kills at random moments (each run does at most a batch or two before it), then the
+            # Kills at random moments (each run writes at most a batch or two before it), then the
             # run may finish (bounded: 300 s).
-            delay = rnd.uniform(1.0, 6.0) if attempt < 6 else 300
+            delay = rnd.uniform(2.0, 16.0) if attempt < 6 else 300
             try:
                 rc = proc.wait(timeout=delay)
             except subprocess.TimeoutExpired:
@@ -121,9 +126,56 @@ def main():
         p = subprocess.run(cmd("--input", other, "--output", os.path.join(tmp, "o.csv"), "--state", state),
                            capture_output=True, timeout=60)
         check("state.other_run_refused", p.returncode != 0 and b"state" in p.stderr.lower(), p.stderr)
+        pipeline(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
+
+
+BATCH = 16384    # the engine's batch at --level smtp (src/cli/engine.cpp kSmtpBatch)
+GREY_RETRY = 12  # --greylist-retry: postgrey's delay is 5 s
+
+
+def pipeline(tmp):
+    """Three batches, each with greylisted addresses (greylist-all: every new address deferred
+    once); the rest costs no probe. One batch at a time would take at least 3 x GREY_RETRY."""
+    n = 3 * BATCH + 100
+    rnd = random.Random(5)
+    grey = set()
+    for b in range(3):
+        grey.update(rnd.sample(range(b * BATCH, (b + 1) * BATCH), 2))
+    first, repeat = 10, 2 * BATCH + 50  # the same address in batch 1 and batch 3
+    src = os.path.join(tmp, "pipe.csv")
+    with open(src, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["name", "Email"])
+        for i in range(n):
+            if i in grey:
+                addr = f"g{i}@greylist-all.{Z}"
+            elif i in (first, repeat):
+                addr = f"alice@mailbox.{Z}"
+            elif i % 1000 == 7:
+                addr = f"nobody{i}@mailbox.{Z}"
+            else:
+                addr = f"not an address {i}"
+            w.writerow([f"row {i}", addr])
+    out = os.path.join(tmp, "pipe-out.csv")
+    t0 = time.monotonic()
+    p = subprocess.run(cmd("--input", src, "--output", out, "--greylist-retry", str(GREY_RETRY), "--greylist-tries", "2",
+                           "--mail-from", "pipeline@" + Z, max_wait="60"), capture_output=True, timeout=300)
+    took = time.monotonic() - t0
+    check("pipeline.exit", p.returncode == 0, p.stderr.decode(errors="replace"))
+    rows = list(csv.DictReader(open(out, newline=""))) if os.path.exists(out) else []
+    check("pipeline.rows_in_order", [r["name"] for r in rows] == [f"row {i}" for i in range(n)], len(rows))
+    if len(rows) == n:
+        got = {i: (rows[i]["status"], rows[i]["reason"]) for i in sorted(grey)}
+        check("pipeline.greylisted_retried", all(s != "unknown" for s, _ in got.values()), got)
+        check("pipeline.repeat_across_batches", rows[repeat]["duplicate"] == "true" and
+              rows[repeat]["status"] == rows[first]["status"] == "valid", (rows[first], rows[repeat]))
+        check("pipeline.unknown_users", all(rows[i]["reason"] == "mailbox_not_found" for i in range(7, n, 1000)
+                                            if i not in grey and i not in (first, repeat)), "")
+    # Batches overlap: the three batches' retries wait together.
+    check("pipeline.batches_overlap", took < 2.5 * GREY_RETRY, f"{took:.1f} s (one batch at a time: >= {3 * GREY_RETRY} s)")
 
 
 lab.run(ROOT, NAME, check, main, env=dict(os.environ, LAB_SINK="0"))
