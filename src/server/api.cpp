@@ -44,8 +44,10 @@ struct BadRequest {
 Params query_params(std::string_view query) {
   Params p;
   if (!boost::urls::parse_query(query)) throw BadRequest{400, "bad_parameter", "the query string is malformed"};
+  // '+' stays a plus sign (RFC 3986), not a space as in HTML form encoding: plus-addresses
+  // (jane+news@example.org) are common, and a space is never part of an address anyway.
   boost::urls::encoding_opts opts;
-  opts.space_as_plus = true;  // HTML forms send a space as '+'
+  opts.space_as_plus = false;
   for (auto param : boost::urls::params_view(query, opts)) {  // percent-decoded
     if (param.key.size() > 64 || param.value.size() > 8192)
       throw BadRequest{400, "bad_parameter", "a query parameter is too long"};
