@@ -26,6 +26,7 @@
 #include "cli/verify.hpp"
 #include "common/flat_map.hpp"
 #include "common/text.hpp"
+#include "common/u64_map.hpp"
 #include "ingest/reader.hpp"
 #include "ingest/writer.hpp"
 #include "store/cache.hpp"
@@ -54,55 +55,10 @@ void install_interrupt_handler() {
 }
 
 // ---- verdicts of addresses seen earlier in the run (deduplication across batches) ------------
-// 64-bit hash of the dedupe key → the verdict packed in 64 bits. 16 bytes a slot at load ≤ 0.5:
-// 10 million distinct addresses cost 256 MiB. Two different keys sharing a 64-bit hash (odds
+// A U64Map from the 64-bit hash of the dedupe key to the verdict packed in 64 bits (offline: the
+// key alone, 8 bytes a slot). At load <= 1/2 that is 32 bytes per distinct address at the network
+// levels (10 million: 320 MiB), 16 bytes offline. Two different keys sharing a 64-bit hash (odds
 // about 3 in a million for 10 million keys) would share a verdict; documented in docs/bulk.md.
-class SeenTable {
- public:
-  SeenTable() { resize(1 << 16); }
-  /// Sizes the table for about `n` keys at once: growing by doubling re-touches every page.
-  void reserve(std::size_t n) {
-    std::size_t cap = 1 << 16;
-    while (cap < n * 2 && cap < (std::size_t{1} << 30)) cap <<= 1;
-    if (cap > keys_.size()) resize(cap);
-  }
-  [[nodiscard]] std::optional<std::uint64_t> find(std::uint64_t key) const {
-    key = key == 0 ? 1 : key;
-    for (std::size_t i = key & mask_;; i = (i + 1) & mask_) {
-      if (keys_[i] == 0) return std::nullopt;
-      if (keys_[i] == key) return values_[i];
-    }
-  }
-  void put(std::uint64_t key, std::uint64_t value) {
-    key = key == 0 ? 1 : key;
-    if ((size_ + 1) * 2 > keys_.size()) resize(keys_.size() * 2);
-    for (std::size_t i = key & mask_;; i = (i + 1) & mask_) {
-      if (keys_[i] == 0) {
-        keys_[i] = key;
-        values_[i] = value;
-        ++size_;
-        return;
-      }
-      if (keys_[i] == key) {
-        values_[i] = value;
-        return;
-      }
-    }
-  }
-
- private:
-  void resize(std::size_t n) {
-    std::vector<std::uint64_t> k(n, 0), v(n, 0);
-    std::swap(k, keys_);
-    std::swap(v, values_);
-    mask_ = n - 1;
-    size_ = 0;
-    for (std::size_t i = 0; i < k.size(); ++i)
-      if (k[i] != 0) put(k[i], v[i]);
-  }
-  std::vector<std::uint64_t> keys_, values_;
-  std::size_t mask_ = 0, size_ = 0;
-};
 
 // The verdict part of a Result in 64 bits: status, reason, score, catch_all, blocklisted, checks.
 std::uint64_t pack(const Result& r) {
@@ -164,7 +120,7 @@ struct Summary {
   std::uint64_t rows = 0, duplicates = 0, restored = 0, row_errors = 0;
   std::array<std::uint64_t, 4> by_status{};
   std::vector<std::uint64_t> by_reason = std::vector<std::uint64_t>(all_reasons().size(), 0);
-  std::unordered_map<std::string, std::uint64_t, StringHash, std::equal_to<>> domains;
+  FlatMap<std::string, std::uint64_t> domains{1024};
   std::uint64_t other_domains = 0;
   Clock::time_point start = Clock::now();
 
@@ -175,13 +131,15 @@ struct Summary {
     ++by_reason[static_cast<std::size_t>(r.reason)];
     if (!r.parsed) return;
     const std::string_view d = r.address.domain();
-    if (auto it = domains.find(d); it != domains.end()) ++it->second;
-    else if (domains.size() < kMaxDomains) domains.emplace(d, 1);
+    if (std::uint64_t* n = domains.find(d)) ++*n;
+    else if (domains.size() < kMaxDomains) domains.insert(d, 1);
     else ++other_domains;
   }
 
   [[nodiscard]] std::vector<std::pair<std::string, std::uint64_t>> top(std::size_t n) const {
-    std::vector<std::pair<std::string, std::uint64_t>> v(domains.begin(), domains.end());
+    std::vector<std::pair<std::string, std::uint64_t>> v;
+    v.reserve(domains.size());
+    domains.for_each([&](std::string_view d, std::uint64_t rows_at) { v.emplace_back(d, rows_at); });
     const std::size_t k = std::min(n, v.size());
     std::partial_sort(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end(),
                       [](const auto& x, const auto& y) { return x.second > y.second || (x.second == y.second && x.first < y.first); });
@@ -402,9 +360,7 @@ int verify_bulk(const VerifyOptions& o) {
   engine.interrupt_on(&g_interrupted, kGrace);
 
   const bool canonical = o.dedupe == "canonical";
-  SeenTable seen;
-  // A guess from the file size (about 40 bytes a row); the table still grows past it if needed.
-  if (reader->total_bytes() > 0) seen.reserve(static_cast<std::size_t>(reader->total_bytes() / 40));
+  U64Map seen(/*values=*/network);  // offline, a repeat is only marked: no verdict to keep
   address::Address scratch;
   std::vector<Row> rows;
   std::vector<Result> engine_results, results;
@@ -434,12 +390,30 @@ int verify_bulk(const VerifyOptions& o) {
     // output row (the offline verdict is deterministic, so a repeat's result is the first one's;
     // it is only marked).
     if (!network) {
-      Row row;
-      Result r;
+      // Two rows in flight: row i is read and classified and its dedupe slot prefetched before
+      // row i-1 is looked up and written, so the lookup's cache miss (the table is far larger
+      // than the caches) overlaps the classification instead of stalling the loop.
+      struct Pending {
+        Row row;
+        Result r;
+        std::uint64_t hash = 0;
+        bool keyed = false;  // false: an unreadable record, not deduplicated
+      };
+      std::array<Pending, 2> slots;
       std::string key;
-      while (!g_interrupted.load() && reader->next(row.rec)) {
+      std::size_t cur = 0;
+      bool pending = false;
+      auto finish = [&](Pending& p) {
+        p.row.duplicate = p.keyed && !seen.put(p.hash);
+        write(p.row, p.r);
+        if ((summary.rows & 0xFFF) == 0) progress.update(summary);
+      };
+      while (!g_interrupted.load() && reader->next(slots[cur].row.rec)) {
+        Pending& p = slots[cur];
+        Row& row = p.row;
+        Result& r = p.r;
         const std::string_view email = text::trim_blanks(row.rec.email);
-        row.duplicate = false;
+        p.keyed = false;
         if (!row.rec.error.empty() && email.empty()) {
           if (reported_errors++ < 20 && !o.quiet)
             std::fprintf(stderr, "mailsift: %s: record %llu (line %llu): %s\n", o.input.c_str(),
@@ -451,17 +425,26 @@ int verify_bulk(const VerifyOptions& o) {
           ++summary.row_errors;
         } else {
           engine.classify_offline(email, r);
-          key.clear();
-          if (!r.parsed) key = "\x01" + std::string(email);
-          else if (canonical) address::append_canonical(r.address, key);
-          else key = r.address.normalized();
-          const std::uint64_t h = fast_hash(key);
-          row.duplicate = seen.find(h).has_value();
-          if (!row.duplicate) seen.put(h, 0);
+          // The hash of dedupe_key(), without building the key for the usual (exact) case.
+          if (!r.parsed) {
+            key.assign(1, '\x01');
+            key.append(email);
+            p.hash = fast_hash(key);
+          } else if (canonical) {
+            key.clear();
+            address::append_canonical(r.address, key);
+            p.hash = fast_hash(key);
+          } else {
+            p.hash = fast_hash(r.address.normalized());
+          }
+          p.keyed = true;
+          seen.prefetch(p.hash);
         }
-        write(row, r);
-        if ((summary.rows & 0xFFF) == 0) progress.update(summary);
+        if (pending) finish(slots[cur ^ 1]);
+        pending = true;
+        cur ^= 1;
       }
+      if (pending) finish(slots[cur ^ 1]);
       interrupted = g_interrupted.load();
     }
     for (; network;) {

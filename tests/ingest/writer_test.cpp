@@ -64,6 +64,47 @@ TEST(Render, CsvPiecesMakeTheExistingCsv) {
   EXPECT_NE(semi.find(";\"syntax;domain\""), std::string::npos) << semi;
 }
 
+// The field writer scans 16 bytes at a time: a special byte at every position of every length
+// around the block size, for each delimiter, against the RFC 4180 rule written out plainly.
+TEST(Render, CsvFieldQuotesExactlyWhenNeeded) {
+  const auto reference = [](std::string_view s, char d) {
+    bool quote = false;
+    for (const char c : s) quote |= c == d || c == '"' || c == '\n' || c == '\r';
+    if (!quote) return std::string(s);
+    std::string q = "\"";
+    for (const char c : s) {
+      if (c == '"') q.push_back('"');
+      q.push_back(c);
+    }
+    return q + "\"";
+  };
+  for (const char d : {',', ';', '\t', '|'}) {
+    for (std::size_t n = 0; n <= 40; ++n) {
+      const std::string plain(n, 'a');
+      std::string got;
+      render::append_csv_field(plain, got, d);
+      EXPECT_EQ(got, plain) << n;
+      for (std::size_t at = 0; at < n; ++at) {
+        for (const char special : {d, '"', '\n', '\r', ',', ';', '\t', '\0'}) {
+          std::string s = plain;
+          s[at] = special;
+          got.clear();
+          render::append_csv_field(s, got, d);
+          ASSERT_EQ(got, reference(s, d)) << "delimiter " << int(d) << " length " << n << " at " << at << " byte "
+                                          << int(special);
+        }
+      }
+    }
+  }
+  // Doubled quotes keep the rest of the field, and the raw form writes the same bytes.
+  std::string got;
+  render::append_csv_field("a\"\"b\"", got, ',');
+  EXPECT_EQ(got, "\"a\"\"\"\"b\"\"\"");
+  char raw[render::csv_field_bound(5)];
+  const char* end = render::write_csv_field("a\"\"b\"", raw, ',');
+  EXPECT_EQ(std::string_view(raw, static_cast<std::size_t>(end - raw)), got);
+}
+
 TEST(CsvWriter, RoundTripKeepsEveryFieldByteExact) {
   const std::string in =
       "\xEF\xBB\xBF" "name;email;note\r\n"
