@@ -390,26 +390,27 @@ int verify_bulk(const VerifyOptions& o) {
     // output row (the offline verdict is deterministic, so a repeat's result is the first one's;
     // it is only marked).
     if (!network) {
-      // Two rows in flight: row i is read and classified and its dedupe slot prefetched before
-      // row i-1 is looked up and written, so the lookup's cache miss (the table is far larger
-      // than the caches) overlaps the classification instead of stalling the loop.
+      // Rows in flight: row i is read and classified and its dedupe slot prefetched before row
+      // i - kInFlight + 1 is looked up and written, so the lookup's cache miss (the table is far
+      // larger than the caches) overlaps the classification of the rows in between instead of
+      // stalling the loop. Lookups and writes stay in input order.
+      constexpr std::size_t kInFlight = 4;
       struct Pending {
         Row row;
         Result r;
         std::uint64_t hash = 0;
         bool keyed = false;  // false: an unreadable record, not deduplicated
       };
-      std::array<Pending, 2> slots;
+      std::array<Pending, kInFlight> ring;
       std::string key;
-      std::size_t cur = 0;
-      bool pending = false;
+      std::size_t next = 0, held = 0;  // the slot to fill next; rows classified, not yet written
       auto finish = [&](Pending& p) {
         p.row.duplicate = p.keyed && !seen.put(p.hash);
         write(p.row, p.r);
         if ((summary.rows & 0xFFF) == 0) progress.update(summary);
       };
-      while (!g_interrupted.load() && reader->next(slots[cur].row.rec)) {
-        Pending& p = slots[cur];
+      while (!g_interrupted.load() && reader->next(ring[next].row.rec)) {
+        Pending& p = ring[next];
         Row& row = p.row;
         Result& r = p.r;
         const std::string_view email = text::trim_blanks(row.rec.email);
@@ -440,11 +441,14 @@ int verify_bulk(const VerifyOptions& o) {
           p.keyed = true;
           seen.prefetch(p.hash);
         }
-        if (pending) finish(slots[cur ^ 1]);
-        pending = true;
-        cur ^= 1;
+        next = (next + 1) % kInFlight;
+        // The ring is full: its oldest row is the slot the next record goes into.
+        if (++held == kInFlight) {
+          finish(ring[next]);
+          --held;
+        }
       }
-      if (pending) finish(slots[cur ^ 1]);
+      for (; held > 0; --held) finish(ring[(next + kInFlight - held) % kInFlight]);
       interrupted = g_interrupted.load();
     }
     for (; network;) {

@@ -64,7 +64,7 @@ class U64Map {
   /// A hint: find/put of `key` comes soon; start loading its slot now.
   void prefetch(std::uint64_t key) const noexcept {
     key = key == 0 ? 1 : key;
-    __builtin_prefetch(slots_ + (key & mask_) * stride_);
+    __builtin_prefetch(slots_ + (key & mask_) * stride_, 1);  // for writing: new keys are stored
   }
 
   [[nodiscard]] std::size_t size() const noexcept { return size_; }
