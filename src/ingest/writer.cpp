@@ -195,6 +195,9 @@ Writer::Writer(std::unique_ptr<Sink> sink, const OutputOptions& o, const Reader*
       header_ = input->header();
       delim_ = input->delimiter();
       width_ = header_.empty() ? input->width() : header_.size();
+      // The address column is always among the input columns, before the results: a header that
+      // is shorter than the rows holding the addresses gets empty names up to it (docs/bulk.md).
+      if (const auto c = input->email_column(); c && *c >= width_) width_ = *c + 1;
     }
   }
   // CSV result column names: plain unless one collides with an input column, then all prefixed.
@@ -230,10 +233,11 @@ void Writer::write_header() {
   if (o_.format != Format::csv) return;
   if (in_format_ == Format::csv) {
     if (header_.empty()) return;  // headerless in, headerless out
-    for (std::size_t i = 0; i < header_.size(); ++i) {
+    for (std::size_t i = 0; i < width_; ++i) {
+      const std::string_view h = i < header_.size() ? std::string_view(header_[i]) : std::string_view{};
       if (i) buf_.push_back(delim_);
-      if (i == 0) append_first_field(header_[i], buf_, delim_);
-      else render::append_csv_field(header_[i], buf_, delim_);
+      if (i == 0) append_first_field(h, buf_, delim_);
+      else render::append_csv_field(h, buf_, delim_);
     }
     for (const std::string& n : result_names_) {
       buf_.push_back(delim_);
@@ -260,7 +264,8 @@ void Writer::write(const Record& in, const Result& r, bool duplicate) {
 }
 
 // CSV input: the row's first `width` fields (padded with empty ones when the row is shorter), the
-// result columns, then any fields beyond `width` (so the result columns stay under their header).
+// result columns, then any fields beyond `width` (so the result columns stay under their header
+// and the address under its own column in every row; docs/bulk.md, "Ragged rows").
 // The row is written into room sized once for its worst case (every field quoted, every quote
 // doubled): no capacity check per field, no copy through a temporary.
 void Writer::write_csv(const Record& in, const Result& r, bool duplicate) {
