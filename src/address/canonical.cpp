@@ -65,7 +65,13 @@ void append_canonical(const Address& a, std::string& out) {
   if (a.quoted_local && a.local().starts_with('"')) {
     out.append(a.local());
   } else {
-    for (char c : a.local()) {
+    // Written in place into room for the whole local part (this runs for every address of a bulk
+    // file: no per-byte append), then cut to what was kept.
+    const std::string_view local = a.local();
+    const std::size_t start = out.size();
+    out.resize(start + local.size());
+    char* p = out.data() + start;
+    for (const char c : local) {
       if (rule != nullptr) {
         if (c == '+' && rule->strip_plus) break;
         if (c == '.' && rule->strip_dots) continue;
@@ -73,8 +79,9 @@ void append_canonical(const Address& a, std::string& out) {
       }
       // Mail systems treat local parts case-insensitively in practice, though RFC 5321 §2.4 lets
       // them not to; for deduplication that is the right trade.
-      out.push_back(text::ascii_lower(c));
+      *p++ = text::ascii_lower(c);
     }
+    out.resize(static_cast<std::size_t>(p - out.data()));
   }
   out.push_back('@');
   out.append(rule != nullptr && !rule->fold_to.empty() ? rule->fold_to : domain);

@@ -130,11 +130,35 @@ struct Summary {
     ++by_status[static_cast<std::size_t>(r.status)];
     ++by_reason[static_cast<std::size_t>(r.reason)];
     if (!r.parsed) return;
+    // Most rows are at a few domains: their counter is found from the domain's facts object (the
+    // classifier hands out one per domain) without hashing the name again.
+    Memo* m = nullptr;
+    if (r.facts) {
+      m = &memo[(reinterpret_cast<std::uintptr_t>(r.facts.get()) >> 4) % memo.size()];
+      if (m->facts == r.facts) {
+        ++*m->count;
+        return;
+      }
+    }
     const std::string_view d = r.address.domain();
-    if (std::uint64_t* n = domains.find(d)) ++*n;
-    else if (domains.size() < kMaxDomains) domains.insert(d, 1);
-    else ++other_domains;
+    std::uint64_t* count = domains.find(d);
+    if (count == nullptr && domains.size() < kMaxDomains) {
+      count = &domains.insert(d, 0);
+      for (Memo& e : memo) e = Memo{};  // the insert may have moved every counter
+    }
+    if (count == nullptr) count = &other_domains;  // a new domain past kMaxDomains: for good
+    ++*count;
+    if (m) *m = Memo{r.facts, count};
   }
+
+  // A direct-mapped memo: facts object -> its domain's counter. It holds the facts (a shared_ptr),
+  // so an address in it always means that domain: a freed facts object's address cannot come back
+  // for another domain while the memo still names it.
+  struct Memo {
+    std::shared_ptr<const domain::DomainFacts> facts;
+    std::uint64_t* count = nullptr;
+  };
+  std::array<Memo, 256> memo{};
 
   [[nodiscard]] std::vector<std::pair<std::string, std::uint64_t>> top(std::size_t n) const {
     std::vector<std::pair<std::string, std::uint64_t>> v;
