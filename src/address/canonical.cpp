@@ -53,13 +53,25 @@ std::string canonical(const Address& a) {
 void append_canonical(const Address& a, std::string& out) {
   std::string_view domain = a.domain();
   const ProviderRule* rule = nullptr;
-  for (const auto& r : kRules)
-    if (r.domain == domain) rule = &r;
+  for (const auto& r : kRules) {
+    // Length and first byte first: this runs for every address of a bulk file, and most domains
+    // match no rule.
+    if (r.domain.size() == domain.size() && r.domain[0] == domain[0] && r.domain == domain) {
+      rule = &r;
+      break;
+    }
+  }
   // Quoted local parts are kept as they are: their content is significant by definition.
   if (a.quoted_local && a.local().starts_with('"')) {
     out.append(a.local());
   } else {
-    for (char c : a.local()) {
+    // Written in place into room for the whole local part (this runs for every address of a bulk
+    // file: no per-byte append), then cut to what was kept.
+    const std::string_view local = a.local();
+    const std::size_t start = out.size();
+    out.resize(start + local.size());
+    char* p = out.data() + start;
+    for (const char c : local) {
       if (rule != nullptr) {
         if (c == '+' && rule->strip_plus) break;
         if (c == '.' && rule->strip_dots) continue;
@@ -67,8 +79,9 @@ void append_canonical(const Address& a, std::string& out) {
       }
       // Mail systems treat local parts case-insensitively in practice, though RFC 5321 §2.4 lets
       // them not to; for deduplication that is the right trade.
-      out.push_back(text::ascii_lower(c));
+      *p++ = text::ascii_lower(c);
     }
+    out.resize(static_cast<std::size_t>(p - out.data()));
   }
   out.push_back('@');
   out.append(rule != nullptr && !rule->fold_to.empty() ? rule->fold_to : domain);

@@ -27,6 +27,7 @@
 #include "cli/verify.hpp"
 #include "common/flat_map.hpp"
 #include "common/text.hpp"
+#include "common/u64_map.hpp"
 #include "ingest/reader.hpp"
 #include "ingest/writer.hpp"
 #include "store/cache.hpp"
@@ -56,55 +57,10 @@ void install_interrupt_handler() {
 }
 
 // ---- verdicts of addresses seen earlier in the run (deduplication across batches) ------------
-// 64-bit hash of the dedupe key → the verdict packed in 64 bits. 16 bytes a slot at load ≤ 0.5:
-// 10 million distinct addresses cost 256 MiB. Two different keys sharing a 64-bit hash (odds
+// A U64Map from the 64-bit hash of the dedupe key to the verdict packed in 64 bits (offline: the
+// key alone, 8 bytes a slot). At load <= 1/2 that is 32 bytes per distinct address at the network
+// levels (10 million: 320 MiB), 16 bytes offline. Two different keys sharing a 64-bit hash (odds
 // about 3 in a million for 10 million keys) would share a verdict; documented in docs/bulk.md.
-class SeenTable {
- public:
-  SeenTable() { resize(1 << 16); }
-  /// Sizes the table for about `n` keys at once: growing by doubling re-touches every page.
-  void reserve(std::size_t n) {
-    std::size_t cap = 1 << 16;
-    while (cap < n * 2 && cap < (std::size_t{1} << 30)) cap <<= 1;
-    if (cap > keys_.size()) resize(cap);
-  }
-  [[nodiscard]] std::optional<std::uint64_t> find(std::uint64_t key) const {
-    key = key == 0 ? 1 : key;
-    for (std::size_t i = key & mask_;; i = (i + 1) & mask_) {
-      if (keys_[i] == 0) return std::nullopt;
-      if (keys_[i] == key) return values_[i];
-    }
-  }
-  void put(std::uint64_t key, std::uint64_t value) {
-    key = key == 0 ? 1 : key;
-    if ((size_ + 1) * 2 > keys_.size()) resize(keys_.size() * 2);
-    for (std::size_t i = key & mask_;; i = (i + 1) & mask_) {
-      if (keys_[i] == 0) {
-        keys_[i] = key;
-        values_[i] = value;
-        ++size_;
-        return;
-      }
-      if (keys_[i] == key) {
-        values_[i] = value;
-        return;
-      }
-    }
-  }
-
- private:
-  void resize(std::size_t n) {
-    std::vector<std::uint64_t> k(n, 0), v(n, 0);
-    std::swap(k, keys_);
-    std::swap(v, values_);
-    mask_ = n - 1;
-    size_ = 0;
-    for (std::size_t i = 0; i < k.size(); ++i)
-      if (k[i] != 0) put(k[i], v[i]);
-  }
-  std::vector<std::uint64_t> keys_, values_;
-  std::size_t mask_ = 0, size_ = 0;
-};
 
 // ---- the summary -----------------------------------------------------------------------------
 // Top domains: counted exactly for the first kMaxDomains distinct domains; later new domains only
@@ -115,7 +71,7 @@ struct Summary {
   std::uint64_t rows = 0, duplicates = 0, restored = 0, row_errors = 0;
   std::array<std::uint64_t, 4> by_status{};
   std::vector<std::uint64_t> by_reason = std::vector<std::uint64_t>(all_reasons().size(), 0);
-  std::unordered_map<std::string, std::uint64_t, StringHash, std::equal_to<>> domains;
+  FlatMap<std::string, std::uint64_t> domains{1024};
   std::uint64_t other_domains = 0;
   Clock::time_point start = Clock::now();
 
@@ -125,14 +81,40 @@ struct Summary {
     ++by_status[static_cast<std::size_t>(r.status)];
     ++by_reason[static_cast<std::size_t>(r.reason)];
     if (!r.parsed) return;
+    // Most rows are at a few domains: their counter is found from the domain's facts object (the
+    // classifier hands out one per domain) without hashing the name again.
+    Memo* m = nullptr;
+    if (r.facts) {
+      m = &memo[(reinterpret_cast<std::uintptr_t>(r.facts.get()) >> 4) % memo.size()];
+      if (m->facts == r.facts) {
+        ++*m->count;
+        return;
+      }
+    }
     const std::string_view d = r.address.domain();
-    if (auto it = domains.find(d); it != domains.end()) ++it->second;
-    else if (domains.size() < kMaxDomains) domains.emplace(d, 1);
-    else ++other_domains;
+    std::uint64_t* count = domains.find(d);
+    if (count == nullptr && domains.size() < kMaxDomains) {
+      count = &domains.insert(d, 0);
+      for (Memo& e : memo) e = Memo{};  // the insert may have moved every counter
+    }
+    if (count == nullptr) count = &other_domains;  // a new domain past kMaxDomains: for good
+    ++*count;
+    if (m) *m = Memo{r.facts, count};
   }
 
+  // A direct-mapped memo: facts object -> its domain's counter. It holds the facts (a shared_ptr),
+  // so an address in it always means that domain: a freed facts object's address cannot come back
+  // for another domain while the memo still names it.
+  struct Memo {
+    std::shared_ptr<const domain::DomainFacts> facts;
+    std::uint64_t* count = nullptr;
+  };
+  std::array<Memo, 256> memo{};
+
   [[nodiscard]] std::vector<std::pair<std::string, std::uint64_t>> top(std::size_t n) const {
-    std::vector<std::pair<std::string, std::uint64_t>> v(domains.begin(), domains.end());
+    std::vector<std::pair<std::string, std::uint64_t>> v;
+    v.reserve(domains.size());
+    domains.for_each([&](std::string_view d, std::uint64_t rows_at) { v.emplace_back(d, rows_at); });
     const std::size_t k = std::min(n, v.size());
     std::partial_sort(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end(),
                       [](const auto& x, const auto& y) { return x.second > y.second || (x.second == y.second && x.first < y.first); });
@@ -355,9 +337,7 @@ int verify_bulk(const VerifyOptions& o) {
   engine.interrupt_on(&g_interrupted, kGrace);
 
   const bool canonical = o.dedupe == "canonical";
-  SeenTable seen;
-  // A guess from the file size (about 40 bytes a row); the table still grows past it if needed.
-  if (reader->total_bytes() > 0) seen.reserve(static_cast<std::size_t>(reader->total_bytes() / 40));
+  U64Map seen(/*values=*/network);  // offline, a repeat is only marked: no verdict to keep
   address::Address scratch;
   // Batches read but not yet written (network levels): the engine verifies several at once, and
   // they are written in input order as each oldest one is done.
@@ -396,12 +376,31 @@ int verify_bulk(const VerifyOptions& o) {
     // output row (the offline verdict is deterministic, so a repeat's result is the first one's;
     // it is only marked).
     if (!network) {
-      Row row;
-      Result r;
+      // Rows in flight: row i is read and classified and its dedupe slot prefetched before row
+      // i - kInFlight + 1 is looked up and written, so the lookup's cache miss (the table is far
+      // larger than the caches) overlaps the classification of the rows in between instead of
+      // stalling the loop. Lookups and writes stay in input order.
+      constexpr std::size_t kInFlight = 4;
+      struct Pending {
+        Row row;
+        Result r;
+        std::uint64_t hash = 0;
+        bool keyed = false;  // false: an unreadable record, not deduplicated
+      };
+      std::array<Pending, kInFlight> ring;
       std::string key;
-      while (!g_interrupted.load() && reader->next(row.rec)) {
+      std::size_t next = 0, held = 0;  // the slot to fill next; rows classified, not yet written
+      auto finish = [&](Pending& p) {
+        p.row.duplicate = p.keyed && !seen.put(p.hash);
+        write(p.row, p.r);
+        if ((summary.rows & 0xFFF) == 0) progress.update(summary);
+      };
+      while (!g_interrupted.load() && reader->next(ring[next].row.rec)) {
+        Pending& p = ring[next];
+        Row& row = p.row;
+        Result& r = p.r;
         const std::string_view email = text::trim_blanks(row.rec.email);
-        row.duplicate = false;
+        p.keyed = false;
         if (!row.rec.error.empty() && email.empty()) {
           if (reported_errors++ < 20 && !o.quiet)
             std::fprintf(stderr, "mailsift: %s: record %llu (line %llu): %s\n", o.input.c_str(),
@@ -413,17 +412,29 @@ int verify_bulk(const VerifyOptions& o) {
           ++summary.row_errors;
         } else {
           engine.classify_offline(email, r);
-          key.clear();
-          if (!r.parsed) key = "\x01" + std::string(email);
-          else if (canonical) address::append_canonical(r.address, key);
-          else key = r.address.normalized();
-          const std::uint64_t h = fast_hash(key);
-          row.duplicate = seen.find(h).has_value();
-          if (!row.duplicate) seen.put(h, 0);
+          // The hash of dedupe_key(), without building the key for the usual (exact) case.
+          if (!r.parsed) {
+            key.assign(1, '\x01');
+            key.append(email);
+            p.hash = fast_hash(key);
+          } else if (canonical) {
+            key.clear();
+            address::append_canonical(r.address, key);
+            p.hash = fast_hash(key);
+          } else {
+            p.hash = fast_hash(r.address.normalized());
+          }
+          p.keyed = true;
+          seen.prefetch(p.hash);
         }
-        write(row, r);
-        if ((summary.rows & 0xFFF) == 0) progress.update(summary);
+        next = (next + 1) % kInFlight;
+        // The ring is full: its oldest row is the slot the next record goes into.
+        if (++held == kInFlight) {
+          finish(ring[next]);
+          --held;
+        }
       }
+      for (; held > 0; --held) finish(ring[(next + kInFlight - held) % kInFlight]);
       interrupted = g_interrupted.load();
     }
     auto forget = [&](const std::string& key) {

@@ -37,6 +37,26 @@ namespace mailsift {
   return h;
 }
 
+/// a == b for short strings, inline: FlatMap confirms every hash match with it (almost always a
+/// match, so the whole key is read) and a libc memcmp call costs more than the compare itself.
+[[nodiscard]] inline bool same_bytes(std::string_view a, std::string_view b) noexcept {
+  const std::size_t n = a.size();
+  if (n != b.size()) return false;
+  if (n < 8) {
+    for (std::size_t i = 0; i < n; ++i)
+      if (a[i] != b[i]) return false;
+    return true;
+  }
+  const auto word = [](const char* p) {
+    std::uint64_t v;
+    std::memcpy(&v, p, 8);
+    return v;
+  };
+  for (std::size_t i = 0; i + 8 < n; i += 8)
+    if (word(a.data() + i) != word(b.data() + i)) return false;
+  return word(a.data() + n - 8) == word(b.data() + n - 8);  // the last 8 bytes, overlapping
+}
+
 /// fast_hash for the standard unordered containers (heterogeneous lookup by string_view).
 struct StringHash {
   using is_transparent = void;
@@ -55,8 +75,11 @@ class FlatMap {
     for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
       const Slot& s = slots_[i];
       if (!s.used) return nullptr;
-      if (s.hash == h && std::string_view(s.key) == key) return &s.value;
+      if (s.hash == h && same_bytes(s.key, key)) return &s.value;
     }
+  }
+  [[nodiscard]] V* find(std::string_view key) noexcept {
+    return const_cast<V*>(static_cast<const FlatMap&>(*this).find(key));
   }
   [[nodiscard]] bool contains(std::string_view key) const noexcept { return find(key) != nullptr; }
 
@@ -71,11 +94,17 @@ class FlatMap {
         ++size_;
         return s.value;
       }
-      if (s.hash == h && std::string_view(s.key) == key) return s.value;
+      if (s.hash == h && same_bytes(s.key, key)) return s.value;
     }
   }
 
   [[nodiscard]] std::size_t size() const noexcept { return size_; }
+  /// Calls f(key, value) for every entry, in no particular order.
+  template <typename F>
+  void for_each(F&& f) const {
+    for (const Slot& s : slots_)
+      if (s.used) f(std::string_view(s.key), s.value);
+  }
   void clear() {
     slots_.assign(slots_.size(), Slot{});
     size_ = 0;

@@ -28,14 +28,14 @@ std::unique_ptr<Source> memory_source(std::string data);
 class Input {
  public:
   explicit Input(std::unique_ptr<Source> src, std::size_t block = std::size_t{256} * 1024)
-      : src_(std::move(src)), buf_(block) {}
+      : src_(std::move(src)), buf_(std::make_unique_for_overwrite<char[]>(block)), size_(block) {}
 
   /// Reads the next block when the buffer is used up; false at the end of input.
   bool fill() {
     if (pos < end) return true;
     if (eof_) return false;
-    const std::size_t n = src_->read(buf_.data(), buf_.size());
-    pos = buf_.data();
+    const std::size_t n = src_->read(buf_.get(), size_);
+    pos = buf_.get();
     end = pos + n;
     if (n == 0) eof_ = true;
     return n != 0;
@@ -43,13 +43,13 @@ class Input {
   /// Makes at least `n` unread bytes available when the input has them (for the BOM and sniffing):
   /// moves the unread tail to the front and reads more, never beyond one block.
   void want(std::size_t n) {
-    if (n > buf_.size()) n = buf_.size();
+    if (n > size_) n = size_;
     while (static_cast<std::size_t>(end - pos) < n && !eof_) {
       const std::size_t have = static_cast<std::size_t>(end - pos);
-      if (have) std::memmove(buf_.data(), pos, have);
-      pos = buf_.data();
+      if (have) std::memmove(buf_.get(), pos, have);
+      pos = buf_.get();
       end = pos + have;
-      const std::size_t got = src_->read(buf_.data() + have, buf_.size() - have);
+      const std::size_t got = src_->read(buf_.get() + have, size_ - have);
       if (got == 0) eof_ = true;
       end += got;
     }
@@ -67,7 +67,10 @@ class Input {
 
  private:
   std::unique_ptr<Source> src_;
-  std::vector<char> buf_;
+  // Not zero-filled: only bytes read into it are ever looked at (a reader per input when fuzzing
+  // would otherwise clear the whole block each time).
+  std::unique_ptr<char[]> buf_;
+  std::size_t size_;
   bool eof_ = false;
 };
 

@@ -127,19 +127,30 @@ class StringSink final : public Writer::Sink {
 
 void append_bool(bool b, std::string& out) { out += b ? "true" : "false"; }
 
+char* write_bool(bool b, char* p) {
+  const std::string_view v = b ? "true" : "false";
+  std::memcpy(p, v.data(), v.size());
+  return p + v.size();
+}
+
 // The first field of the output: a leading UTF-8 byte order mark would be taken for the file's
-// BOM and stripped by a reader, so such a field is quoted.
-void append_first_field(std::string_view s, std::string& out, char delim) {
-  if (!s.starts_with("\xEF\xBB\xBF")) {
-    render::append_csv_field(s, out, delim);
-    return;
-  }
-  out.push_back('"');
+// BOM and stripped by a reader, so such a field is quoted. Room: render::csv_field_bound(s.size()).
+char* write_first_field(std::string_view s, char* p, char delim) {
+  if (!s.starts_with("\xEF\xBB\xBF")) return render::write_csv_field(s, p, delim);
+  *p++ = '"';
   for (char c : s) {
-    if (c == '"') out.push_back('"');
-    out.push_back(c);
+    if (c == '"') *p++ = '"';
+    *p++ = c;
   }
-  out.push_back('"');
+  *p++ = '"';
+  return p;
+}
+
+void append_first_field(std::string_view s, std::string& out, char delim) {
+  const std::size_t old = out.size();
+  out.resize(old + render::csv_field_bound(s.size()));
+  char* end = write_first_field(s, out.data() + old, delim);
+  out.resize(static_cast<std::size_t>(end - out.data()));
 }
 
 void append_json_quoted(std::string_view s, std::string& out) {
@@ -184,6 +195,9 @@ Writer::Writer(std::unique_ptr<Sink> sink, const OutputOptions& o, const Reader*
       header_ = input->header();
       delim_ = input->delimiter();
       width_ = header_.empty() ? input->width() : header_.size();
+      // The address column is always among the input columns, before the results: a header that
+      // is shorter than the rows holding the addresses gets empty names up to it (docs/bulk.md).
+      if (const auto c = input->email_column(); c && *c >= width_) width_ = *c + 1;
     }
   }
   // CSV result column names: plain unless one collides with an input column, then all prefixed.
@@ -219,10 +233,11 @@ void Writer::write_header() {
   if (o_.format != Format::csv) return;
   if (in_format_ == Format::csv) {
     if (header_.empty()) return;  // headerless in, headerless out
-    for (std::size_t i = 0; i < header_.size(); ++i) {
+    for (std::size_t i = 0; i < width_; ++i) {
+      const std::string_view h = i < header_.size() ? std::string_view(header_[i]) : std::string_view{};
       if (i) buf_.push_back(delim_);
-      if (i == 0) append_first_field(header_[i], buf_, delim_);
-      else render::append_csv_field(header_[i], buf_, delim_);
+      if (i == 0) append_first_field(h, buf_, delim_);
+      else render::append_csv_field(h, buf_, delim_);
     }
     for (const std::string& n : result_names_) {
       buf_.push_back(delim_);
@@ -249,24 +264,33 @@ void Writer::write(const Record& in, const Result& r, bool duplicate) {
 }
 
 // CSV input: the row's first `width` fields (padded with empty ones when the row is shorter), the
-// result columns, then any fields beyond `width` (so the result columns stay under their header).
+// result columns, then any fields beyond `width` (so the result columns stay under their header
+// and the address under its own column in every row; docs/bulk.md, "Ragged rows").
+// The row is written into room sized once for its worst case (every field quoted, every quote
+// doubled): no capacity check per field, no copy through a temporary.
 void Writer::write_csv(const Record& in, const Result& r, bool duplicate) {
   if (in_format_ == Format::csv) {
     const std::size_t n = in.fields.size();
+    std::size_t bound = width_ + render::csv_result_bound(r) + 8;
+    for (const std::string& f : in.fields) bound += render::csv_field_bound(f.size()) + 1;
+    const std::size_t old = buf_.size();
+    buf_.resize(old + bound);
+    char* p = buf_.data() + old;
     for (std::size_t i = 0; i < width_; ++i) {
-      if (i == 0 && !wrote_row_ && header_.empty() && n > 0) append_first_field(in.fields[0], buf_, delim_);
-      else if (i < n) render::append_csv_field(in.fields[i], buf_, delim_);
-      buf_.push_back(delim_);
+      if (i == 0 && !wrote_row_ && header_.empty() && n > 0) p = write_first_field(in.fields[0], p, delim_);
+      else if (i < n) p = render::write_csv_field(in.fields[i], p, delim_);
+      *p++ = delim_;
     }
     wrote_row_ = true;
-    render::append_csv_result(r, buf_, delim_);
-    buf_.push_back(delim_);
-    append_bool(duplicate, buf_);
+    p = render::write_csv_result(r, p, delim_);
+    *p++ = delim_;
+    p = write_bool(duplicate, p);
     for (std::size_t i = width_; i < n; ++i) {
-      buf_.push_back(delim_);
-      render::append_csv_field(in.fields[i], buf_, delim_);
+      *p++ = delim_;
+      p = render::write_csv_field(in.fields[i], p, delim_);
     }
-    buf_.push_back('\n');
+    *p++ = '\n';
+    buf_.resize(static_cast<std::size_t>(p - buf_.data()));
     return;
   }
   render::append_csv_field(r.email, buf_);  // after the header: never the file's first bytes

@@ -19,8 +19,9 @@ struct OutputOptions {
 class Writer {
  public:
   /// Creates or truncates PATH ("-" = standard output). `input` (may be null: TXT input) tells the
-  /// layout: its format, CSV header, delimiter and width; the Writer copies what it needs. A CSV or
-  /// table header is written at once. Throws std::runtime_error (with the path and errno text).
+  /// layout: its format, CSV header, delimiter, width and email column; the Writer copies what it
+  /// needs. A CSV or table header is written at once. Throws std::runtime_error (with the path and
+  /// errno text).
   static std::unique_ptr<Writer> open(const std::string& path, const OutputOptions& o, const Reader* input);
   /// The same into a string (tests, fuzzing); `o.gzip` is ignored. `out` must outlive the Writer.
   static std::unique_ptr<Writer> to_string(std::string& out, const OutputOptions& o, const Reader* input);
@@ -41,6 +42,11 @@ class Writer {
   /// output): csv_result_columns() and "duplicate", each prefixed "mailsift_" when any of them
   /// would collide with an input header name.
   [[nodiscard]] const std::vector<std::string>& result_columns() const noexcept { return result_names_; }
+  /// CSV input and output: W, the number of input columns every output row starts with (a shorter
+  /// row is padded with empty fields), before the result columns; a longer row's further fields come
+  /// after them. W is the header's width (headerless: the first data row's), widened to include the
+  /// email column; a header narrower than W is written with empty names up to W. docs/bulk.md.
+  [[nodiscard]] std::size_t input_columns() const noexcept { return width_; }
 
   class Sink;
 

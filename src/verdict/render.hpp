@@ -24,6 +24,15 @@ void append_csv(const Result& r, std::string& out);
 void append_csv_result(const Result& r, std::string& out, char delimiter = ',');
 /// One CSV field (RFC 4180): quoted, with '"' doubled, when it holds the delimiter, '"', CR or LF.
 void append_csv_field(std::string_view s, std::string& out, char delimiter = ',');
+
+/// The same two into raw memory, for writers that size a whole row once (bulk files: no capacity
+/// check per field). write_csv_field needs room for csv_field_bound(s.size()) bytes at `p`,
+/// write_csv_result for csv_result_bound(r); each returns the end of what it wrote, the same bytes
+/// as the append_ form.
+[[nodiscard]] constexpr std::size_t csv_field_bound(std::size_t n) noexcept { return 2 * n + 2; }
+[[nodiscard]] char* write_csv_field(std::string_view s, char* p, char delimiter) noexcept;
+[[nodiscard]] std::size_t csv_result_bound(const Result& r) noexcept;
+[[nodiscard]] char* write_csv_result(const Result& r, char* p, char delimiter);
 /// Human-readable, column-aligned table for terminals.
 void append_table_header(std::string& out);
 void append_table(const Result& r, std::string& out);

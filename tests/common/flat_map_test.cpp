@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <string>
 #include <unordered_map>
 
@@ -27,6 +28,35 @@ TEST(FlatMap, AgreesWithUnorderedMapThroughGrowth) {
   m.clear();
   EXPECT_EQ(m.size(), 0u);
   EXPECT_EQ(m.find(ref.begin()->first), nullptr);
+}
+
+// Counting in place (the bulk summary's top domains) and visiting every entry once.
+TEST(FlatMap, CountsInPlaceAndVisitsEveryEntry) {
+  FlatMap<std::string, std::uint64_t> m(4);
+  for (int i = 0; i < 3000; ++i) {
+    const std::string d = "d" + std::to_string(i % 700) + ".example";
+    if (std::uint64_t* n = m.find(d)) ++*n;
+    else m.insert(d, 1);
+  }
+  std::unordered_map<std::string, std::uint64_t> seen;
+  m.for_each([&](std::string_view k, std::uint64_t v) { EXPECT_TRUE(seen.emplace(k, v).second) << k; });
+  ASSERT_EQ(seen.size(), 700u);
+  for (int i = 0; i < 700; ++i) EXPECT_EQ(seen["d" + std::to_string(i) + ".example"], i < 200 ? 5u : 4u) << i;
+}
+
+// The inline compare reads 8 bytes at a time with an overlapping last word: a difference at any
+// position of any length around the word size is seen.
+TEST(FlatMap, SameBytesSeesEveryDifference) {
+  for (std::size_t n = 0; n <= 33; ++n) {
+    const std::string a(n, 'x');
+    EXPECT_TRUE(same_bytes(a, std::string(n, 'x'))) << n;
+    EXPECT_FALSE(same_bytes(a, std::string(n + 1, 'x'))) << n;
+    for (std::size_t at = 0; at < n; ++at) {
+      std::string b = a;
+      b[at] = 'y';
+      EXPECT_FALSE(same_bytes(a, b)) << n << " " << at;
+    }
+  }
 }
 
 TEST(FlatMap, HashSeparatesLengthsAndTails) {

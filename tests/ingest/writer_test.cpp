@@ -64,6 +64,47 @@ TEST(Render, CsvPiecesMakeTheExistingCsv) {
   EXPECT_NE(semi.find(";\"syntax;domain\""), std::string::npos) << semi;
 }
 
+// The field writer scans 16 bytes at a time: a special byte at every position of every length
+// around the block size, for each delimiter, against the RFC 4180 rule written out plainly.
+TEST(Render, CsvFieldQuotesExactlyWhenNeeded) {
+  const auto reference = [](std::string_view s, char d) {
+    bool quote = false;
+    for (const char c : s) quote |= c == d || c == '"' || c == '\n' || c == '\r';
+    if (!quote) return std::string(s);
+    std::string q = "\"";
+    for (const char c : s) {
+      if (c == '"') q.push_back('"');
+      q.push_back(c);
+    }
+    return q + "\"";
+  };
+  for (const char d : {',', ';', '\t', '|'}) {
+    for (std::size_t n = 0; n <= 40; ++n) {
+      const std::string plain(n, 'a');
+      std::string got;
+      render::append_csv_field(plain, got, d);
+      EXPECT_EQ(got, plain) << n;
+      for (std::size_t at = 0; at < n; ++at) {
+        for (const char special : {d, '"', '\n', '\r', ',', ';', '\t', '\0'}) {
+          std::string s = plain;
+          s[at] = special;
+          got.clear();
+          render::append_csv_field(s, got, d);
+          ASSERT_EQ(got, reference(s, d)) << "delimiter " << int(d) << " length " << n << " at " << at << " byte "
+                                          << int(special);
+        }
+      }
+    }
+  }
+  // Doubled quotes keep the rest of the field, and the raw form writes the same bytes.
+  std::string got;
+  render::append_csv_field("a\"\"b\"", got, ',');
+  EXPECT_EQ(got, "\"a\"\"\"\"b\"\"\"");
+  char raw[render::csv_field_bound(5)];
+  const char* end = render::write_csv_field("a\"\"b\"", raw, ',');
+  EXPECT_EQ(std::string_view(raw, static_cast<std::size_t>(end - raw)), got);
+}
+
 TEST(CsvWriter, RoundTripKeepsEveryFieldByteExact) {
   const std::string in =
       "\xEF\xBB\xBF" "name;email;note\r\n"
@@ -129,6 +170,116 @@ TEST(CsvWriter, HeaderlessInHeaderlessOut) {
   ASSERT_EQ(lines.size(), 2u);
   EXPECT_TRUE(lines[0].starts_with("a@gmail.com,1,a@gmail.com,")) << lines[0];
   EXPECT_TRUE(lines[1].starts_with("b@gmail.com,,b@gmail.com,")) << lines[1];  // padded to the width
+}
+
+// Ragged rows (docs/bulk.md, "Ragged rows"). The fuzzer's case: a one-field header over two-field
+// rows whose second field holds the addresses. The address column is widened into the input part
+// (an empty header name), so it stays before the result columns, under its own column, in every row.
+TEST(CsvWriter, RaggedAddressColumnBeyondTheHeaderStaysBeforeTheResults) {
+  const std::string in = "nameRemail\nAnn,ann@gmail.com\nB`o\n";
+  auto src = Reader::from_memory(in, Format::csv, {});
+  ASSERT_EQ(src->header(), V{"nameRemail"});
+  ASSERT_EQ(src->email_column(), 1u);  // detected from the rows, beyond the header
+  std::string out;
+  OutputOptions oo;
+  oo.format = Format::csv;
+  auto w = Writer::to_string(out, oo, src.get());
+  EXPECT_EQ(w->input_columns(), 2u);
+  w.reset();
+
+  out = convert(in, Format::csv, Format::csv);
+  const std::size_t nres = result_names().size();
+  V header = {"nameRemail", ""};
+  for (const std::string& n : result_names()) header.push_back(n);
+  InputOptions back_o;
+  back_o.header = true;
+  back_o.column = "2";
+  auto back = Reader::from_memory(out, Format::csv, back_o);
+  EXPECT_EQ(back->header(), header);
+  const auto rows = test::read_all(*back);
+  ASSERT_EQ(rows.size(), 2u);
+  // Every row is exactly as wide as the header: nothing after the result columns.
+  for (const Record& r : rows) EXPECT_EQ(r.fields.size(), 2 + nres);
+  EXPECT_EQ(rows[0].fields[0], "Ann");
+  EXPECT_EQ(rows[0].email, "ann@gmail.com");
+  EXPECT_EQ(rows[0].fields[2], "ann@gmail.com");  // normalized, right after the address column
+  EXPECT_EQ(rows[0].fields[2 + 2], "valid");      // status
+  EXPECT_EQ(rows[1].fields[0], "B`o");
+  EXPECT_EQ(rows[1].fields[1], "");  // padded: the input row had no second field
+  EXPECT_EQ(rows[1].error, "");
+  EXPECT_EQ(rows[1].email, "");
+  EXPECT_EQ(out.substr(0, out.find('\n')), "nameRemail,,normalized,canonical,status,reason,score,domain,"
+                                           "registrable_domain,disposable,role,free,smtputf8,quoted_local,"
+                                           "address_literal,suspicious,blocklisted,catch_all,suggestion,checks,"
+                                           "duplicate");
+}
+
+// Short rows are padded to W; a longer row's extra fields follow the result columns, which stay at
+// the same positions in every row; re-reading gives each field back at a position the layout fixes.
+TEST(CsvWriter, RaggedRowsKeepTheResultColumnsInPlace) {
+  const std::string in =
+      "name,email,note\n"
+      "Ann,ann@gmail.com,n1\n"
+      "Bob,bob@gmail.com\n"           // short
+      "Cid\n"                          // short, no address
+      "Dee,dee@gmail.com,n4,x,\"y,z\"\n"  // long: two extra fields
+      "\n";                            // rejected: empty line
+  const auto records = [&] {
+    auto r = Reader::from_memory(in, Format::csv, {});
+    return test::read_all(*r);
+  }();
+  ASSERT_EQ(records.size(), 5u);
+  const std::string out = convert(in, Format::csv, Format::csv);
+  const std::size_t nres = result_names().size();
+  InputOptions back_o;
+  back_o.header = true;
+  back_o.column = "email";
+  auto back = Reader::from_memory(out, Format::csv, back_o);
+  ASSERT_EQ(back->header().size(), 3 + nres);
+  const auto rows = test::read_all(*back);
+  ASSERT_EQ(rows.size(), records.size());
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const V& f = rows[i].fields;
+    const V& in_f = records[i].fields;
+    ASSERT_EQ(f.size(), std::max<std::size_t>(3, in_f.size()) + nres) << i;
+    for (std::size_t k = 0; k < 3; ++k) EXPECT_EQ(f[k], k < in_f.size() ? in_f[k] : "") << i << "," << k;
+    for (std::size_t k = 3; k < in_f.size(); ++k) EXPECT_EQ(f[k + nres], in_f[k]) << i << "," << k;
+    EXPECT_EQ(rows[i].error, "") << i;
+    EXPECT_EQ(rows[i].email, records[i].error.empty() ? records[i].email : "") << i;
+  }
+  EXPECT_EQ(rows[0].fields[3 + 2], "valid");
+  EXPECT_EQ(rows[1].fields[3 + 2], "valid");
+  EXPECT_EQ(rows[2].fields[3 + 2], "invalid");  // "no email field": no address
+  EXPECT_EQ(rows[3].fields[3 + 2], "valid");
+  EXPECT_EQ(rows[3].fields[3 + nres - 1], "false");  // duplicate, then the extras
+  EXPECT_EQ(rows[3].fields[3 + nres], "x");
+  EXPECT_EQ(rows[3].fields[3 + nres + 1], "y,z");
+  EXPECT_EQ(rows[4].fields[3 + 2], "invalid");  // "empty line": no address
+}
+
+// Headerless input: W is the first row's width, widened to a --column beyond it.
+TEST(CsvWriter, HeaderlessColumnBeyondTheFirstRowWidens) {
+  InputOptions o;
+  o.header = false;
+  o.column = "3";
+  const std::string in = "a,b\nc,d,e@gmail.com\n";
+  auto src = Reader::from_memory(in, Format::csv, o);
+  std::string out;
+  OutputOptions oo;
+  oo.format = Format::csv;
+  auto w = Writer::to_string(out, oo, src.get());
+  EXPECT_EQ(w->input_columns(), 3u);
+  w.reset();
+  out = convert(in, Format::csv, Format::csv, o);
+  auto back = Reader::from_memory(out, Format::csv, o);
+  const auto rows = test::read_all(*back);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].fields.size(), 3 + result_names().size());
+  EXPECT_EQ(rows[0].fields[2], "");
+  EXPECT_EQ(rows[0].email, "");
+  EXPECT_EQ(rows[1].fields.size(), 3 + result_names().size());
+  EXPECT_EQ(rows[1].email, "e@gmail.com");
+  EXPECT_EQ(rows[1].fields[3], "e@gmail.com");  // normalized
 }
 
 TEST(CsvWriter, EveryRecordGivesOneRow) {
