@@ -381,22 +381,22 @@ int verify_bulk(const VerifyOptions& o) {
       // larger than the caches) overlaps the classification of the rows in between instead of
       // stalling the loop. Lookups and writes stay in input order.
       constexpr std::size_t kInFlight = 4;
-      struct Pending {
+      struct InFlight {
         Row row;
         Result r;
         std::uint64_t hash = 0;
         bool keyed = false;  // false: an unreadable record, not deduplicated
       };
-      std::array<Pending, kInFlight> ring;
+      std::array<InFlight, kInFlight> ring;
       std::string key;
       std::size_t next = 0, held = 0;  // the slot to fill next; rows classified, not yet written
-      auto finish = [&](Pending& p) {
+      auto finish = [&](InFlight& p) {
         p.row.duplicate = p.keyed && !seen.put(p.hash);
         write(p.row, p.r);
         if ((summary.rows & 0xFFF) == 0) progress.update(summary);
       };
       while (!g_interrupted.load() && reader->next(ring[next].row.rec)) {
-        Pending& p = ring[next];
+        InFlight& p = ring[next];
         Row& row = p.row;
         Result& r = p.r;
         const std::string_view email = text::trim_blanks(row.rec.email);
