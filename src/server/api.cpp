@@ -112,9 +112,9 @@ Reply json_reply(unsigned status, std::string body) {
 
 }  // namespace
 
-Api::Api(asio::io_context& io, const ServeOptions& o, Verifier& verifier, JobRunner& jobs, Metrics& metrics,
+Api::Api(const ServeOptions& o, Verifier& verifier, JobRunner& jobs, Metrics& metrics,
          const Keys& keys, const Log& log)
-    : io_(io), opt_(o), verifier_(verifier), jobs_(jobs), metrics_(metrics), keys_(keys), log_(log),
+    : opt_(o), verifier_(verifier), jobs_(jobs), metrics_(metrics), keys_(keys), log_(log),
       limiter_(o.rate_limit, o.rate_burst) {}
 
 Reply Api::error(unsigned status, std::string_view code, std::string_view message) {

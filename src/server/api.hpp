@@ -35,7 +35,7 @@ struct Reply {
 
 class Api {
  public:
-  Api(boost::asio::io_context& io, const ServeOptions& o, Verifier& verifier, JobRunner& jobs, Metrics& metrics,
+  Api(const ServeOptions& o, Verifier& verifier, JobRunner& jobs, Metrics& metrics,
       const Keys& keys, const Log& log);
 
   boost::asio::awaitable<Reply> handle(const HttpRequest& req, const std::string& client);
@@ -54,7 +54,6 @@ class Api {
   Reply metrics();
   Reply healthz();
 
-  boost::asio::io_context& io_;
   const ServeOptions& opt_;
   Verifier& verifier_;
   JobRunner& jobs_;

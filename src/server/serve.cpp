@@ -45,7 +45,7 @@ void serve(const ServeOptions& o) {
   jo.retention = std::chrono::seconds(static_cast<std::int64_t>(o.job_retention));
   jo.callbacks.allow_private = o.allow_private_callbacks;
   JobRunner jobs(io, db, verifier, jo);
-  Api api(io, o, verifier, jobs, metrics, keys, log);
+  Api api(o, verifier, jobs, metrics, keys, log);
   HttpServer http(io, o, api, metrics, log);
 
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
