@@ -50,6 +50,20 @@ void raise_open_files_limit(std::size_t sessions) {
   }
 }
 
+dns::ResolverOptions resolver_options(const VerifyOptions& o) {
+  dns::ResolverOptions ro;
+  ro.servers = o.dns_servers;
+  ro.timeout = std::chrono::milliseconds(o.dns_timeout_ms);
+  return ro;
+}
+
+dns::MailOptions mail_options(const VerifyOptions& o) {
+  dns::MailOptions mo;
+  mo.allow_private_targets = o.allow_private_targets;
+  mo.blocklist_zones = o.blocklists;
+  return mo;
+}
+
 smtp::PolitenessOptions politeness_options(const VerifyOptions& o) {
   smtp::PolitenessOptions po;
   po.host_concurrency = o.host_concurrency;
@@ -104,14 +118,8 @@ Engine::Engine(const VerifyOptions& o)
       batch_size_(smtp_level_ ? kSmtpBatch : dns_level_ ? kDnsBatch : kSyntaxBatch),
       window_rows_(dns_level_ ? std::max(kNetworkWindow, batch_size_) : batch_size_) {
   if (!dns_level_) return;
-  dns::ResolverOptions ro;
-  ro.servers = o.dns_servers;
-  ro.timeout = std::chrono::milliseconds(o.dns_timeout_ms);
-  resolver_ = std::make_unique<dns::Resolver>(io_, std::move(ro));
-  dns::MailOptions mo;
-  mo.allow_private_targets = o.allow_private_targets;
-  mo.blocklist_zones = o.blocklists;
-  mail_ = std::make_unique<dns::MailLookup>(*resolver_, std::move(mo));
+  resolver_ = std::make_unique<dns::Resolver>(io_, resolver_options(o));
+  mail_ = std::make_unique<dns::MailLookup>(*resolver_, mail_options(o));
   if (!smtp_level_) return;
   raise_open_files_limit(o.smtp_concurrency);
   prober_ = std::make_unique<smtp::Prober>(io_, probe_options(o), politeness_options(o), retry_options(o), o.smtp_concurrency);

@@ -30,8 +30,10 @@
 namespace mailsift::cli {
 
 [[nodiscard]] std::chrono::milliseconds seconds_to_ms(double s);
-// The SMTP stage's settings from the command line (shared with `mailsift serve`). probe_options
+// The DNS and SMTP stages' settings from the command line (shared with `mailsift serve`). probe_options
 // throws std::invalid_argument for a bad --proxy, --source-ip or --mail-from.
+[[nodiscard]] dns::ResolverOptions resolver_options(const VerifyOptions& o);
+[[nodiscard]] dns::MailOptions mail_options(const VerifyOptions& o);
 [[nodiscard]] smtp::ProbeOptions probe_options(const VerifyOptions& o);
 [[nodiscard]] smtp::PolitenessOptions politeness_options(const VerifyOptions& o);
 [[nodiscard]] smtp::RetryOptions retry_options(const VerifyOptions& o);

@@ -22,14 +22,8 @@ struct Verifier::Check {
 Verifier::Verifier(boost::asio::io_context& io, const cli::VerifyOptions& o, VerifierOptions options, Metrics& metrics)
     : io_(io), opt_(std::move(options)), metrics_(metrics), knowledge_(o.lists), classifier_(knowledge_),
       catch_all_since_(std::chrono::steady_clock::now()) {
-  dns::ResolverOptions ro;
-  ro.servers = o.dns_servers;
-  ro.timeout = std::chrono::milliseconds(o.dns_timeout_ms);
-  resolver_ = std::make_unique<dns::Resolver>(io_, std::move(ro));
-  dns::MailOptions mo;
-  mo.allow_private_targets = o.allow_private_targets;
-  mo.blocklist_zones = o.blocklists;
-  mail_ = std::make_unique<dns::MailLookup>(*resolver_, std::move(mo));
+  resolver_ = std::make_unique<dns::Resolver>(io_, cli::resolver_options(o));
+  mail_ = std::make_unique<dns::MailLookup>(*resolver_, cli::mail_options(o));
   cli::raise_open_files_limit(o.smtp_concurrency);
   prober_ = std::make_unique<smtp::Prober>(io_, cli::probe_options(o), cli::politeness_options(o), cli::retry_options(o),
                                            o.smtp_concurrency);
