@@ -9,22 +9,23 @@ namespace mailsift::smtp {
 namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
 
-asio::awaitable<void> Semaphore::acquire() {
-  if (used_ < limit_ && waiters_.empty()) {
+asio::awaitable<void> Semaphore::acquire(Priority priority) {
+  if (used_ < limit_ && waiting() == 0) {
     ++used_;
     co_return;
   }
   // Park on a timer that never expires; release() cancels it, which hands this waiter the slot
   // (used_ stays the same: the slot moves from the releaser to us).
   auto t = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor, Clock::time_point::max());
-  waiters_.push_back(t);
+  (priority == Priority::urgent ? urgent_ : waiters_).push_back(t);
   co_await t->async_wait(asio::as_tuple(asio::use_awaitable));
 }
 
 void Semaphore::release() {
-  if (!waiters_.empty()) {
-    auto t = std::move(waiters_.front());
-    waiters_.pop_front();
+  for (auto* queue : {&urgent_, &waiters_}) {
+    if (queue->empty()) continue;
+    auto t = std::move(queue->front());
+    queue->pop_front();
     t->cancel();
     return;
   }
@@ -40,14 +41,14 @@ bool HostGate::backing_off(const std::string& address) const {
   return it != hosts_.end() && it->second->backoff_until > Clock::now();
 }
 
-asio::awaitable<HostGate::Slot> HostGate::acquire(const std::string& address) {
+asio::awaitable<HostGate::Slot> HostGate::acquire(const std::string& address, Priority priority) {
   if (hosts_.size() >= sweep_at_) sweep();
   auto [it, fresh] = hosts_.try_emplace(address, nullptr);
   if (fresh) it->second = std::make_unique<Host>(opt_.host_concurrency);
   // Hosts are only erased when idle, and we are about to use this one: the pointer stays valid
   // across the suspensions below.
   Host* h = it->second.get();
-  co_await h->slots.acquire();
+  co_await h->slots.acquire(priority);
   peak_ = std::max(peak_, h->slots.in_use());
   if (opt_.host_rate > 0) {
     // Token spacing: connection k may start no sooner than 1/rate after connection k-1.

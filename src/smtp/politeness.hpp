@@ -10,6 +10,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <memory>
 #include <string>
@@ -18,21 +19,29 @@
 
 namespace mailsift::smtp {
 
-/// An awaitable counting semaphore. Waiters are served in FIFO order; a released slot passes
-/// straight to the oldest waiter, so nobody starves.
+/// Priority of a wait for a slot. `urgent` goes before every `normal` waiter: a session whose
+/// result also waits for a greylisting delay (a retry, or the first try at a domain seen to
+/// greylist) should start that clock as early as possible, while an ordinary session loses
+/// nothing by going a little later. Urgent work is bounded (greylisted addresses, each retried
+/// --greylist-tries times at most), so normal waiters are not starved.
+enum class Priority : std::uint8_t { normal, urgent };
+
+/// An awaitable counting semaphore. Waiters are served in FIFO order within their priority, urgent
+/// ones first; a released slot passes straight to the next waiter.
 class Semaphore {
  public:
   explicit Semaphore(std::size_t limit) : limit_(limit == 0 ? 1 : limit) {}
-  boost::asio::awaitable<void> acquire();
+  boost::asio::awaitable<void> acquire(Priority priority = Priority::normal);
   void release();
   [[nodiscard]] std::size_t in_use() const noexcept { return used_; }
-  [[nodiscard]] std::size_t waiting() const noexcept { return waiters_.size(); }
-  [[nodiscard]] bool idle() const noexcept { return used_ == 0 && waiters_.empty(); }
+  [[nodiscard]] std::size_t waiting() const noexcept { return waiters_.size() + urgent_.size(); }
+  [[nodiscard]] bool idle() const noexcept { return used_ == 0 && waiting() == 0; }
 
  private:
   std::size_t limit_;
   std::size_t used_ = 0;
   std::deque<std::shared_ptr<boost::asio::steady_timer>> waiters_;
+  std::deque<std::shared_ptr<boost::asio::steady_timer>> urgent_;
 };
 
 struct PolitenessOptions {
@@ -72,7 +81,7 @@ class HostGate {
   /// True while `address` is in back-off after a 421.
   [[nodiscard]] bool backing_off(const std::string& address) const;
   /// Waits for a free connection slot at `address` and for its rate limit.
-  boost::asio::awaitable<Slot> acquire(const std::string& address);
+  boost::asio::awaitable<Slot> acquire(const std::string& address, Priority priority = Priority::normal);
   /// The server said 421: no new connections to it for the back-off time.
   void back_off(const std::string& address);
 

@@ -1,8 +1,10 @@
 #include "smtp/prober.hpp"
 
 #include <algorithm>
+#include <deque>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -15,30 +17,13 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// A bound on the catch-all cache: past it the cache starts over (a run over more domains than this
-// tests some of them twice, which costs one RCPT each).
+// A bound on the catch-all cache (and on the set of greylisting domains): past it the cache starts
+// over (a run over more domains than this tests some of them twice, which costs one RCPT each).
 constexpr std::size_t kMaxCatchAllEntries = 1'000'000;
 
 void rethrow(const std::exception_ptr& e) {
   if (e) std::rethrow_exception(e);
 }
-
-// Waits until `count` tasks have called done().
-class Latch {
- public:
-  Latch(asio::any_io_executor ex, std::size_t count) : timer_(std::move(ex), Clock::time_point::max()), left_(count) {}
-  void done() {
-    if (--left_ == 0) timer_.cancel();
-  }
-  asio::awaitable<void> wait() {
-    if (left_ == 0) co_return;
-    co_await timer_.async_wait(asio::as_tuple(asio::use_awaitable));
-  }
-
- private:
-  asio::steady_timer timer_;
-  std::size_t left_;
-};
 
 }  // namespace
 
@@ -49,61 +34,96 @@ std::vector<Target> targets_of(const dns::DomainDns& d) {
   return t;
 }
 
+struct Prober::Job {
+  std::vector<AddressProbe> out;
+  std::size_t left = 0;
+  Done done;
+};
+
+struct Prober::Item {
+  std::shared_ptr<Job> job;
+  std::size_t index = 0;  // in job->out
+  std::string mailbox;
+};
+
+struct Prober::DomainQueue {
+  std::shared_ptr<const dns::DomainDns> dns;  // the newest answer given for the domain
+  std::deque<Item> waiting;
+  std::size_t running = 0;  // chunks in their first session
+  // The first catch-all test: until it has ended no other session starts, so that a domain costs
+  // one random RCPT. After it, sessions run side by side (each tests again while the answer is
+  // unknown: the first test was inconclusive, e.g. greylisted).
+  bool testing = false;
+  bool tested = false;
+};
+
 Prober::Prober(asio::io_context& io, ProbeOptions probe, PolitenessOptions polite, RetryOptions retry,
                std::size_t max_sessions)
-    : io_(io), retry_(retry), ctx_(io.get_executor(), std::move(probe), polite, max_sessions) {}
+    : io_(io),
+      retry_(retry),
+      domain_sessions_(std::max<std::size_t>(1, polite.host_concurrency)),
+      ctx_(io.get_executor(), std::move(probe), polite, max_sessions) {}
+
+Prober::~Prober() = default;
+
+std::optional<bool> Prober::known_catch_all(const std::string& domain) const {
+  const auto it = catch_all_.find(domain);
+  return it == catch_all_.end() ? std::nullopt : std::optional<bool>(it->second);
+}
 
 void Prober::probe(std::string domain, std::shared_ptr<const dns::DomainDns> dns, std::vector<std::string> mailboxes,
                    Done done) {
-  asio::co_spawn(io_, domain_job(std::move(domain), std::move(dns), std::move(mailboxes), std::move(done)), rethrow);
+  auto job = std::make_shared<Job>();
+  job->out.resize(mailboxes.size());
+  job->left = mailboxes.size();
+  job->done = std::move(done);
+  if (mailboxes.empty()) {
+    asio::post(io_, [job] { job->done({}); });
+    return;
+  }
+  if (ctx_.options().catch_all && known_catch_all(domain)) ++stats_.catch_all_cached;
+  std::unique_ptr<DomainQueue>& q = queues_[domain];
+  if (!q) q = std::make_unique<DomainQueue>();
+  q->dns = std::move(dns);
+  for (std::size_t i = 0; i < mailboxes.size(); ++i) q->waiting.push_back(Item{job, i, std::move(mailboxes[i])});
+  pump(domain);
 }
 
-asio::awaitable<void> Prober::domain_job(std::string domain, std::shared_ptr<const dns::DomainDns> dns,
-                                         std::vector<std::string> mailboxes, Done done) {
-  std::vector<AddressProbe> out(mailboxes.size());
-  const std::vector<Target> targets = targets_of(*dns);
+void Prober::pump(const std::string& domain) {
+  const auto it = queues_.find(domain);
+  if (it == queues_.end()) return;
+  DomainQueue& q = *it->second;
   const std::size_t per = std::max<std::size_t>(1, ctx_.options().max_rcpts);
-  std::vector<std::vector<std::size_t>> chunks;
-  for (std::size_t i = 0; i < mailboxes.size(); ++i) {
-    if (i % per == 0) chunks.emplace_back();
-    chunks.back().push_back(i);
+  while (!q.waiting.empty() && !q.testing && q.running < domain_sessions_) {
+    const bool test = ctx_.options().catch_all && !known_catch_all(domain);
+    if (test && !q.tested) q.testing = true;
+    std::vector<Item> items;
+    while (!q.waiting.empty() && items.size() < per) {
+      items.push_back(std::move(q.waiting.front()));
+      q.waiting.pop_front();
+    }
+    ++q.running;
+    asio::co_spawn(io_, chunk_job(domain, targets_of(*q.dns), std::move(items), test), rethrow);
   }
-  auto known = [&]() -> std::optional<bool> {
-    const auto it = catch_all_.find(domain);
-    return it == catch_all_.end() ? std::nullopt : std::optional<bool>(it->second);
-  };
-  const bool test = ctx_.options().catch_all;
-  if (test && known()) ++stats_.catch_all_cached;
-  // The first session tests catch-all (unless known); the other chunks start as soon as that
-  // session ends (not its greylisting retries), all at once: the per-host limits pace them.
-  // 10,000 addresses at one domain cost one random RCPT.
-  const auto ex = co_await asio::this_coro::executor;
-  Latch first(ex, chunks.empty() ? 0 : 1);
-  Latch all(ex, chunks.size());
-  auto spawn = [&](std::size_t c, std::function<void()> after_first) {
-    asio::co_spawn(io_, chunk_job(domain, targets, mailboxes, chunks[c], test && !known(), out, std::move(after_first)),
-                   [&all](const std::exception_ptr& e) {
-                     all.done();
-                     rethrow(e);
-                   });
-  };
-  if (!chunks.empty()) spawn(0, [&first] { first.done(); });
-  co_await first.wait();
-  for (std::size_t c = 1; c < chunks.size(); ++c) spawn(c, nullptr);
-  co_await all.wait();
-  const std::optional<bool> ca = known();
-  for (AddressProbe& p : out) {
-    if (ca) p.catch_all = ca;
-    else if (!p.catch_all && p.session) p.catch_all = p.session->catch_all;
-  }
-  done(std::move(out));
+  if (q.waiting.empty() && q.running == 0) queues_.erase(it);
 }
 
-asio::awaitable<void> Prober::chunk_job(const std::string& domain, std::vector<Target> targets,
-                                        const std::vector<std::string>& mailboxes, std::vector<std::size_t> indices,
-                                        bool test_catch_all, std::vector<AddressProbe>& out,
-                                        std::function<void()> after_first) {
+void Prober::first_session_done(const std::string& domain, bool tested) {
+  const auto it = queues_.find(domain);
+  if (it == queues_.end()) return;  // cannot happen: a running chunk keeps its queue
+  DomainQueue& q = *it->second;
+  --q.running;
+  if (tested && q.testing) {
+    q.testing = false;
+    q.tested = true;
+  }
+  pump(domain);
+}
+
+asio::awaitable<void> Prober::chunk_job(std::string domain, std::vector<Target> targets, std::vector<Item> items,
+                                        bool test_catch_all) {
   const auto first = Clock::now();
+  const bool tester = test_catch_all;
   std::string source;
   std::string random_address;
   for (int tries = 1;; ++tries) {
@@ -113,7 +133,10 @@ asio::awaitable<void> Prober::chunk_job(const std::string& domain, std::vector<T
     req.test_catch_all = test_catch_all;
     req.source = source;
     req.catch_all_address = random_address;
-    for (const std::size_t i : indices) req.recipients.push_back(mailboxes[i]);
+    // A retry, or a first try at a domain known to greylist, waits for a greylisting delay after
+    // this session: it goes before sessions that will be done when they end.
+    req.priority = tries > 1 || greylisting_.contains(domain) ? Priority::urgent : Priority::normal;
+    for (const Item& item : items) req.recipients.push_back(item.mailbox);
     auto report = std::make_shared<SessionReport>(co_await run_session(ctx_, std::move(req)));
     ++stats_.sessions;
     if (tries > 1) ++stats_.greylist_retries;
@@ -126,17 +149,27 @@ asio::awaitable<void> Prober::chunk_job(const std::string& domain, std::vector<T
       test_catch_all = false;
     }
     const SessionPtr session = std::move(report);
-    if (after_first) std::exchange(after_first, nullptr)();
-    std::vector<std::size_t> again;
-    for (std::size_t k = 0; k < indices.size(); ++k) {
-      out[indices[k]] = AddressProbe{session, k, session->catch_all, tries};
-      if (session->recipients[k].retry) again.push_back(indices[k]);
+    if (tries == 1) first_session_done(domain, tester);
+    std::vector<Item> again;
+    for (std::size_t k = 0; k < items.size(); ++k) {
+      items[k].job->out[items[k].index] = AddressProbe{session, k, session->catch_all, tries};
+      if (session->recipients[k].retry) again.push_back(items[k]);
+    }
+    if (!again.empty()) {
+      if (greylisting_.size() >= kMaxCatchAllEntries) greylisting_.clear();
+      greylisting_.insert(domain);
     }
     // Greylisting: ask again later, from the same source address, with the same MAIL FROM, first
     // to the same server (greylisters key on client address, sender and recipient). Bounded by
     // the number of tries and by --max-wait; other domains go on meanwhile.
-    if (again.empty() || tries >= retry_.greylist_tries) co_return;
-    if (Clock::now() + retry_.greylist_retry - first > retry_.max_wait) co_return;
+    const bool retry = !again.empty() && tries < retry_.greylist_tries &&
+                       Clock::now() + retry_.greylist_retry - first <= retry_.max_wait;
+    // Addresses with their final answer: their jobs may be complete.
+    for (const Item& item : items) {
+      const bool pending = retry && item.job->out[item.index].outcome().retry;
+      if (!pending && --item.job->left == 0) finish(*item.job, domain);
+    }
+    if (!retry) co_return;
     random_address = session->catch_all_address;
     if (const Attempt* last = session->last()) {
       source = last->source;
@@ -146,8 +179,20 @@ asio::awaitable<void> Prober::chunk_job(const std::string& domain, std::vector<T
     }
     asio::steady_timer wait(co_await asio::this_coro::executor, retry_.greylist_retry);
     co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
-    indices = std::move(again);
+    items = std::move(again);
   }
+}
+
+void Prober::finish(Job& job, const std::string& domain) {
+  // The domain's catch-all answer may have come from another session (or a later retry) than an
+  // address's own.
+  const std::optional<bool> ca = known_catch_all(domain);
+  for (AddressProbe& p : job.out) {
+    if (ca) p.catch_all = ca;
+    else if (!p.catch_all && p.session) p.catch_all = p.session->catch_all;
+  }
+  // Posted: the callback may call probe() again, which must not change queues_ under pump().
+  asio::post(io_, [out = std::move(job.out), done = std::move(job.done)]() mutable { done(std::move(out)); });
 }
 
 }  // namespace mailsift::smtp

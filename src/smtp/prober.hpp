@@ -2,13 +2,19 @@
 // The SMTP stage for a set of addresses at one domain: splits them into sessions (many RCPTs per
 // session), tests catch-all once per domain, retries greylisted addresses later without holding
 // up other work. Entry point: Prober::probe. One session is smtp/session.hpp.
+//
+// Addresses wait in one queue per domain, whichever probe() call they came from: a session takes
+// up to --rcpts-per-session of them when it starts, so a domain whose addresses arrive in several
+// batches (a bulk run reads its input in batches) still gets few sessions and one catch-all test.
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "dns/evidence.hpp"
@@ -37,6 +43,9 @@ class Prober {
  public:
   Prober(boost::asio::io_context& io, ProbeOptions probe, PolitenessOptions polite, RetryOptions retry,
          std::size_t max_sessions);
+  ~Prober();
+  Prober(const Prober&) = delete;
+  Prober& operator=(const Prober&) = delete;
 
   using Done = std::function<void(std::vector<AddressProbe>)>;
   /// Probes `mailboxes` (all at `domain`, an A-label or an address literal) on the mail servers of
@@ -51,23 +60,42 @@ class Prober {
   void remember_catch_all(const std::string& domain, bool catch_all) { catch_all_[domain] = catch_all; }
   /// Forgets the catch-all answers (a long-running server asks again now and then: a domain's
   /// setup changes, and the map must not grow without end).
-  void forget_catch_all() { catch_all_.clear(); }
+  void forget_catch_all() {
+    catch_all_.clear();
+    greylisting_.clear();
+  }
   [[nodiscard]] SessionContext& context() noexcept { return ctx_; }
 
  private:
-  boost::asio::awaitable<void> domain_job(std::string domain, std::shared_ptr<const dns::DomainDns> dns,
-                                          std::vector<std::string> mailboxes, Done done);
-  boost::asio::awaitable<void> chunk_job(const std::string& domain, std::vector<Target> targets,
-                                         const std::vector<std::string>& mailboxes, std::vector<std::size_t> indices,
-                                         bool test_catch_all, std::vector<AddressProbe>& out,
-                                         std::function<void()> after_first);
+  struct Job;          // one probe() call: its results and its callback
+  struct Item;         // one address of a job, waiting for or in a session
+  struct DomainQueue;  // a domain's waiting addresses and running sessions
+
+  // Starts sessions for `domain` while addresses wait and the domain's limits allow.
+  void pump(const std::string& domain);
+  // One session's addresses: the session, then its greylisting retries.
+  boost::asio::awaitable<void> chunk_job(std::string domain, std::vector<Target> targets, std::vector<Item> items,
+                                         bool test_catch_all);
+  // The first session of a chunk has ended: its place in the domain's limits is free.
+  void first_session_done(const std::string& domain, bool tested);
+  [[nodiscard]] std::optional<bool> known_catch_all(const std::string& domain) const;
+  // Every address of `job` has its final answer: fills in the domain's catch-all answer and calls
+  // its callback (posted).
+  void finish(Job& job, const std::string& domain);
 
   boost::asio::io_context& io_;
   RetryOptions retry_;
+  // Sessions of one domain running at once (their first try; retries wait aside): the per-host
+  // cap, since a domain's sessions all go to its first reachable MX address.
+  std::size_t domain_sessions_;
+  std::unordered_map<std::string, std::unique_ptr<DomainQueue>> queues_;
   SessionContext ctx_;
   ProberStats stats_;
   // Catch-all answers by domain (true/false only: an inconclusive test is asked again).
   std::unordered_map<std::string, bool> catch_all_;
+  // Domains that deferred an address for a retry (greylisting). Their next sessions go first in
+  // the connection queues: the sooner a first try is made, the sooner its retry can be.
+  std::unordered_set<std::string> greylisting_;
 };
 
 /// The connection targets of a domain, in the order a session tries them: MX hosts by preference

@@ -222,8 +222,8 @@ class Dialogue {
     // Waiting for our own politeness limits is not the server's time: it does not count against
     // the session bound.
     const auto wait_from = Clock::now();
-    HostGate::Slot host_slot = co_await ctx_.gate().acquire(t.address);
-    co_await ctx_.sessions().acquire();
+    HostGate::Slot host_slot = co_await ctx_.gate().acquire(t.address, req_.priority);
+    co_await ctx_.sessions().acquire(req_.priority);
     struct Release {
       Semaphore& s;
       ~Release() { s.release(); }

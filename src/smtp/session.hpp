@@ -31,6 +31,8 @@ struct SessionRequest {
   // session's, since the greylister deferred that (client, sender, recipient) triple too.
   std::string catch_all_address;
   std::string source;  // local address to connect from; "" takes the next of --source-ip
+  // Place in the queues for a connection slot (per MX address, then the global session cap).
+  Priority priority = Priority::normal;
 };
 
 /// What every session shares: options, the TLS client context, politeness, the session cap.

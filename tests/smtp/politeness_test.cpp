@@ -32,8 +32,9 @@ void settle(asio::io_context& io) {
   io.poll();
 }
 
-asio::awaitable<void> take(Semaphore* s, std::vector<int>* order, int id) {
-  co_await s->acquire();
+asio::awaitable<void> take(Semaphore* s, std::vector<int>* order, int id,
+                           smtp::Priority priority = smtp::Priority::normal) {
+  co_await s->acquire(priority);
   order->push_back(id);
 }
 
@@ -69,6 +70,32 @@ TEST(Politeness, SemaphoreHandsTheSlotToTheOldestWaiter) {
   EXPECT_TRUE(sem.idle());
   sem.release();  // one too many: no underflow
   EXPECT_EQ(sem.in_use(), 0u);
+}
+
+TEST(Politeness, SemaphoreServesUrgentWaitersFirstEachInOrder) {
+  asio::io_context io;
+  Semaphore sem(1);
+  std::vector<int> order;
+  asio::co_spawn(io, take(&sem, &order, 0), rethrow);  // holds the slot
+  asio::co_spawn(io, take(&sem, &order, 1), rethrow);
+  asio::co_spawn(io, take(&sem, &order, 2), rethrow);
+  asio::co_spawn(io, take(&sem, &order, 3, smtp::Priority::urgent), rethrow);
+  asio::co_spawn(io, take(&sem, &order, 4, smtp::Priority::urgent), rethrow);
+  settle(io);
+  EXPECT_EQ(order, std::vector<int>{0});
+  EXPECT_EQ(sem.waiting(), 4u);
+  for (int i = 0; i < 4; ++i) {
+    sem.release();
+    settle(io);
+  }
+  // The urgent ones overtake the normal ones that came before them, and keep their own order.
+  EXPECT_EQ(order, (std::vector<int>{0, 3, 4, 1, 2}));
+  // A free slot goes to an urgent newcomer at once, like to any other.
+  sem.release();
+  EXPECT_TRUE(sem.idle());
+  asio::co_spawn(io, take(&sem, &order, 5, smtp::Priority::urgent), rethrow);
+  settle(io);
+  EXPECT_EQ(order.back(), 5);
 }
 
 TEST(Politeness, SemaphoreLimitZeroMeansOne) {

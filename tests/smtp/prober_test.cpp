@@ -107,6 +107,61 @@ TEST(Prober, SplitsIntoSessionsTestsCatchAllOnceKeepsOrder) {
             1);  // the random address, once for the domain
 }
 
+TEST(Prober, AddressesOfOneDomainFromSeveralCallsShareSessionsAndOneCatchAllTest) {
+  // A bulk run hands the prober a domain's addresses batch by batch. Those that arrive while the
+  // first session runs wait for the next one, whichever call they came from.
+  FakeSmtpServer server;
+  for (int i = 0; i < 30; ++i) {
+    const std::string local = (i % 3 == 1 ? "nobody" : "user") + std::to_string(i);
+    server.on("RCPT TO:<" + local + "@", i % 3 == 1 ? "550 5.1.1 <" + local + "> unknown\r\n"
+                                                     : "250 2.1.5 <" + local + "> ok\r\n");
+  }
+  asio::io_context io;
+  auto o = probe_options(server.port());
+  o.max_rcpts = 50;
+  smtp::Prober prober(io, o, polite_options(), {}, 100);
+  std::vector<std::optional<std::vector<AddressProbe>>> results(3);
+  std::vector<std::vector<std::string>> calls(3);
+  for (int c = 0; c < 3; ++c) {
+    for (int i = c * 10; i < c * 10 + 10; ++i)
+      calls[c].push_back((i % 3 == 1 ? "nobody" : "user") + std::to_string(i) + "@example.test");
+    prober.probe("example.test", mx_at({"127.0.0.1"}), calls[c], [&results, c](std::vector<AddressProbe> r) {
+      ASSERT_FALSE(results[c]) << "callback called twice";
+      results[c] = std::move(r);
+    });
+  }
+  io.run_for(kGuard);
+  for (int c = 0; c < 3; ++c) {
+    ASSERT_TRUE(results[c]) << "call " << c << " did not finish";
+    ASSERT_EQ(results[c]->size(), 10u);
+    for (std::size_t j = 0; j < 10; ++j) {
+      const AddressProbe& p = (*results[c])[j];
+      const std::string& mailbox = calls[c][j];
+      SCOPED_TRACE(mailbox);
+      ASSERT_TRUE(p.session);
+      EXPECT_EQ(p.session->recipients.size(), c == 0 ? 10u : 20u);
+      ASSERT_TRUE(p.outcome().reply);
+      const std::string local = mailbox.substr(0, mailbox.find('@'));
+      EXPECT_EQ(p.outcome().reply->lines, Lines{"<" + local + "> " + (local[0] == 'n' ? "unknown" : "ok")});
+      EXPECT_EQ(p.catch_all, true);
+    }
+  }
+  // The first call's session tested catch-all alone; the other two calls' 20 went together.
+  EXPECT_EQ(prober.stats().sessions, 2u);
+  EXPECT_EQ(prober.stats().catch_all_tests, 1u);
+  EXPECT_EQ(prober.stats().rcpts, 31u);
+  ASSERT_TRUE(server.wait_until_closed());
+  EXPECT_EQ(server.connections(), 2);
+}
+
+TEST(Prober, NoAddressesFinishesAtOnceWithoutASession) {
+  FakeSmtpServer server;
+  const Outcome run = probe(probe_options(server.port()), {}, {});
+  EXPECT_TRUE(run.out.empty());
+  EXPECT_EQ(run.stats.sessions, 0u);
+  EXPECT_EQ(server.connections(), 0);
+}
+
 TEST(Prober, CatchAllOptionOffSendsNoRandomAddress) {
   FakeSmtpServer server;
   auto o = probe_options(server.port());
