@@ -240,10 +240,15 @@ time.sleep(3)
 PY
   holder=$!
   for ((i = 0; i < 50; i++)); do grep -q ready "$LAB_DIR/hold.out" && break; sleep 0.1; done
+  nsx timeout 10 "$PYTHON" "$HERE/conncount.py" --client --duration 0.5 --json >"$LAB_DIR/cc-client.json" 2>&1 &
+  ccc=$!
   cc=$(ip netns exec "$LAB_SINK_NS" timeout 10 "$PYTHON" "$HERE/conncount.py" --duration 0.5 --json || true)
+  wait "$ccc" || true
   wait "$holder" || true
-  expect "conncount: peak total / per address / addresses" "8/5/$LAB_SINK_ADDR/2" \
-    "$("$PYTHON" -c 'import json,sys; r=json.loads(sys.argv[1]); print("%(max_total)s/%(max_per_address)s/%(max_address)s/%(addresses)s" % r)' "$cc" 2>/dev/null || echo "$cc")"
+  cc_line() { "$PYTHON" -c 'import json,sys; r=json.loads(sys.argv[1]); print("%(max_total)s/%(max_per_address)s/%(max_address)s/%(addresses)s" % r)' "$1" 2>/dev/null || echo "$1"; }
+  expect "conncount: peak total / per address / addresses" "8/5/$LAB_SINK_ADDR/2" "$(cc_line "$cc")"
+  expect "conncount --client: the same from the client's side" "8/5/$LAB_SINK_ADDR/2" \
+    "$(cc_line "$(cat "$LAB_DIR/cc-client.json")")"
   expect "smtp-source: 200 sessions to the sink" "0" \
     "$(nsx timeout 30 smtp-source -s 10 -m 200 -M probe.mailsift-lab.net -f probe@$Z -t "u@s00000.$S" "$LAB_SINK_ADDR:25" >/dev/null 2>&1; echo $?)"
 fi

@@ -101,6 +101,11 @@ conncount_start() {
   bg_pids="$!"
   ip netns exec "$LAB_NS" timeout 1000 "$PYTHON" lab/conncount.py --duration 900 --json >"$dir/cc-$1-lab.json" 2>&1 &
   bg_pids="$bg_pids $!"
+  # The client's side too (the clients run in the lab namespace): a session the client has closed
+  # can still be listed at the server for a moment.
+  ip netns exec "$LAB_NS" timeout 1000 "$PYTHON" lab/conncount.py --client --duration 900 --json \
+    >"$dir/cc-$1-client.json" 2>&1 &
+  bg_pids="$bg_pids $!"
   sleep 0.3
 }
 conncount_stop() {
@@ -230,7 +235,7 @@ else:
 print(f"| smtp-source -s 20, 1 RCPT per session (sessions/s, one sink address) | {fmt(src1)} | {ratio(ms_rate, src1)} |")
 print(f"| smtp-source -s 20 -r 50 (RCPT/s, one sink address) | {fmt(src50)} | {ratio(ms_rate, src50)} |")
 print()
-cc = {k: jload(f"{d}/cc-{k}.json") for k in ("ms-sink", "ms-lab", "dev-sink", "dev-lab")}
+cc = {k: jload(f"{d}/cc-{k}.json") for k in ("ms-sink", "ms-lab", "ms-client", "dev-sink", "dev-lab", "dev-client")}
 def cc_txt(c):
     if not c:
         return "-"
@@ -240,6 +245,9 @@ print(f"  mailsift (--host-concurrency {host_conc}), sink farm: {cc_txt(cc['ms-s
 print(f"  mailsift (--host-concurrency {host_conc}), Postfix:   {cc_txt(cc['ms-lab'])}")
 print(f"  deep-email-validator (no per-host cap), sink farm: {cc_txt(cc['dev-sink'])}")
 print(f"  deep-email-validator (no per-host cap), Postfix:   {cc_txt(cc['dev-lab'])}")
+print(f"The same, sampled at the client (lab/conncount.py --client, by server address):")
+print(f"  mailsift (--host-concurrency {host_conc}): {cc_txt(cc['ms-client'])}")
+print(f"  deep-email-validator:               {cc_txt(cc['dev-client'])}")
 print()
 if "$best_tag":
     st = statuses("$best_tag")
