@@ -1,13 +1,13 @@
 #include "smtp/prober.hpp"
 
 #include <algorithm>
-#include <deque>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <deque>
 #include <exception>
 
 namespace mailsift::smtp {
@@ -150,24 +150,23 @@ asio::awaitable<void> Prober::chunk_job(std::string domain, std::vector<Target> 
     }
     const SessionPtr session = std::move(report);
     if (tries == 1) first_session_done(domain, tester);
-    std::vector<Item> again;
-    for (std::size_t k = 0; k < items.size(); ++k) {
-      items[k].job->out[items[k].index] = AddressProbe{session, k, session->catch_all, tries};
-      if (session->recipients[k].retry) again.push_back(items[k]);
-    }
-    if (!again.empty()) {
+    const bool deferred = std::any_of(session->recipients.begin(), session->recipients.end(),
+                                      [](const RecipientOutcome& o) { return o.retry; });
+    if (deferred) {
       if (greylisting_.size() >= kMaxCatchAllEntries) greylisting_.clear();
       greylisting_.insert(domain);
     }
     // Greylisting: ask again later, from the same source address, with the same MAIL FROM, first
     // to the same server (greylisters key on client address, sender and recipient). Bounded by
     // the number of tries and by --max-wait; other domains go on meanwhile.
-    const bool retry = !again.empty() && tries < retry_.greylist_tries &&
+    const bool retry = deferred && tries < retry_.greylist_tries &&
                        Clock::now() + retry_.greylist_retry - first <= retry_.max_wait;
-    // Addresses with their final answer: their jobs may be complete.
-    for (const Item& item : items) {
-      const bool pending = retry && item.job->out[item.index].outcome().retry;
-      if (!pending && --item.job->left == 0) finish(*item.job, domain);
+    std::vector<Item> again;
+    for (std::size_t k = 0; k < items.size(); ++k) {
+      Job& job = *items[k].job;
+      job.out[items[k].index] = AddressProbe{session, k, session->catch_all, tries};
+      if (retry && session->recipients[k].retry) again.push_back(std::move(items[k]));
+      else if (--job.left == 0) finish(job, domain);  // the address has its final answer
     }
     if (!retry) co_return;
     random_address = session->catch_all_address;

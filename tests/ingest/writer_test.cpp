@@ -36,6 +36,15 @@ std::string convert(const std::string& in, Format from, Format to, const InputOp
   return out;
 }
 
+// The input columns a CSV writer for `in` keeps (read as CSV with `o`).
+std::size_t csv_input_columns(const std::string& in, const InputOptions& o = {}) {
+  auto r = Reader::from_memory(in, Format::csv, o);
+  std::string out;
+  OutputOptions oo;
+  oo.format = Format::csv;
+  return Writer::to_string(out, oo, r.get())->input_columns();
+}
+
 std::vector<std::string> result_names() {
   std::vector<std::string> n;
   for (const std::string_view c : render::csv_result_columns()) n.emplace_back(c);
@@ -180,14 +189,9 @@ TEST(CsvWriter, RaggedAddressColumnBeyondTheHeaderStaysBeforeTheResults) {
   auto src = Reader::from_memory(in, Format::csv, {});
   ASSERT_EQ(src->header(), V{"nameRemail"});
   ASSERT_EQ(src->email_column(), 1u);  // detected from the rows, beyond the header
-  std::string out;
-  OutputOptions oo;
-  oo.format = Format::csv;
-  auto w = Writer::to_string(out, oo, src.get());
-  EXPECT_EQ(w->input_columns(), 2u);
-  w.reset();
+  EXPECT_EQ(csv_input_columns(in), 2u);
 
-  out = convert(in, Format::csv, Format::csv);
+  const std::string out = convert(in, Format::csv, Format::csv);
   const std::size_t nres = result_names().size();
   V header = {"nameRemail", ""};
   for (const std::string& n : result_names()) header.push_back(n);
@@ -263,14 +267,8 @@ TEST(CsvWriter, HeaderlessColumnBeyondTheFirstRowWidens) {
   o.header = false;
   o.column = "3";
   const std::string in = "a,b\nc,d,e@gmail.com\n";
-  auto src = Reader::from_memory(in, Format::csv, o);
-  std::string out;
-  OutputOptions oo;
-  oo.format = Format::csv;
-  auto w = Writer::to_string(out, oo, src.get());
-  EXPECT_EQ(w->input_columns(), 3u);
-  w.reset();
-  out = convert(in, Format::csv, Format::csv, o);
+  EXPECT_EQ(csv_input_columns(in, o), 3u);
+  const std::string out = convert(in, Format::csv, Format::csv, o);
   auto back = Reader::from_memory(out, Format::csv, o);
   const auto rows = test::read_all(*back);
   ASSERT_EQ(rows.size(), 2u);
