@@ -47,10 +47,8 @@ host_conc=${BENCH_FULL_HOST_CONC:-5}
 smtp_conc=256
 src_sessions=20000
 src_rcpts=100000
-PYTHON=/usr/bin/python3
-[ -x "$PYTHON" ] || PYTHON=$(command -v python3)
-TIME=/usr/bin/time
-[ -x "$TIME" ] || { echo "bench-full.sh: /usr/bin/time missing: run scripts/install-deps.sh" >&2; exit 1; }
+. scripts/bench-lib.sh
+bench_need_time bench-full.sh
 for cmd in smtp-source node npm bc; do
   command -v "$cmd" >/dev/null || { echo "bench-full.sh: $cmd missing (apt-get install -y postfix nodejs npm bc)" >&2; exit 1; }
 done
@@ -86,10 +84,7 @@ if ! (cd "$dir/dev" && timeout 300 npm install --no-audit --no-fund --loglevel=e
 fi
 
 echo "bench-full: lab up ..." >&2
-LAB_SINK=1 bash lab/up.sh "$NAME" >"$dir/up.log" 2>&1 || { cat "$dir/up.log" >&2; exit 1; }
-# shellcheck disable=SC1090
-. "/tmp/mailsift-lab-$NAME/lab.env"
-now() { date +%s.%N; }
+sink_lab_up "$NAME" "$dir/up.log"
 
 "$PYTHON" bench/gen_full.py --total "$total" --domains "$LAB_SINK_DOMAINS" >"$dir/addrs.txt"
 head -n "$dev_limit" "$dir/addrs.txt" >"$dir/addrs-dev.txt"
@@ -116,18 +111,6 @@ conncount_stop() {
 }
 
 # --- smtp-source: the ceiling ---------------------------------------------------------------------
-SRC=(smtp-source -M probe.mailsift-lab.net -f probe@mailsift-lab.net -t "u@s00000.$LAB_SINK_ZONE")
-best_of3() {
-  local best="" s e t
-  for _ in 1 2 3; do
-    s=$(now)
-    if ! timeout 300 "$@" >/dev/null 2>"$dir/last.err"; then echo FAIL; return; fi
-    e=$(now)
-    t=$(echo "$e - $s" | bc -l)
-    if [ -z "$best" ] || (($(echo "$t < $best" | bc -l))); then best=$t; fi
-  done
-  echo "$best"
-}
 echo "bench-full: smtp-source (best of 3) against $LAB_SINK_ADDR ..." >&2
 m50=$((src_rcpts / 50))
 t_src1=$(best_of3 ip netns exec "$LAB_NS" "${SRC[@]}" -s 20 -m "$src_sessions" "$LAB_SINK_ADDR:25")

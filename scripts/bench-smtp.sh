@@ -38,10 +38,8 @@ s1=${BENCH_SMTP_S1:-20}
 s50=${BENCH_SMTP_S50:-20}
 peak_conc=2000
 peak_host=10
-PYTHON=/usr/bin/python3
-[ -x "$PYTHON" ] || PYTHON=$(command -v python3)
-TIME=/usr/bin/time
-[ -x "$TIME" ] || { echo "bench-smtp.sh: /usr/bin/time missing: run scripts/install-deps.sh" >&2; exit 1; }
+. scripts/bench-lib.sh
+bench_need_time bench-smtp.sh
 
 bin=$PWD/build/release/mailsift
 build_note=""
@@ -64,11 +62,8 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-LAB_SINK=1 bash lab/up.sh "$NAME" >"$dir/up.log" 2>&1 || { cat "$dir/up.log" >&2; exit 1; }
-# shellcheck disable=SC1090
-. "/tmp/mailsift-lab-$NAME/lab.env"
+sink_lab_up "$NAME" "$dir/up.log"
 nsx() { ip netns exec "$LAB_NS" "$@"; }
-now() { date +%s.%N; }
 
 "$PYTHON" lab/gen-sink-zone.py --addresses "$sessions" "$LAB_SINK_DOMAINS" >"$dir/addrs1.txt"
 "$PYTHON" lab/gen-sink-zone.py --addresses "$rcpts" "$LAB_SINK_DOMAINS" >"$dir/addrs50.txt"
@@ -87,19 +82,6 @@ conncount_stop() {
 }
 
 # --- smtp-source references -----------------------------------------------------------------------
-SRC=(smtp-source -M probe.mailsift-lab.net -f probe@mailsift-lab.net -t "u@s00000.$LAB_SINK_ZONE")
-# best_of3 CMD...: runs CMD 3 times (each bounded), prints the best wall time in seconds, or FAIL.
-best_of3() {
-  local best="" s e t
-  for _ in 1 2 3; do
-    s=$(now)
-    if ! timeout 300 "$@" >/dev/null 2>"$dir/last.err"; then echo FAIL; return; fi
-    e=$(now)
-    t=$(echo "$e - $s" | bc -l)
-    if [ -z "$best" ] || (($(echo "$t < $best" | bc -l))); then best=$t; fi
-  done
-  echo "$best"
-}
 echo "bench-smtp: smtp-source references (best of 3) against $LAB_SINK_ADDR ..." >&2
 m50=$((rcpts / 50))
 cmd_src1="smtp-source -s $s1 -m $sessions -M probe.mailsift-lab.net -f probe@mailsift-lab.net -t u@s00000.$LAB_SINK_ZONE $LAB_SINK_ADDR:25"
