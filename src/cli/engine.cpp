@@ -177,11 +177,15 @@ bool Engine::deliver(const Sink& sink, bool wait) {
 
 std::string Engine::dns_stats() const {
   if (!resolver_) return {};
-  const dns::ResolverStats& st = resolver_->stats();
-  char line[256];
-  std::snprintf(line, sizeof line, "mailsift: dns: %llu queries sent, %llu cache hits, %llu coalesced, %llu queued\n",
+  const dns::ResolverStats st = resolver_->stats();
+  char line[320];
+  std::snprintf(line, sizeof line,
+                "mailsift: dns: %llu queries sent, %llu cache hits, %llu coalesced, %llu queued, "
+                "%llu sendmmsg calls, %llu recvmmsg calls, %llu datagrams dropped at send\n",
                 static_cast<unsigned long long>(st.queries_sent), static_cast<unsigned long long>(st.cache_hits),
-                static_cast<unsigned long long>(st.coalesced), static_cast<unsigned long long>(st.queued));
+                static_cast<unsigned long long>(st.coalesced), static_cast<unsigned long long>(st.queued),
+                static_cast<unsigned long long>(st.udp_send_calls), static_cast<unsigned long long>(st.udp_receive_calls),
+                static_cast<unsigned long long>(st.udp_send_dropped));
   return line;
 }
 

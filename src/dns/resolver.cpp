@@ -1,5 +1,7 @@
 #include "dns/resolver.hpp"
 
+#include "dns/batched_io.hpp"
+
 #include <arpa/inet.h>
 #include <ares.h>
 #include <netinet/in.h>
@@ -169,8 +171,16 @@ struct Resolver::Impl {
   std::unordered_map<std::string_view, std::list<CacheEntry>::iterator> cache;
   ResolverStats stats;
   std::shared_ptr<bool> alive = std::make_shared<bool>(true);
+  // c-ares' socket I/O: datagrams queued while c-ares and our handlers run leave together in one
+  // flush, posted once per event-loop turn (batched_io.hpp says why).
+  BatchedIo sockets;
+  bool flush_posted = false;
 
-  Impl(asio::io_context& ctx, ResolverOptions o) : io(ctx), opt(std::move(o)), timer(ctx) {
+  Impl(asio::io_context& ctx, ResolverOptions o)
+      : io(ctx),
+        opt(std::move(o)),
+        timer(ctx),
+        sockets([this] { schedule_flush(); }, [this](int fd) { kick(fd); }, opt.socket_receive_buffer) {
     if (!opt.clock) opt.clock = [] { return Clock::now(); };
     if (const int rc = ares_library_init(ARES_LIB_INIT_ALL); rc != ARES_SUCCESS)
       throw std::runtime_error(std::string("c-ares: ") + ares_strerror(rc));
@@ -186,13 +196,13 @@ struct Resolver::Impl {
     o2.tries = opt.tries;
     o2.sock_state_cb = &Impl::sock_state;
     o2.sock_state_cb_data = this;
-    o2.socket_receive_buffer_size = opt.socket_receive_buffer;
-    const int mask =
-        ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_SOCK_STATE_CB | ARES_OPT_SOCK_RCVBUF;
+    const int mask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_SOCK_STATE_CB;
     if (const int rc = ares_init_options(&channel, &o2, mask); rc != ARES_SUCCESS) {
       ares_library_cleanup();
       throw std::runtime_error(std::string("c-ares: cannot initialise: ") + ares_strerror(rc));
     }
+    // The receive buffer size is set by BatchedIo: c-ares configures no socket it did not open.
+    ares_set_socket_functions(channel, BatchedIo::functions(), &sockets);
     if (!opt.servers.empty()) {
       std::string csv;
       for (const std::string& s : opt.servers) {
@@ -252,7 +262,7 @@ struct Resolver::Impl {
       w->sd.async_wait(asio::posix::stream_descriptor::wait_read, [this, w, a = alive](boost::system::error_code ec) {
         w->reading = false;
         if (!*a || w->closed || ec) return;
-        ares_process_fd(channel, w->fd, ARES_SOCKET_BAD);
+        read(w->fd);
         arm(w);
         arm_timer();
       });
@@ -267,6 +277,35 @@ struct Resolver::Impl {
         arm_timer();
       });
     }
+  }
+
+  // Lets c-ares read everything received on fd. c-ares 1.18 reads until EAGAIN in one call; later
+  // versions read one datagram per call when the application owns the sockets, hence the loop.
+  // Bounded: a socket still full after that many rounds is read again from a posted handler.
+  void read(int fd) {
+    for (int round = 0; round < 4096; ++round) {
+      ares_process_fd(channel, fd, ARES_SOCKET_BAD);
+      if (!sockets.buffered(fd)) return;
+    }
+    kick(fd);
+  }
+
+  void kick(int fd) {
+    asio::post(io, [this, fd, a = alive] {
+      if (!*a) return;
+      read(fd);
+      arm_timer();
+    });
+  }
+
+  void schedule_flush() {
+    if (flush_posted) return;
+    flush_posted = true;
+    asio::post(io, [this, a = alive] {
+      if (!*a) return;
+      flush_posted = false;
+      sockets.flush();
+    });
   }
 
   // One timer for c-ares' retransmissions and timeouts. It is only moved earlier, never pushed
@@ -432,17 +471,12 @@ struct Resolver::Impl {
     self.cache_put(p->key, answer);
     auto it = self.inflight.find(p->key);
     if (it == self.inflight.end()) return;
-    // A slot is free: send the oldest waiting query. (Posted, so that ares_query is never called
-    // from inside ares_process_fd's callback.)
-    if (!self.waiting.empty()) {
-      asio::post(self.io, [&self, a = self.alive] {
-        if (!*a) return;
-        while (!self.waiting.empty() && self.on_wire < std::max<std::size_t>(1, self.opt.max_inflight)) {
-          self.send(std::move(self.waiting.front()));
-          self.waiting.pop_front();
-        }
-        self.arm_timer();
-      });
+    // A slot is free: send the oldest waiting queries now. c-ares allows new queries from inside
+    // its callbacks (its own ares_search does it); nothing leaves before the posted flush, so the
+    // refills of one event-loop turn go out together.
+    while (!self.waiting.empty() && self.on_wire < std::max<std::size_t>(1, self.opt.max_inflight)) {
+      self.send(std::move(self.waiting.front()));
+      self.waiting.pop_front();
     }
     std::vector<Callback> waiters = std::move(it->second);
     self.inflight.erase(it);
@@ -469,7 +503,14 @@ Resolver::~Resolver() = default;
 
 void Resolver::query(std::string_view name, Type type, Callback done) { impl_->start(name, type, std::move(done)); }
 
-const ResolverStats& Resolver::stats() const noexcept { return impl_->stats; }
+ResolverStats Resolver::stats() const noexcept {
+  ResolverStats s = impl_->stats;
+  const BatchedIo::Stats& io = impl_->sockets.stats();
+  s.udp_send_calls = io.send_calls;
+  s.udp_receive_calls = io.receive_calls;
+  s.udp_send_dropped = io.send_dropped;
+  return s;
+}
 
 std::size_t Resolver::cache_size() const noexcept { return impl_->cache.size(); }
 

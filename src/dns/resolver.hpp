@@ -84,6 +84,10 @@ struct ResolverStats {
   std::uint64_t cache_hits = 0;
   std::uint64_t coalesced = 0;     // queries that joined one already in flight
   std::uint64_t queued = 0;        // queries that waited for a free slot (max_inflight)
+  // UDP system calls (batched_io.hpp): many datagrams per call when queries are many.
+  std::uint64_t udp_send_calls = 0;     // sendmmsg
+  std::uint64_t udp_receive_calls = 0;  // recvmmsg
+  std::uint64_t udp_send_dropped = 0;   // refused by a full socket buffer (c-ares retransmits)
 };
 
 class Resolver {
@@ -110,7 +114,7 @@ class Resolver {
         token, std::string(name), type);
   }
 
-  [[nodiscard]] const ResolverStats& stats() const noexcept;
+  [[nodiscard]] ResolverStats stats() const noexcept;
   [[nodiscard]] std::size_t cache_size() const noexcept;
 
  private:

@@ -200,7 +200,7 @@ void Verifier::gauges(Gauges& g) const {
   ctx.gate().for_each_busy([&](const std::string& host, std::size_t conns, std::size_t waiting) {
     g.hosts.push_back(HostGauge{host, conns, waiting});
   });
-  const dns::ResolverStats& st = resolver_->stats();
+  const dns::ResolverStats st = resolver_->stats();
   g.dns_queries = st.queries_sent + st.coalesced;
   g.dns_cache_hits = st.cache_hits;
   g.checks_in_flight = running_.size();

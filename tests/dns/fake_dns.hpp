@@ -3,11 +3,16 @@
 // Answers from a table keyed by (name, type): an RCODE, answer records, an optional SOA in the
 // authority section (RFC 2308 negative caching), a delay, or no answer at all. Names with no entry
 // get NXDOMAIN, or NODATA when the name has an entry for another type. Counts every query it gets.
+// TCP on the same port (2-octet length prefix, RFC 1035 §4.2.2) for replies truncated over UDP.
 // Messages are built by hand (RFC 1035 §4.1): no compression, one question.
 #include <arpa/inet.h>
 
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/udp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <array>
 #include <cctype>
 #include <cstdint>
 #include <map>
@@ -36,6 +41,9 @@ struct Reply {
   std::optional<std::pair<std::uint32_t, std::uint32_t>> soa;  // (SOA TTL, MINIMUM) in authority
   int delay_ms = 0;
   bool drop = false;  // never answer
+  // Over UDP, answer with TC set and no records: the client must ask again over TCP (RFC 7766),
+  // where the full reply is served.
+  bool truncate_udp = false;
 };
 
 inline void put_name(std::vector<std::uint8_t>& out, std::string_view name) {
@@ -93,8 +101,11 @@ inline Rr CNAME(std::string_view target, std::uint32_t ttl = 300) {
 class FakeDns {
  public:
   explicit FakeDns(asio::io_context& io)
-      : io_(io), sock_(io, asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
+      : io_(io),
+        sock_(io, asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), 0)),
+        tcp_(io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), sock_.local_endpoint().port())) {
     receive();
+    accept();
   }
   [[nodiscard]] std::string server() const { return "127.0.0.1:" + std::to_string(sock_.local_endpoint().port()); }
 
@@ -104,6 +115,7 @@ class FakeDns {
     return it == counts_.end() ? 0 : it->second;
   }
   [[nodiscard]] int total() const { return total_; }
+  [[nodiscard]] int tcp_total() const { return tcp_total_; }
 
  private:
   using Key = std::pair<std::string, std::uint16_t>;
@@ -122,17 +134,62 @@ class FakeDns {
   }
 
   void handle(std::vector<std::uint8_t> q, asio::ip::udp::endpoint peer) {
-    if (q.size() < 17) return;
+    std::optional<Reply> r;
+    auto out = respond(q, false, r);
+    if (!out) return;
+    auto msg = std::make_shared<std::vector<std::uint8_t>>(std::move(*out));
+    auto send = [this, msg, peer] { sock_.send_to(asio::buffer(*msg), peer); };
+    if (r->delay_ms == 0) return send();
+    auto t = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(r->delay_ms));
+    t->async_wait([t, send](boost::system::error_code ec) {
+      if (!ec) send();
+    });
+  }
+
+  void accept() {
+    tcp_.async_accept([this](boost::system::error_code ec, asio::ip::tcp::socket s) {
+      if (ec) return;
+      serve(std::make_shared<asio::ip::tcp::socket>(std::move(s)));
+      accept();
+    });
+  }
+
+  // One TCP connection: length-prefixed queries, answered in order (no delays over TCP).
+  void serve(std::shared_ptr<asio::ip::tcp::socket> s) {
+    auto len = std::make_shared<std::array<std::uint8_t, 2>>();
+    asio::async_read(*s, asio::buffer(*len), [this, s, len](boost::system::error_code ec, std::size_t) {
+      if (ec) return;
+      auto q = std::make_shared<std::vector<std::uint8_t>>(((*len)[0] << 8) | (*len)[1]);
+      asio::async_read(*s, asio::buffer(*q), [this, s, q](boost::system::error_code ec2, std::size_t) {
+        if (ec2) return;
+        ++tcp_total_;
+        std::optional<Reply> r;
+        auto out = respond(*q, true, r);
+        if (!out) return;
+        auto msg = std::make_shared<std::vector<std::uint8_t>>();
+        put16(*msg, static_cast<unsigned>(out->size()));
+        msg->insert(msg->end(), out->begin(), out->end());
+        asio::async_write(*s, asio::buffer(*msg), [this, s, msg](boost::system::error_code ec3, std::size_t) {
+          if (!ec3) serve(s);
+        });
+      });
+    });
+  }
+
+  // The reply to query q (nothing to send: nullopt); `used` gets the scripted reply.
+  std::optional<std::vector<std::uint8_t>> respond(const std::vector<std::uint8_t>& q, bool tcp,
+                                                   std::optional<Reply>& used) {
+    if (q.size() < 17) return std::nullopt;
     std::size_t pos = 12;
     std::string qname;
     while (pos < q.size() && q[pos] != 0) {
       const std::size_t len = q[pos];
       if (!qname.empty()) qname.push_back('.');
-      qname.append(reinterpret_cast<const char*>(&q[pos + 1]), len);
+      qname.append(reinterpret_cast<const char*>(&q[pos + 1]), std::min(len, q.size() - pos - 1));
       pos += len + 1;
     }
     const std::size_t qend = pos + 5;  // root label + QTYPE + QCLASS
-    if (qend > q.size()) return;
+    if (qend > q.size()) return std::nullopt;
     const auto qtype = static_cast<std::uint16_t>((q[pos + 1] << 8) | q[pos + 2]);
     ++total_;
     ++counts_[{lower(qname), qtype}];
@@ -146,9 +203,15 @@ class FakeDns {
       r.rcode = exists ? 0 : 3;
       r.soa = std::make_pair(300u, 300u);
     }
-    if (r.drop) return;
-    std::vector<std::uint8_t> out(q.begin(), q.begin() + 2);          // ID
-    put16(out, 0x8000 | 0x0400 | (q[2] & 0x01) << 8 | 0x0080 | r.rcode);  // QR AA RD RA RCODE
+    used = r;
+    if (r.drop) return std::nullopt;
+    const bool truncated = r.truncate_udp && !tcp;
+    if (truncated) {
+      r.answers.clear();
+      r.soa.reset();
+    }
+    std::vector<std::uint8_t> out(q.begin(), q.begin() + 2);  // ID
+    put16(out, 0x8000 | 0x0400 | (truncated ? 0x0200 : 0) | (q[2] & 0x01) << 8 | 0x0080 | r.rcode);  // QR AA TC RD RA RCODE
     put16(out, 1);
     put16(out, static_cast<unsigned>(r.answers.size()));
     put16(out, r.soa ? 1 : 0);
@@ -175,22 +238,18 @@ class FakeDns {
       put16(out, static_cast<unsigned>(rd.size()));
       out.insert(out.end(), rd.begin(), rd.end());
     }
-    auto msg = std::make_shared<std::vector<std::uint8_t>>(std::move(out));
-    auto send = [this, msg, peer] { sock_.send_to(asio::buffer(*msg), peer); };
-    if (r.delay_ms == 0) return send();
-    auto t = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(r.delay_ms));
-    t->async_wait([t, send](boost::system::error_code ec) {
-      if (!ec) send();
-    });
+    return out;
   }
 
   asio::io_context& io_;
   asio::ip::udp::socket sock_;
+  asio::ip::tcp::acceptor tcp_;
   std::array<std::uint8_t, 512> buf_{};
   asio::ip::udp::endpoint peer_;
   std::map<Key, Reply> table_;
   std::map<Key, int> counts_;
   int total_ = 0;
+  int tcp_total_ = 0;
 };
 
 }  // namespace mailsift::testing

@@ -431,6 +431,69 @@ TEST_F(DnsTest, InflightBoundQueuesAndChainsFromCompletions) {
   EXPECT_EQ(fake.total(), 2 * kNames);
 }
 
+// The UDP datagrams of one event-loop turn leave in one sendmmsg and answers are read with
+// recvmmsg (batched_io.hpp): many queries, far fewer system calls, every answer to its own caller.
+TEST_F(DnsTest, QueriesLeaveAndArriveInBatches) {
+  constexpr int kNames = 300;
+  for (int i = 0; i < kNames; ++i)
+    fake.set("b" + std::to_string(i) + ".test", kA, Reply{.answers = {A("198.51.100." + std::to_string(i % 250 + 1))}});
+  ResolverOptions o;
+  o.max_inflight = 100;
+  auto r = resolver(o);
+  std::vector<std::string> got(kNames);
+  int done = 0;
+  for (int i = 0; i < kNames; ++i)
+    r->query("b" + std::to_string(i) + ".test", Type::a, [&, i](const AnswerPtr& a) {
+      got[i] = a->addrs.empty() ? "-" : a->addrs[0];
+      ++done;
+    });
+  run_until([&] { return done == kNames; });
+  for (int i = 0; i < kNames; ++i) EXPECT_EQ(got[i], "198.51.100." + std::to_string(i % 250 + 1)) << i;
+  const ResolverStats st = r->stats();
+  EXPECT_EQ(st.queries_sent, static_cast<std::uint64_t>(kNames));
+  EXPECT_EQ(fake.total(), kNames);
+  // The first 100 leave in one call. (The fake answers one query at a time on this same thread,
+  // so the refills after it go out in small batches here; against a real server they do not.)
+  EXPECT_GE(st.udp_send_calls, 3u);
+  EXPECT_LE(st.udp_send_calls, static_cast<std::uint64_t>(kNames - 99));
+  EXPECT_GE(st.udp_receive_calls, 1u);
+  EXPECT_EQ(st.udp_send_dropped, 0u);
+}
+
+// A reply truncated over UDP (TC) is asked again over TCP, through the same socket functions.
+TEST_F(DnsTest, TruncatedUdpAnswerIsRetriedOverTcp) {
+  Reply big{.answers = {MX(10, "mx1.big.test"), MX(20, "mx2.big.test")}};
+  big.truncate_udp = true;
+  fake.set("big.test", kMx, big);
+  auto r = resolver();
+  const AnswerPtr a = ask(*r, "big.test", Type::mx);
+  ASSERT_EQ(a->status, Status::ok);
+  ASSERT_EQ(a->mx.size(), 2u);
+  EXPECT_EQ(a->mx[0].exchange, "mx1.big.test");
+  EXPECT_EQ(a->mx[1].exchange, "mx2.big.test");
+  EXPECT_EQ(fake.tcp_total(), 1);
+}
+
+// Nothing listens on the server's port: the ICMP port-unreachable error reaches c-ares through
+// the batched socket (an error, not a timeout after every retransmission).
+TEST_F(DnsTest, ClosedPortIsAnErrorNotATimeout) {
+  std::uint16_t port = 0;
+  {
+    asio::ip::udp::socket probe(io, asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    port = probe.local_endpoint().port();
+  }  // closed: the port is free again and nothing answers on it
+  ResolverOptions o;
+  o.servers = {"127.0.0.1:" + std::to_string(port)};
+  o.timeout = std::chrono::milliseconds(1000);
+  o.tries = 2;
+  o.clock = [this] { return now; };
+  Resolver r(io, o);
+  AnswerPtr got;
+  r.query("nobody.test", Type::a, [&](const AnswerPtr& a) { got = a; });
+  run_until([&] { return got != nullptr; });
+  EXPECT_EQ(got->status, Status::error);
+}
+
 TEST(WireTtls, ToleratesTruncatedMessages) {
   const unsigned char junk[] = {0, 1, 0x81, 0x80, 0, 1, 0, 5, 0, 0, 0, 0, 3, 'a', 'b'};
   for (std::size_t n = 0; n <= sizeof junk; ++n) {
