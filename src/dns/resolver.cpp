@@ -10,6 +10,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/unordered/unordered_flat_map.hpp>
 #include <boost/system/system_error.hpp>
 #include <cctype>
 #include <deque>
@@ -164,11 +165,14 @@ struct Resolver::Impl {
   Clock::time_point timer_deadline{};
   std::uint64_t timer_generation = 0;
   std::unordered_map<int, std::shared_ptr<Watch>> watches;
-  std::unordered_map<std::string, std::vector<Callback>> inflight;  // asked or waiting, by key
+  // Open addressing (one probe of a metadata group, then usually one key compare): at tens of
+  // thousands of queries per second the node-based maps' pointer chasing showed as 10% of the
+  // profile.
+  boost::unordered_flat_map<std::string, std::vector<Callback>> inflight;  // asked or waiting, by key
   std::deque<std::string> waiting;  // keys not yet sent (max_inflight reached)
   std::size_t on_wire = 0;          // keys sent to c-ares and not answered yet
   std::list<CacheEntry> lru;  // most recently used first
-  std::unordered_map<std::string_view, std::list<CacheEntry>::iterator> cache;
+  boost::unordered_flat_map<std::string_view, std::list<CacheEntry>::iterator> cache;
   ResolverStats stats;
   std::shared_ptr<bool> alive = std::make_shared<bool>(true);
   // c-ares' socket I/O: datagrams queued while c-ares and our handlers run leave together in one
