@@ -10,6 +10,7 @@ PACKAGES=(
   # libraries
   libboost1.81-all-dev libc-ares-dev libidn2-dev libunistring-dev libpsl-dev publicsuffix
   libssl-dev libsqlite3-dev zlib1g-dev libcli11-dev libfmt-dev libspdlog-dev
+  libjemalloc-dev   # the release binary's allocator (CMakeLists.txt, MAILSIFT_JEMALLOC)
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3 bc
   # mail lab (lab/): DNS, SMTP and SOCKS servers run only inside a network namespace
