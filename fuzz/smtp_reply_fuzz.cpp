@@ -2,13 +2,15 @@
 // is fed in pieces whose sizes come from the input itself, so splits land anywhere (mid-line,
 // mid-CRLF). Properties: no crash, no UB, no leak (sanitizers); every reply has a code 200-559, at
 // most kMaxLines lines, each within kMaxLineBytes and free of CR/LF; every reply classifies to a
-// row of the table at every stage, and only RCPT TO gives mailbox verdicts.
+// row of the table at every stage, and only RCPT TO gives mailbox verdicts; a retry delay read from
+// its text (smtp/retry_hint.hpp) is within 0..kMaxRetryHint.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
 #include "smtp/classify.hpp"
 #include "smtp/reply.hpp"
+#include "smtp/retry_hint.hpp"
 
 namespace {
 
@@ -36,6 +38,7 @@ void check(const Reply& r) {
     if (c.rule >= rules().size()) __builtin_trap();
     if (s != Stage::rcpt_to && mailbox_verdict(c.reason)) __builtin_trap();
   }
+  if (const auto hint = retry_after(r); hint && (hint->count() < 0 || *hint > kMaxRetryHint)) __builtin_trap();
 }
 
 }  // namespace

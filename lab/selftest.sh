@@ -140,8 +140,10 @@ expect_prefix "catchall: random local part accepted" "250 2.1.5" \
 expect_prefix "IDN domain (catch-all)" "250 2.1.5" "$(smtp "$LAB_POSTFIX" someone@xn--bcher-kva.$Z)"
 expect_prefix "other domains: relay denied" "554 5.7.1" "$(smtp "$LAB_POSTFIX" someone@example.com)"
 grey_from="selftest$RANDOM@$Z"
-expect_prefix "greylist: first try deferred" "450 4.2.0" \
-  "$(smtp "$LAB_POSTFIX" alice@greylist.$Z --from "$grey_from")"
+grey_first=$(smtp "$LAB_POSTFIX" alice@greylist.$Z --from "$grey_from")
+expect_prefix "greylist: first try deferred" "450 4.2.0" "$grey_first"
+expect "greylist: the reply states the delay" "Greylisted for ${LAB_GREYLIST_DELAY} seconds" \
+  "$(grep -o 'Greylisted for [0-9]* seconds' <<<"$grey_first")"
 expect_prefix "greylist: unknown user still rejected" "550 5.1.1" "$(smtp "$LAB_POSTFIX" nobody@greylist.$Z)"
 grey_all="x$RANDOM$RANDOM@greylist-all.$Z"
 expect_prefix "greylist-all: any new address deferred" "450 4.2.0" "$(smtp "$LAB_POSTFIX" "$grey_all" --from "$grey_from")"

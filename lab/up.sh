@@ -182,6 +182,8 @@ ip netns exec "$NS" dnsmasq --conf-file="$LAB_DIR/dnsmasq/dnsmasq.conf" --keep-i
 record $! dnsmasq
 
 # --- postgrey: greylisting policy server for postfix, 127.0.0.1:10023 in the namespace --
+# It states the seconds left ("Greylisted for 5 seconds, see ..."), as many real greylisters do:
+# mailsift waits that long before retrying (src/smtp/retry_hint.hpp).
 mkdir -p "$LAB_DIR/postgrey/db"
 chown postgrey:postgrey "$LAB_DIR/postgrey/db" 2>/dev/null || chmod 777 "$LAB_DIR/postgrey/db"
 : >"$LAB_DIR/postgrey/empty"
@@ -189,6 +191,7 @@ ip netns exec "$NS" postgrey --inet=127.0.0.1:10023 --dbdir="$LAB_DIR/postgrey/d
   --delay="$GREYLIST_DELAY" --auto-whitelist-clients=0 --lookup-by-host \
   --whitelist-clients="$LAB_DIR/postgrey/empty" --whitelist-recipients="$LAB_DIR/postgrey/empty" \
   --hostname=smtp1.mailsift-lab.net \
+  --greylist-text="Greylisted for %s seconds, see http://postgrey.schweikert.ch/help/%r.html" \
   >"$LAB_DIR/postgrey/postgrey.log" 2>&1 </dev/null &
 record $! postgrey
 

@@ -24,10 +24,11 @@ constexpr std::size_t kDnsBatch = std::size_t{64} * 1024;
 // bound), so batches are smaller: output keeps flowing.
 constexpr std::size_t kSmtpBatch = std::size_t{16} * 1024;
 // The rows of all batches in flight (network levels): while the oldest batch waits for its slowest
-// lookup or probe (at --level smtp a greylisting retry waits --greylist-retry, up to --max-wait),
+// lookup or probe (at --level smtp a greylisting retry waits the delay the server states, else
+// --greylist-retry, up to --max-wait),
 // the later ones go on. This bounds memory (about 2.5 KiB a row with its Result and probe: 244 MiB
 // peak RSS for 100,000 rows in flight, scripts/bench-full.sh) and the output's reordering; a list whose every batch holds a greylisted address is verified at
-// about this many rows per --greylist-retry at worst.
+// about this many rows per greylisting wait at worst.
 constexpr std::size_t kNetworkWindow = std::size_t{128} * 1024;
 constexpr std::size_t kNoSlot = ~std::size_t{0};
 

@@ -184,7 +184,7 @@ void add_engine_options(CLI::App* v, VerifyOptions& o) {
   v->add_option("--session-timeout", o.session_timeout, "Seconds one whole SMTP session may take, every MX host tried included")
       ->check(CLI::Range(0.01, 3600.0))
       ->capture_default_str();
-  v->add_option("--greylist-retry", o.greylist_retry, "Seconds to wait before asking again after greylisting")
+  v->add_option("--greylist-retry", o.greylist_retry, "Seconds to wait before asking again after greylisting, when the server states no delay of its own")
       ->check(CLI::Range(0.0, 3600.0))
       ->capture_default_str();
   v->add_option("--greylist-tries", o.greylist_tries, "Sessions per greylisted address in all, the first included")

@@ -101,6 +101,9 @@ struct RecipientOutcome {
   std::optional<Reply> reply;              // its RCPT TO reply, when one came
   std::string_view rule;                   // classification row id ("rcpt_bad_mailbox"), "" if none
   bool retry = false;  // a temporary answer worth asking again later (greylisting)
+  // Greylisting only: the delay its reply asked for ("Greylisted for 300 seconds",
+  // smtp/retry_hint.hpp); nullopt when it stated none or the answer is not greylisting.
+  std::optional<std::chrono::seconds> retry_after;
 };
 
 /// Everything one session left: shared (read-only) by the results of all its recipients.

@@ -20,6 +20,8 @@ namespace {
 // A bound on the catch-all cache (and on the set of greylisting domains): past it the cache starts
 // over (a run over more domains than this tests some of them twice, which costs one RCPT each).
 constexpr std::size_t kMaxCatchAllEntries = 1'000'000;
+// Added to a delay the server stated (see greylist_wait).
+constexpr std::chrono::milliseconds kHintMargin{500};
 
 void rethrow(const std::exception_ptr& e) {
   if (e) std::rethrow_exception(e);
@@ -158,9 +160,10 @@ asio::awaitable<void> Prober::chunk_job(std::string domain, std::vector<Target> 
     }
     // Greylisting: ask again later, from the same source address, with the same MAIL FROM, first
     // to the same server (greylisters key on client address, sender and recipient). Bounded by
-    // the number of tries and by --max-wait; other domains go on meanwhile.
-    const bool retry = deferred && tries < retry_.greylist_tries &&
-                       Clock::now() + retry_.greylist_retry - first <= retry_.max_wait;
+    // the number of tries and by --max-wait; other domains go on meanwhile. A wait that would end
+    // past --max-wait is not started: the answer would come too late to be used.
+    const Millis wait = deferred ? greylist_wait(*session) : Millis(0);
+    const bool retry = deferred && tries < retry_.greylist_tries && Clock::now() + wait - first <= retry_.max_wait;
     std::vector<Item> again;
     for (std::size_t k = 0; k < items.size(); ++k) {
       Job& job = *items[k].job;
@@ -176,10 +179,28 @@ asio::awaitable<void> Prober::chunk_job(std::string domain, std::vector<Target> 
                                    [&](const Target& t) { return t.address == last->address; });
       if (it != targets.end()) std::rotate(targets.begin(), it, it + 1);
     }
-    asio::steady_timer wait(co_await asio::this_coro::executor, retry_.greylist_retry);
-    co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
+    asio::steady_timer timer(co_await asio::this_coro::executor, wait);
+    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
     items = std::move(again);
   }
+}
+
+Millis Prober::greylist_wait(const SessionReport& session) const {
+  // The server's own word beats our guess, but only when every deferred address of the session
+  // has one (they are retried together, so the longest decides); otherwise --greylist-retry.
+  std::chrono::seconds longest{0};
+  for (const RecipientOutcome& o : session.recipients) {
+    if (!o.retry) continue;
+    if (!o.retry_after) return retry_.greylist_retry;
+    longest = std::max(longest, *o.retry_after);
+  }
+  // postgrey (and the greylisters like it) count whole seconds from the first try: it states
+  // delay - (now - first) with `now` taken as it decided, before its reply left, and accepts a
+  // retry once now' - first >= delay, again in whole seconds. So a retry `hint` seconds after we
+  // received the reply is already at least `hint` whole seconds after its `now`: late enough.
+  // The margin only absorbs timer and scheduling jitter on either side, and a server that
+  // rounds its count differently; it is small next to any hint, so it costs nothing.
+  return std::chrono::duration_cast<Millis>(longest) + kHintMargin;
 }
 
 void Prober::finish(Job& job, const std::string& domain) {

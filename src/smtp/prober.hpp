@@ -26,6 +26,8 @@ namespace mailsift::smtp {
 
 struct RetryOptions {
   // Greylisters (postgrey, Postfix's postscreen, Exim's greylistd) accept a retry after 60-300 s.
+  // Used when the server does not say how long it wants (smtp/retry_hint.hpp): when it does, the
+  // retry waits that long instead, within max_wait.
   std::chrono::milliseconds greylist_retry{60'000};  // --greylist-retry
   int greylist_tries = 3;                            // sessions per address in all, the first included
   std::chrono::milliseconds max_wait{300'000};       // --max-wait: the longest one address may wait
@@ -76,6 +78,9 @@ class Prober {
   // One session's addresses: the session, then its greylisting retries.
   boost::asio::awaitable<void> chunk_job(std::string domain, std::vector<Target> targets, std::vector<Item> items,
                                          bool test_catch_all);
+  // How long to wait before retrying the deferred addresses of `session`: the longest delay the
+  // server stated for them (plus a margin) when it stated one for each, else --greylist-retry.
+  [[nodiscard]] std::chrono::milliseconds greylist_wait(const SessionReport& session) const;
   // The first session of a chunk has ended: its place in the domain's limits is free.
   void first_session_done(const std::string& domain, bool tested);
   [[nodiscard]] std::optional<bool> known_catch_all(const std::string& domain) const;

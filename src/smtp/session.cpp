@@ -10,6 +10,7 @@
 #include "address/address.hpp"
 #include "common/text.hpp"
 #include "smtp/connection.hpp"
+#include "smtp/retry_hint.hpp"
 
 namespace mailsift::smtp {
 
@@ -137,6 +138,7 @@ class Dialogue {
     o.reply = std::move(reply);
     o.rule = rule;
     o.retry = r == Reason::greylisted;
+    o.retry_after = o.retry && o.reply ? retry_after(*o.reply) : std::nullopt;
     decided_[i] = true;
   }
 

@@ -1,6 +1,7 @@
 #include "verdict/render.hpp"
 
 #include <array>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -363,6 +364,9 @@ void append_smtp(const smtp::AddressProbe& p, std::string& out) {
   else out += "null";
   out += ",\"rule\":";
   null_or_quoted(o.rule, out);
+  out += ",\"retry_after_ms\":";
+  if (o.retry_after) out += std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(*o.retry_after).count());
+  else out += "null";
   out += ",\"catch_all_test\":";
   if (!s.catch_all_address.empty() && s.catch_all_reply) {
     out += "{\"address\":";

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "smtp/reply.hpp"
+#include "smtp/retry_hint.hpp"
 
 namespace mailsift::smtp {
 namespace {
@@ -238,6 +239,11 @@ std::string describe(const std::string& line) {
     out += "\t-";
   const Classification c = classify(*stage, *reply);
   out += "\t" + outcome(c.reason) + "\t" + std::string(rules()[c.rule].id);
+  // The delay a greylisting reply states (smtp/retry_hint.hpp): what the retry waits for.
+  if (c.reason == Reason::greylisted) {
+    const auto hint = retry_after(*reply);
+    out += "\tretry_after=" + (hint ? std::to_string(hint->count()) + "s" : std::string("-"));
+  }
   return out;
 }
 

@@ -121,17 +121,22 @@ def main():
     t = r.get(f"alice@tarpit.{Z}") or {}
     check("session_timeout.timeout", reason_of(t) == ("unknown", "timeout"), t)
 
-    # --- greylisting: deferred, retried after --greylist-retry from the same source, then accepted
+    # --- greylisting: deferred, retried from the same source after the delay postgrey states
+    # ("Greylisted for 5 seconds", lab/up.sh), then accepted. --greylist-retry (the wait when no
+    # delay is stated) is far beyond --max-wait: only the stated delay can make the retry happen.
     delay = int(env.get("LAB_GREYLIST_DELAY", "5"))
     g = f"alice@greylist.{Z}"
-    r, err = verify("--greylist-retry", str(delay + 1), "--smtp-stats", g, timeout=180)
+    r, err = verify("--greylist-retry", "600", "--max-wait", "60", "--smtp-stats", g, timeout=180)
     gr = r.get(g) or {}
     check("greylist.retried_accepted", reason_of(gr) == ("valid", "mailbox_exists") and
           (gr.get("smtp") or {}).get("tries") == 2, gr)
-    # A different recipient, no time to retry: unknown greylisted, never invalid.
+    # A different recipient, no time to retry: unknown greylisted, never invalid; the evidence
+    # holds the delay postgrey stated (at most its whole delay).
     g2 = f"bob@greylist.{Z}"
     r, _ = verify("--max-wait", "0", g2)
     check("greylist.no_wait_unknown", reason_of(r.get(g2)) == ("unknown", "greylisted"), r.get(g2))
+    hint = ((r.get(g2) or {}).get("smtp") or {}).get("retry_after_ms")
+    check("greylist.stated_delay_recorded", isinstance(hint, int) and 0 < hint <= delay * 1000, r.get(g2))
 
     # --- transcript: the dialogue, never DATA
     r, _ = verify("--transcript", f"alice@{m}")

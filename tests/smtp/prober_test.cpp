@@ -231,6 +231,75 @@ TEST(Prober, GreylistingRetriesAreBoundedByTries) {
   EXPECT_EQ(run.stats.greylist_retries, 2u);
 }
 
+// The server's stated delay replaces --greylist-retry: with a 600 s --greylist-retry and 60 s of
+// --max-wait the retry would never be made, so a retry at all shows the 1 s hint was used.
+TEST(Prober, GreylistRetryWaitsTheDelayTheServerStates) {
+  FakeSmtpServer server;
+  server.on("RCPT TO:<grey@", {"450 4.2.0 Greylisted for 1 seconds\r\n", "250 2.1.5 Ok\r\n"});
+  const Outcome run = probe(probe_options(server.port()),
+                            {.greylist_retry = std::chrono::seconds(600), .greylist_tries = 3,
+                             .max_wait = std::chrono::seconds(60)},
+                            {"grey@example.test"});
+  ASSERT_EQ(run.out.size(), 1u);
+  EXPECT_EQ(code(run.out[0].outcome().reason), code(Reason::mailbox_exists));
+  EXPECT_EQ(run.out[0].tries, 2);
+  EXPECT_EQ(run.out[0].outcome().retry_after, std::nullopt);  // the final answer is the 250
+  EXPECT_EQ(run.stats.greylist_retries, 1u);
+  EXPECT_EQ(server.connections(), 2);
+}
+
+// A stated delay beyond what --max-wait leaves: no pointless wait, one session, still greylisted
+// (a 100 ms --greylist-retry would have retried and got the 250).
+TEST(Prober, StatedDelayBeyondMaxWaitIsNotWaitedFor) {
+  FakeSmtpServer server;
+  server.on("RCPT TO:<grey@", {"450 4.2.0 Greylisted for 300 seconds\r\n", "250 2.1.5 Ok\r\n"});
+  const Outcome run = probe(probe_options(server.port()),
+                            {.greylist_retry = std::chrono::milliseconds(100), .greylist_tries = 3,
+                             .max_wait = std::chrono::seconds(5)},
+                            {"grey@example.test"});
+  ASSERT_EQ(run.out.size(), 1u);
+  EXPECT_EQ(code(run.out[0].outcome().reason), code(Reason::greylisted));
+  EXPECT_EQ(run.out[0].outcome().retry_after, std::chrono::seconds(300));
+  EXPECT_EQ(run.out[0].tries, 1);
+  EXPECT_EQ(run.stats.sessions, 1u);
+  EXPECT_EQ(run.stats.greylist_retries, 0u);
+  EXPECT_EQ(server.connections(), 1);
+}
+
+// Retried together, the addresses of a session wait for the one without a stated delay: the
+// --greylist-retry (100 ms) rather than the other's 300 s, which would be beyond --max-wait.
+TEST(Prober, StatedDelayIsUsedOnlyWhenEveryDeferredAddressHasOne) {
+  FakeSmtpServer server;
+  server.on("RCPT TO:<grey1@", {"450 4.2.0 Greylisted for 300 seconds\r\n", "250 2.1.5 Ok\r\n"});
+  server.on("RCPT TO:<grey2@", {"450 4.7.1 Greylisted, please try again later\r\n", "250 2.1.5 Ok\r\n"});
+  const Outcome run = probe(probe_options(server.port()),
+                            {.greylist_retry = std::chrono::milliseconds(100), .greylist_tries = 3,
+                             .max_wait = std::chrono::seconds(5)},
+                            {"grey1@example.test", "grey2@example.test"});
+  ASSERT_EQ(run.out.size(), 2u);
+  for (const AddressProbe& p : run.out) {
+    EXPECT_EQ(code(p.outcome().reason), code(Reason::mailbox_exists));
+    EXPECT_EQ(p.tries, 2);
+  }
+  EXPECT_EQ(run.stats.greylist_retries, 1u);
+}
+
+// A retry still too early gets another stated delay and waits again, within --greylist-tries.
+TEST(Prober, TooEarlyRetryWaitsTheNewlyStatedDelay) {
+  FakeSmtpServer server;
+  server.on("RCPT TO:<grey@", {"451 4.7.1 Greylisting in action, please come back in 00:00:00\r\n",
+                               "450 4.2.0 Greylisted for 0 seconds\r\n", "250 2.1.5 Ok\r\n"});
+  const Outcome run = probe(probe_options(server.port()),
+                            {.greylist_retry = std::chrono::seconds(600), .greylist_tries = 3,
+                             .max_wait = std::chrono::seconds(60)},
+                            {"grey@example.test"});
+  ASSERT_EQ(run.out.size(), 1u);
+  EXPECT_EQ(code(run.out[0].outcome().reason), code(Reason::mailbox_exists));
+  EXPECT_EQ(run.out[0].tries, 3);
+  EXPECT_EQ(run.stats.greylist_retries, 2u);
+  EXPECT_EQ(server.connections(), 3);
+}
+
 TEST(Prober, GreylistRetryGoesFirstToTheServerThatGreylisted) {
   // Two MX addresses; the first refuses connections, so the greylisting came from the second.
   // The retry starts there instead of trying the dead one again.

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -252,6 +254,7 @@ struct RcptCase {
   std::string reply;
   Reason reason;
   std::string_view rule;
+  std::optional<std::chrono::seconds> retry_after = std::nullopt;  // the stated delay kept (greylisting only)
 };
 
 const std::vector<RcptCase>& rcpt_cases() {
@@ -272,6 +275,11 @@ const std::vector<RcptCase>& rcpt_cases() {
       {"spamhaus", "554 5.7.1 Service unavailable; Client host [127.0.0.1] blocked using zen.spamhaus.org\r\n",
        Reason::blocked, "blocklist"},
       {"grey", "450 4.7.1 Greylisted, please try again later\r\n", Reason::greylisted, "greylisted"},
+      {"greyhint", "450 4.2.0 <greyhint@example.test>: Recipient address rejected: Greylisted for 299 seconds\r\n",
+       Reason::greylisted, "greylisted", std::chrono::seconds(299)},
+      // A delay stated by anything but greylisting is not kept: nothing retries those.
+      {"fullhint", "452 4.2.2 Mailbox full, try again in 5 minutes\r\n", Reason::mailbox_full, "rcpt_full_code"},
+      {"temphint", "451 4.3.0 Local error, try again in 5 minutes\r\n", Reason::temporary_failure, "temporary"},
       {"generic", "550 Rejected\r\n", Reason::recipient_rejected, "rcpt_rejected"},
       {"relay", "554 5.7.1 <relay@example.test>: Relay access denied\r\n", Reason::relay_denied, "relay_denied"},
       {"temp", "451 4.3.0 Local error in processing\r\n", Reason::temporary_failure, "temporary"},
@@ -300,6 +308,7 @@ void expect_rcpt_verdicts(bool pipelining) {
     EXPECT_EQ(rc(o.reason), rc(c.reason));
     EXPECT_EQ(o.rule, c.rule);
     EXPECT_EQ(o.retry, c.reason == Reason::greylisted);
+    EXPECT_EQ(o.retry_after, c.retry_after);
     ASSERT_TRUE(o.reply);
     EXPECT_EQ(o.reply->code, std::stoi(c.reply.substr(0, 3)));
   }

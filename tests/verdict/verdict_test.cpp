@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
+#include <memory>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -131,6 +133,28 @@ TEST_F(ClassifierTest, JsonIsEscapedAndComplete) {
   render::append_json(r, out);
   EXPECT_NE(out.find("\"email\":\"x\\u0000\xEF\xBF\xBD@y\""), std::string::npos) << out;
   EXPECT_NE(out.find("\"normalized\":null"), std::string::npos) << out;
+}
+
+// docs/schema.md, SMTP evidence: `retry_after_ms` is the delay this address's greylisting reply
+// stated, right after `rule`; null when it stated none.
+TEST_F(ClassifierTest, SmtpEvidenceHoldsTheStatedGreylistingDelay) {
+  for (const bool hinted : {true, false}) {
+    auto session = std::make_shared<smtp::SessionReport>();
+    smtp::RecipientOutcome& o = session->recipients.emplace_back();
+    o.reason = Reason::greylisted;
+    o.reply = smtp::parse_reply("450 4.2.0 Greylisted for 300 seconds\r\n");
+    o.rule = "greylisted";
+    o.retry = true;
+    if (hinted) o.retry_after = std::chrono::seconds(300);
+    Result r;
+    classifier_.classify("someone@example.com", r);
+    apply_smtp(r, smtp::AddressProbe{session, 0, std::nullopt, 1});
+    std::string out;
+    render::append_json(r, out);
+    const std::string want =
+        hinted ? "\"rule\":\"greylisted\",\"retry_after_ms\":300000," : "\"rule\":\"greylisted\",\"retry_after_ms\":null,";
+    EXPECT_NE(out.find(want), std::string::npos) << out;
+  }
 }
 
 TEST_F(ClassifierTest, CsvQuotesFieldsPerRfc4180) {
