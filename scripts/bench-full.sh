@@ -15,9 +15,10 @@
 #      verify --level smtp --input addrs.txt --output out.csv --allow-private-targets --quiet
 #             --smtp-concurrency 256 --host-concurrency 5 --host-rate 0
 #             --greylist-retry 6 --greylist-tries 2 --max-wait 30 --mail-from fullrunX@mailsift-lab.net
-#    i.e. the default politeness caps except the per-host connection rate (the lab is ours), and a
-#    greylisting retry one second after postgrey's delay (real greylisters want 60-300 s; --max-wait
-#    bounds it). lab/conncount.py samples the servers' established sessions (sink namespace, and the
+#    i.e. the default politeness caps except the per-host connection rate (the lab is ours). The
+#    lab's postgrey states its delay ("Greylisted for 5 seconds"), so the retries wait that plus
+#    0.5 s; --greylist-retry 6 (one second after postgrey's delay) is only the fallback for a reply
+#    that states none (real greylisters want 60-300 s; --max-wait bounds it). lab/conncount.py samples the servers' established sessions (sink namespace, and the
 #    lab namespace for Postfix) over all runs: the maximum per MX address against --host-concurrency.
 #    One more run with --max-wait 0 (no greylisting retry: those addresses end `unknown`) shows what
 #    the retry costs.
