@@ -13,8 +13,8 @@
 namespace mailsift::dns {
 
 namespace {
-constexpr unsigned kSlots = 64;            // datagrams per recvmmsg
-constexpr std::size_t kSlotSize = 4097;    // as large as c-ares' own UDP read buffer (MAXENDSSZ + 1)
+constexpr unsigned kSlots = 64;              // datagrams per recvmmsg
+constexpr std::size_t kSlotSize = 4097;      // as large as c-ares' own UDP read buffer (MAXENDSSZ + 1)
 constexpr std::size_t kMaxSendBatch = 1024;  // UIO_MAXIOV: the most sendmmsg takes in one call
 constexpr std::size_t kMaxDatagram = 65535;
 constexpr std::size_t kSpareSockets = 4;
@@ -47,8 +47,8 @@ BatchedIo::BatchedIo(std::function<void()> queued, std::function<void(int)> kick
 BatchedIo::~BatchedIo() = default;
 
 const ares_socket_functions* BatchedIo::functions() noexcept {
-  static const ares_socket_functions f{&BatchedIo::open, &BatchedIo::close, &BatchedIo::connect,
-                                       &BatchedIo::recvfrom, &BatchedIo::sendv};
+  static const ares_socket_functions f{&BatchedIo::open, &BatchedIo::close, &BatchedIo::connect, &BatchedIo::recvfrom,
+                                       &BatchedIo::sendv};
   return &f;
 }
 
@@ -203,8 +203,8 @@ void BatchedIo::flush(int fd, Socket& s) {
   std::size_t sent = 0;
   while (sent < n) {
     ++stats_.send_calls;
-    const int r = ::sendmmsg(fd, msgs.data() + sent, static_cast<unsigned>(std::min(n - sent, kMaxSendBatch)),
-                             MSG_DONTWAIT);
+    const int r =
+        ::sendmmsg(fd, msgs.data() + sent, static_cast<unsigned>(std::min(n - sent, kMaxSendBatch)), MSG_DONTWAIT);
     if (r > 0) {
       sent += static_cast<std::size_t>(r);
       stats_.datagrams_sent += static_cast<std::uint64_t>(r);

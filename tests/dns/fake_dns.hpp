@@ -7,12 +7,12 @@
 // Messages are built by hand (RFC 1035 §4.1): no compression, one question.
 #include <arpa/inet.h>
 
+#include <array>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/read.hpp>
-#include <boost/asio/write.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <array>
+#include <boost/asio/write.hpp>
 #include <cctype>
 #include <cstdint>
 #include <map>
@@ -211,7 +211,8 @@ class FakeDns {
       r.soa.reset();
     }
     std::vector<std::uint8_t> out(q.begin(), q.begin() + 2);  // ID
-    put16(out, 0x8000 | 0x0400 | (truncated ? 0x0200 : 0) | (q[2] & 0x01) << 8 | 0x0080 | r.rcode);  // QR AA TC RD RA RCODE
+    put16(out,
+          0x8000 | 0x0400 | (truncated ? 0x0200 : 0) | (q[2] & 0x01) << 8 | 0x0080 | r.rcode);  // QR AA TC RD RA RCODE
     put16(out, 1);
     put16(out, static_cast<unsigned>(r.answers.size()));
     put16(out, r.soa ? 1 : 0);

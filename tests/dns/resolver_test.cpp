@@ -66,9 +66,12 @@ std::vector<std::string> hosts(const DomainDns& d) {
 
 // RFC 5321 §5.1: ascending preference; equal preferences in random order, reproducible by seed.
 TEST_F(DnsTest, MxOrderedByPreferenceEqualOnesShuffledBySeed) {
-  fake.set("x.test", kMx, Reply{0, {MX(30, "c.x.test"), MX(10, "a1.x.test"), MX(20, "b.x.test"), MX(10, "a2.x.test"),
-                                    MX(10, "a3.x.test")}});
-  for (const char* h : {"a1", "a2", "a3", "b", "c"}) fake.set(std::string(h) + ".x.test", kA, Reply{0, {A("192.0.2.1")}});
+  fake.set(
+      "x.test", kMx,
+      Reply{0,
+            {MX(30, "c.x.test"), MX(10, "a1.x.test"), MX(20, "b.x.test"), MX(10, "a2.x.test"), MX(10, "a3.x.test")}});
+  for (const char* h : {"a1", "a2", "a3", "b", "c"})
+    fake.set(std::string(h) + ".x.test", kA, Reply{0, {A("192.0.2.1")}});
   auto r = resolver();
   std::set<std::vector<std::string>> orders;
   for (std::uint64_t seed = 1; seed <= 12; ++seed) {
@@ -270,7 +273,8 @@ TEST_F(DnsTest, UnsafeTargetsRefusedUnlessAllowed) {
 TEST_F(DnsTest, SpfDmarcAndProviderGathered) {
   fake.set("corp.test", kMx, Reply{0, {MX(1, "aspmx.l.google.com")}});
   fake.set("aspmx.l.google.com", kA, Reply{0, {A("142.250.1.27")}});
-  fake.set("corp.test", kTxt, Reply{0, {TXT("google-site-verification=x"), TXT("v=spf1 include:_spf.google.com ~all")}});
+  fake.set("corp.test", kTxt,
+           Reply{0, {TXT("google-site-verification=x"), TXT("v=spf1 include:_spf.google.com ~all")}});
   fake.set("_dmarc.corp.test", kTxt, Reply{0, {TXT("v=DMARC1; p=quarantine; pct=100")}});
   auto r = resolver();
   MailLookup m(*r, {});
@@ -328,7 +332,8 @@ TEST_F(DnsTest, DmarcFallbackOnlyWhenTheDomainHasNoRecord) {
   fake.set("_dmarc.org.test", kTxt, Reply{0, {TXT("v=DMARC1; p=reject")}});
   fake.set("_dmarc.sf.org.test", kTxt, Reply{.rcode = 2});
   fake.set("_dmarc.two.org.test", kTxt, Reply{0, {TXT("v=DMARC1; p=none"), TXT("v=DMARC1; p=reject")}});
-  for (const char* d : {"sf.org.test", "two.org.test", "x.bare.test"}) fake.set(d, kMx, Reply{0, {MX(10, "mx.org.test")}});
+  for (const char* d : {"sf.org.test", "two.org.test", "x.bare.test"})
+    fake.set(d, kMx, Reply{0, {MX(10, "mx.org.test")}});
   fake.set("mx.org.test", kA, Reply{0, {A("192.0.2.1")}});
   auto r = resolver();
   MailLookup m(*r, MailOptions{.allow_private_targets = true});
@@ -404,7 +409,8 @@ TEST_F(DnsTest, AwaitableApi) {
 TEST_F(DnsTest, InflightBoundQueuesAndChainsFromCompletions) {
   constexpr int kNames = 30;
   for (int i = 0; i < kNames; ++i) {
-    fake.set("n" + std::to_string(i) + ".test", kA, Reply{.answers = {A("192.0.2." + std::to_string(i + 1))}, .delay_ms = i % 3 * 5});
+    fake.set("n" + std::to_string(i) + ".test", kA,
+             Reply{.answers = {A("192.0.2." + std::to_string(i + 1))}, .delay_ms = i % 3 * 5});
     fake.set("n" + std::to_string(i) + ".test", kAaaa, Reply{.answers = {AAAA("2001:db8::" + std::to_string(i + 1))}});
   }
   ResolverOptions o;
