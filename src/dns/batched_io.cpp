@@ -114,6 +114,7 @@ ares_ssize_t BatchedIo::recvfrom(ares_socket_t fd, void* buf, std::size_t len, i
   const auto it = io.sockets_.find(fd);
   if (it == io.sockets_.end() || !it->second->udp) return ::recvfrom(fd, buf, len, flags, from, fromlen);
   Socket& s = *it->second;
+  ++io.stats_.reads;
   if (s.pending_error != 0) {
     errno = s.pending_error;
     s.pending_error = 0;

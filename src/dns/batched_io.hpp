@@ -47,6 +47,7 @@ class BatchedIo {
     std::uint64_t send_calls = 0, datagrams_sent = 0;
     std::uint64_t receive_calls = 0, datagrams_received = 0;
     std::uint64_t send_dropped = 0;  // refused by a full socket buffer: c-ares retransmits them
+    std::uint64_t reads = 0;         // c-ares' recvfrom calls on UDP sockets
   };
   [[nodiscard]] const Stats& stats() const noexcept { return stats_; }
 

@@ -286,10 +286,13 @@ struct Resolver::Impl {
   // Lets c-ares read everything received on fd. c-ares 1.18 reads until EAGAIN in one call; later
   // versions read one datagram per call when the application owns the sockets, hence the loop.
   // Bounded: a socket still full after that many rounds is read again from a posted handler.
+  // A round in which c-ares read nothing ends the loop too (a socket it no longer reads must not
+  // make us spin).
   void read(int fd) {
     for (int round = 0; round < 4096; ++round) {
+      const std::uint64_t before = sockets.stats().reads;
       ares_process_fd(channel, fd, ARES_SOCKET_BAD);
-      if (!sockets.buffered(fd)) return;
+      if (!sockets.buffered(fd) || sockets.stats().reads == before) return;
     }
     kick(fd);
   }
