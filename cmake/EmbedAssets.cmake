@@ -4,6 +4,7 @@
 # tree. The generated file is rewritten (and recompiled) whenever one of the files changes.
 set(MAILSIFT_EMBEDDED_ASSETS
   page_html     src/server/page.html
+  app_js        src/server/app.js
   openapi_json  docs/openapi.json
 )
 

@@ -36,13 +36,31 @@ CLI::App* add_serve_command(CLI::App& app, server::ServeOptions& o) {
   s->add_option("--max-body", o.max_body, "Largest request body in bytes")
       ->check(CLI::Range(1024, 1 << 30))
       ->capture_default_str();
-  s->add_option("--read-timeout", o.read_timeout, "Seconds a client has to send a whole request")
+  s->add_option("--max-body-total", o.max_body_total,
+                "Bytes of request bodies being received at once, all connections together; beyond it a request gets 503")
+      ->check(CLI::Range(std::size_t{1024}, std::size_t{1} << 40))
+      ->capture_default_str();
+  s->add_option("--max-pending-per-key", o.max_pending_per_key,
+                "Addresses one API key may have in unfinished jobs; a job beyond it gets 429 quota_exceeded")
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 40))
+      ->capture_default_str();
+  s->add_option("--header-timeout", o.header_timeout,
+                "Seconds a client has to send a whole request header once it has started it (a trickle cannot extend it)")
+      ->check(CLI::Range(0.1, 3600.0))
+      ->capture_default_str();
+  s->add_option("--read-timeout", o.read_timeout, "Seconds a client has to send a request body once its header is in")
       ->check(CLI::Range(0.1, 3600.0))
       ->capture_default_str();
   s->add_option("--idle-timeout", o.idle_timeout, "Seconds an idle keep-alive connection is kept open")
       ->check(CLI::Range(0.1, 3600.0))
       ->capture_default_str();
-  s->add_option("--max-connections", o.max_connections, "Client connections at once; more are closed at once")
+  s->add_option("--max-connections", o.max_connections,
+                "Client connections at once; when full, a newcomer takes an idle connection's place from the client "
+                "holding the most, or is closed at once")
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
+  s->add_option("--max-connections-per-client", o.max_connections_per_client,
+                "Connections at once from one client address (an IPv6 client: its /64); more are closed at once")
       ->check(CLI::Range(1, 1000000))
       ->capture_default_str();
   s->add_option("--verify-timeout", o.verify_timeout, "Default seconds /v1/verify waits before answering check_pending")

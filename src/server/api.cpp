@@ -1,6 +1,7 @@
 #include "server/api.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -9,11 +10,13 @@
 // Boost.URL is header-only here (Debian packages no libboost_url): this is the one translation
 // unit that compiles it.
 #include <boost/url/src.hpp>
+#include <charconv>
 #include <cmath>
 #include <map>
 #include <optional>
 
 #include "ingest/reader.hpp"
+#include "server/job_body.hpp"
 #include "mailsift/version.hpp"
 #include "server/assets.hpp"
 #include "server/json.hpp"
@@ -30,10 +33,62 @@ namespace {
 // The longest address the API takes: far beyond RFC 5321's 254 octets, so the verifier (not the
 // transport) explains what is wrong with a long one, yet bounded.
 constexpr std::size_t kMaxEmail = 4096;
+// The largest POST /v1/verify body: one address and a few parameters.
+constexpr std::size_t kMaxVerifyBody = 64 * 1024;
 // Results streamed per piece: about 500 × 1 KiB.
 constexpr std::size_t kResultsPage = 500;
+// A job body is read in slices of this many bytes (JSON) or rows (CSV, text), the event loop
+// running between them: a 64 MiB body never holds up other requests for more than a few ms.
+constexpr std::size_t kJsonSlice = 512 * 1024;
+constexpr std::size_t kRowSlice = 20'000;
+// Wrong API keys a client address may send at once, and how fast it earns another try.
+constexpr double kAuthFailureBurst = 10, kAuthFailureRate = 0.2;
+constexpr const char* kPageCsp =
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
-using Params = std::map<std::string, std::string, std::less<>>;
+enum class Route { page, app_js, healthz, openapi, metrics, verify, jobs, job, job_results, none };
+
+struct RouteInfo {
+  Route route = Route::none;
+  bool open = false;       // no key needed
+  const char* allow = "";  // the methods allowed, for 405 and its Allow header
+};
+
+RouteInfo route_of(std::string_view path) {
+  if (path == "/") return {Route::page, true, "GET, HEAD"};
+  if (path == "/app.js") return {Route::app_js, true, "GET, HEAD"};
+  if (path == "/healthz") return {Route::healthz, true, "GET, HEAD"};
+  if (path == "/v1/openapi.json") return {Route::openapi, true, "GET, HEAD"};
+  if (path == "/metrics") return {Route::metrics, false, "GET, HEAD"};
+  if (path == "/v1/verify") return {Route::verify, false, "GET, HEAD, POST"};
+  if (path == "/v1/jobs") return {Route::jobs, false, "POST"};
+  if (path.starts_with("/v1/jobs/")) {
+    std::string_view rest = path.substr(9);
+    const bool results = rest.ends_with("/results");
+    if (results) rest.remove_suffix(8);
+    if (rest.empty() || rest.size() > 64 || rest.find('/') != std::string_view::npos) return {};
+    return results ? RouteInfo{Route::job_results, false, "GET, HEAD"} : RouteInfo{Route::job, false, "GET, HEAD, DELETE"};
+  }
+  return {};
+}
+
+bool allowed(const RouteInfo& r, http::verb v) {
+  const std::string_view allow = r.allow;
+  const std::string_view m = http::to_string(v);
+  for (std::size_t at = 0; at < allow.size();) {
+    std::size_t end = allow.find(',', at);
+    if (end == std::string_view::npos) end = allow.size();
+    if (allow.substr(at, end - at) == m) return true;
+    at = end + 2;
+  }
+  return false;
+}
+
+std::string_view path_of(const HttpRequest& req) {
+  const std::string_view target = req.target();
+  return target.substr(0, target.find('?'));
+}
 
 struct BadRequest {
   unsigned status;
@@ -115,7 +170,7 @@ Reply json_reply(unsigned status, std::string body) {
 Api::Api(const ServeOptions& o, Verifier& verifier, JobRunner& jobs, Metrics& metrics,
          const Keys& keys, const Log& log)
     : opt_(o), verifier_(verifier), jobs_(jobs), metrics_(metrics), keys_(keys), log_(log),
-      limiter_(o.rate_limit, o.rate_burst) {}
+      limiter_(o.rate_limit, o.rate_burst), auth_failures_(kAuthFailureRate, kAuthFailureBurst) {}
 
 Reply Api::error(unsigned status, std::string_view code, std::string_view message) {
   Reply r = json_reply(status, error_json(code, message));
@@ -123,96 +178,108 @@ Reply Api::error(unsigned status, std::string_view code, std::string_view messag
   return r;
 }
 
-asio::awaitable<Reply> Api::handle(const HttpRequest& req, const std::string& client) {
+std::optional<Reply> Api::admit(const HttpRequest& header, const std::string& client, Caller& who) {
+  const RouteInfo r = route_of(path_of(header));
+  if (r.route == Route::none) return error(404, "not_found", "no such endpoint: see /v1/openapi.json");
+  if (!allowed(r, header.method())) {
+    Reply e = error(405, "method_not_allowed",
+                    std::string(to_string(header.method())) + " is not allowed here; use " + r.allow);
+    e.headers.emplace_back("Allow", r.allow);
+    return e;
+  }
+  if (r.route == Route::verify) {
+    // One address needs no more: a large body is refused before it is read.
+    const std::string_view len = header[http::field::content_length];
+    std::uint64_t n = 0;
+    const auto [end, ec] = std::from_chars(len.data(), len.data() + len.size(), n);
+    if (!len.empty() && (ec != std::errc() || n > kMaxVerifyBody))
+      return error(413, "body_too_large", "a /v1/verify body is at most 64 KiB");
+  }
+  if (r.open) return std::nullopt;
+  // Keys, then the rate limit (per key, or per client address without keys). Wrong keys are
+  // counted per client address: past a few, that address waits before it may try again.
+  const auto now = std::chrono::steady_clock::now();
+  if (!keys_.empty()) {
+    if (const std::int64_t wait = auth_failures_.peek(client, now)) {
+      Reply e = error(429, "too_many_auth_failures",
+                      "too many requests with a wrong API key from this address: retry after " + std::to_string(wait) + " s");
+      e.headers.emplace_back("Retry-After", std::to_string(wait));
+      return e;
+    }
+    who.key = keys_.check(header[http::field::authorization]);
+    if (who.key == nullptr) {
+      (void)auth_failures_.take(client, now);
+      return error(401, "unauthorized", "a valid API key is needed: Authorization: Bearer KEY");
+    }
+    who.owner = who.key->id;
+  }
+  if (const std::int64_t wait = limiter_.take(who.key ? who.key->id : client, now, who.key ? who.key->rate : 0)) {
+    Reply e = error(429, "rate_limited", "too many requests: retry after " + std::to_string(wait) + " s");
+    e.headers.emplace_back("Retry-After", std::to_string(wait));
+    return e;
+  }
+  if (shutting_down_) return error(503, "shutting_down", "the server is stopping");
+  return std::nullopt;
+}
+
+asio::awaitable<Reply> Api::handle(const HttpRequest& req, const std::string& client, const Caller& who) {
+  (void)client;
   try {
     const std::string_view target = req.target();
     const std::size_t q = target.find('?');
     const std::string_view path = target.substr(0, q);
     const std::string query(q == std::string_view::npos ? std::string_view() : target.substr(q + 1));
     const http::verb method = req.method();
-    auto only = [&](std::initializer_list<http::verb> allowed, std::string_view allow) -> std::optional<Reply> {
-      for (const http::verb v : allowed)
-        if (v == method) return std::nullopt;
-      Reply r = error(405, "method_not_allowed", std::string(to_string(method)) + " is not allowed here; use " + std::string(allow));
-      r.headers.emplace_back("Allow", std::string(allow));
-      return r;
-    };
-
-    // Open to everyone: the page, the health check, the API description.
-    if (path == "/") {
-      if (auto r = only({http::verb::get}, "GET")) co_return *r;
-      Reply r;
-      r.content_type = "text/html; charset=utf-8";
-      r.body = assets::page_html();
-      r.headers.emplace_back("Content-Security-Policy",
-                             "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
-                             "img-src 'self' data: blob:; connect-src 'self'; frame-ancestors 'none'");
-      co_return r;
+    const RouteInfo route = route_of(path);
+    switch (route.route) {
+      case Route::page: {
+        Reply r;
+        r.content_type = "text/html; charset=utf-8";
+        r.body = assets::page_html();
+        r.headers.emplace_back("Content-Security-Policy", kPageCsp);
+        co_return r;
+      }
+      case Route::app_js: {
+        Reply r;
+        r.content_type = "text/javascript; charset=utf-8";
+        r.body = assets::app_js();
+        co_return r;
+      }
+      case Route::healthz:
+        co_return healthz();
+      case Route::openapi:
+        co_return json_reply(200, std::string(assets::openapi_json()));
+      case Route::metrics:
+        co_return metrics();
+      case Route::verify:
+        co_return co_await verify(req, query);
+      case Route::jobs:
+        co_return co_await create_job(req, query, who);
+      case Route::job:
+      case Route::job_results: {
+        std::string_view rest = path.substr(9);
+        if (route.route == Route::job_results) rest.remove_suffix(8);
+        const std::string id(rest);
+        auto job = jobs_.get(id, who.owner);
+        if (!job) co_return error(404, "not_found", "no job " + id);
+        if (route.route == Route::job_results) co_return job_results(*job, query);
+        if (method == http::verb::delete_) {
+          jobs_.remove(id, who.owner);
+          log_.line("job " + id + " deleted");
+          co_return json_reply(200, "{\"id\":\"" + id + "\",\"deleted\":true}");
+        }
+        co_return json_reply(200, job_json(*job));
+      }
+      case Route::none:
+        break;
     }
-    if (path == "/healthz") {
-      if (auto r = only({http::verb::get}, "GET")) co_return *r;
-      co_return healthz();
-    }
-    if (path == "/v1/openapi.json") {
-      if (auto r = only({http::verb::get}, "GET")) co_return *r;
-      co_return json_reply(200, std::string(assets::openapi_json()));
-    }
-    const bool known = path == "/metrics" || path == "/v1/verify" || path == "/v1/jobs" || path.starts_with("/v1/jobs/");
-    if (!known) co_return error(404, "not_found", "no such endpoint: see /v1/openapi.json");
-
-    // Keys, then the rate limit (per key, or per client address without keys).
-    Caller who;
-    if (!keys_.empty()) {
-      who.key = keys_.check(req[http::field::authorization]);
-      if (who.key == nullptr) co_return error(401, "unauthorized", "a valid API key is needed: Authorization: Bearer KEY");
-      who.owner = who.key->id;
-    }
-    if (const std::int64_t wait = limiter_.take(who.key ? who.key->id : client, std::chrono::steady_clock::now(),
-                                                who.key ? who.key->rate : 0)) {
-      Reply r = error(429, "rate_limited", "too many requests: retry after " + std::to_string(wait) + " s");
-      r.headers.emplace_back("Retry-After", std::to_string(wait));
-      co_return r;
-    }
-    if (shutting_down_) co_return error(503, "shutting_down", "the server is stopping");
-
-    if (path == "/metrics") {
-      if (auto r = only({http::verb::get}, "GET")) co_return *r;
-      co_return metrics();
-    }
-    if (path == "/v1/verify") {
-      if (auto r = only({http::verb::get, http::verb::post}, "GET, POST")) co_return *r;
-      co_return co_await verify(req, query);
-    }
-    if (path == "/v1/jobs") {
-      if (auto r = only({http::verb::post}, "POST")) co_return *r;
-      co_return create_job(req, query, who);
-    }
-    // /v1/jobs/{id} and /v1/jobs/{id}/results
-    std::string_view rest = path.substr(9);
-    bool results = false;
-    if (rest.ends_with("/results")) {
-      rest.remove_suffix(8);
-      results = true;
-    }
-    if (rest.empty() || rest.size() > 64 || rest.find('/') != std::string_view::npos)
-      co_return error(404, "not_found", "no such endpoint: see /v1/openapi.json");
-    const std::string id(rest);
-    if (results) {
-      if (auto r = only({http::verb::get}, "GET")) co_return *r;
-    } else {
-      if (auto r = only({http::verb::get, http::verb::delete_}, "GET, DELETE")) co_return *r;
-    }
-    auto job = jobs_.get(id, who.owner);
-    if (!job) co_return error(404, "not_found", "no job " + id);
-    if (results) co_return job_results(*job, query);
-    if (method == http::verb::delete_) {
-      jobs_.remove(id, who.owner);
-      log_.line("job " + id + " deleted");
-      co_return json_reply(200, "{\"id\":\"" + id + "\",\"deleted\":true}");
-    }
-    co_return json_reply(200, job_json(*job));
+    co_return error(404, "not_found", "no such endpoint: see /v1/openapi.json");
   } catch (const BadRequest& e) {
     co_return error(e.status, e.code, e.message);
+  } catch (const JobRefused& e) {
+    Reply r = error(e.status, e.code, e.message);
+    if (e.status == 429 || e.status == 503 || e.status == 507) r.headers.emplace_back("Retry-After", "60");
+    co_return r;
   }
 }
 
@@ -227,6 +294,8 @@ Reply Api::metrics() {
   verifier_.gauges(g);
   g.jobs = jobs_.count_by_state();
   g.job_addresses_pending = jobs_.pending_addresses();
+  g.http_connections = connections_ ? connections_() : 0;
+  g.storage_ok = jobs_.storage_ok();
   Reply r;
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
   r.body = metrics_.render(g);
@@ -238,6 +307,7 @@ asio::awaitable<Reply> Api::verify(const HttpRequest& req, const std::string& qu
   if (req.method() == http::verb::post) {
     if (content_type(req) != "application/json")
       co_return error(415, "unsupported_media_type", "POST /v1/verify takes a JSON body (Content-Type: application/json)");
+    if (req.body().size() > kMaxVerifyBody) co_return error(413, "body_too_large", "a /v1/verify body is at most 64 KiB");
     const boost::json::value v = parse_json(req.body());
     if (!v.is_object()) co_return error(400, "malformed_json", "the body must be a JSON object like {\"email\":\"…\"}");
     json_params(v.get_object(), p);
@@ -289,50 +359,43 @@ asio::awaitable<Reply> Api::verify(const HttpRequest& req, const std::string& qu
   co_return json_reply(200, std::move(body));
 }
 
-Reply Api::create_job(const HttpRequest& req, const std::string& query, const Caller& who) {
+asio::awaitable<Reply> Api::create_job(const HttpRequest& req, const std::string& query, const Caller& who) {
   Params p = query_params(query);
   std::vector<std::string> inputs;
   const std::string_view ct = content_type(req);
-  auto add = [&](std::string s) {
-    if (inputs.size() >= opt_.max_job_size)
-      throw BadRequest{413, "body_too_large", "a job holds at most " + std::to_string(opt_.max_job_size) + " addresses"};
-    inputs.push_back(std::move(s));
+  const std::string_view body = req.body();
+  auto yield = [&]() -> asio::awaitable<void> {
+    co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
   };
   if (ct == "application/json") {
-    const boost::json::value v = parse_json(req.body());
-    const boost::json::array* list = nullptr;
-    if (v.is_array()) {
-      list = &v.get_array();
-    } else if (v.is_object()) {
-      json_params(v.get_object(), p);
-      if (auto it = v.get_object().find("emails"); it != v.get_object().end() && it->value().is_array())
-        list = &it->value().get_array();
-      else
-        throw BadRequest{400, "malformed_json", "the body must be an array of addresses or an object with an \"emails\" array"};
-    } else {
-      throw BadRequest{400, "malformed_json", "the body must be an array of addresses or an object with an \"emails\" array"};
-    }
-    for (const auto& e : *list) {
-      if (!e.is_string()) throw BadRequest{400, "malformed_json", "every address must be a JSON string"};
-      add(std::string(e.get_string()));
+    JobJsonReader reader(inputs, p, opt_.max_job_size);
+    for (std::size_t at = 0;;) {
+      const std::size_t n = std::min(kJsonSlice, body.size() - at);
+      const bool last = at + n == body.size();
+      if (!reader.write(body.substr(at, n), last)) throw BadRequest{reader.status(), reader.code(), reader.message()};
+      if (last) break;
+      at += n;
+      co_await yield();
     }
   } else if (ct == "text/csv" || ct == "text/plain") {
     ingest::InputOptions io;
     if (auto c = p.find("column"); c != p.end()) io.column = c->second;
     std::unique_ptr<ingest::Reader> reader;
     try {
-      reader = ingest::Reader::from_memory(req.body(), ct == "text/csv" ? ingest::Format::csv : ingest::Format::txt, io);
+      reader = ingest::Reader::from_memory(std::string(body), ct == "text/csv" ? ingest::Format::csv : ingest::Format::txt, io);
     } catch (const std::invalid_argument& e) {
       throw BadRequest{400, "bad_parameter", e.what()};
     }
     ingest::Record rec;
     while (reader->next(rec)) {
+      if (inputs.size() >= opt_.max_job_size)
+        throw BadRequest{413, "body_too_large", "a job holds at most " + std::to_string(opt_.max_job_size) + " addresses"};
       // A row without an address still becomes an item (its result says so): nothing is dropped.
-      add(rec.error.empty() ? rec.email : std::string());
+      inputs.push_back(rec.error.empty() ? rec.email : std::string());
+      if (inputs.size() % kRowSlice == 0) co_await yield();
     }
     // A text body's final line end does not start one more (empty) address.
-    if (ct == "text/plain" && !inputs.empty() && inputs.back().empty() && !req.body().empty() &&
-        req.body().back() == '\n')
+    if (ct == "text/plain" && !inputs.empty() && inputs.back().empty() && !body.empty() && body.back() == '\n')
       inputs.pop_back();
   } else {
     throw BadRequest{415, "unsupported_media_type",
@@ -351,11 +414,11 @@ Reply Api::create_job(const HttpRequest& req, const std::string& query, const Ca
     if (!why.empty()) throw BadRequest{400, "bad_parameter", why};
     job.callback_url = c->second;
   }
-  job = jobs_.create(std::move(job), inputs);
+  job = co_await jobs_.create(std::move(job), std::move(inputs));
   log_.line("job " + job.id + " created: " + std::to_string(job.total) + " addresses, level " + job.level);
   Reply r = json_reply(202, job_json(job));
   r.headers.emplace_back("Location", "/v1/jobs/" + job.id);
-  return r;
+  co_return r;
 }
 
 Reply Api::job_results(const store::JobRecord& job, const std::string& query) {

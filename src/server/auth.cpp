@@ -127,6 +127,16 @@ std::int64_t RateLimiter::take(const std::string& client, Clock::time_point now,
   return std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil((1 - b.tokens) / rate)));
 }
 
+std::int64_t RateLimiter::peek(const std::string& client, Clock::time_point now) {
+  const auto it = buckets_.find(client);
+  if (it == buckets_.end() || it->second.rate <= 0) return 0;
+  const Bucket& b = it->second;
+  const double tokens =
+      std::min(burst_, b.tokens + std::max(0.0, std::chrono::duration<double>(now - b.at).count()) * b.rate);
+  if (tokens >= 1) return 0;
+  return std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil((1 - tokens) / b.rate)));
+}
+
 void RateLimiter::sweep(Clock::time_point now) {
   if (now < next_sweep_) return;
   // A bucket untouched for burst/rate seconds is full again: forgetting it changes nothing.

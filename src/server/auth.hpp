@@ -54,6 +54,8 @@ class RateLimiter {
   /// Takes a token for `client` at `now` (at `rate` if > 0, else the default rate). Returns 0 when
   /// allowed, else the seconds to wait before a token is there (for Retry-After, rounded up, ≥ 1).
   [[nodiscard]] std::int64_t take(const std::string& client, Clock::time_point now, double rate = 0);
+  /// What take() would answer, without taking a token.
+  [[nodiscard]] std::int64_t peek(const std::string& client, Clock::time_point now);
   [[nodiscard]] bool unlimited() const noexcept { return rate_ <= 0; }
   [[nodiscard]] std::size_t clients() const noexcept { return buckets_.size(); }
 

@@ -69,6 +69,18 @@ std::string Metrics::render(const Gauges& g) const {
   o += "# HELP mailsift_http_requests_total HTTP requests answered, by status code.\n"
        "# TYPE mailsift_http_requests_total counter\n";
   for (const auto& [code, n] : http_) fmt::format_to(out, "mailsift_http_requests_total{{code=\"{}\"}} {}\n", code, n);
+  o += "# HELP mailsift_http_connections_refused_total Connections closed at accept: per_client (over "
+       "--max-connections-per-client) or full (over --max-connections, no idle connection to reclaim).\n"
+       "# TYPE mailsift_http_connections_refused_total counter\n";
+  fmt::format_to(out, "mailsift_http_connections_refused_total{{reason=\"per_client\"}} {}\n", refused_per_client_);
+  fmt::format_to(out, "mailsift_http_connections_refused_total{{reason=\"full\"}} {}\n", refused_full_);
+  o += "# HELP mailsift_http_connections Client connections open.\n"
+       "# TYPE mailsift_http_connections gauge\n";
+  fmt::format_to(out, "mailsift_http_connections {}\n", g.http_connections);
+  o += "# HELP mailsift_jobs_storage_ok 0 while job results cannot be written (disk full or failing): job work is "
+       "paused and new jobs get 507.\n"
+       "# TYPE mailsift_jobs_storage_ok gauge\n";
+  fmt::format_to(out, "mailsift_jobs_storage_ok {}\n", g.storage_ok ? 1 : 0);
   o += "# HELP mailsift_checks_in_flight Verifications started and not finished (single checks and jobs).\n"
        "# TYPE mailsift_checks_in_flight gauge\n";
   fmt::format_to(out, "mailsift_checks_in_flight {}\n", g.checks_in_flight);

@@ -28,6 +28,8 @@ struct Gauges {
   std::array<std::uint64_t, 3> jobs{};  // queued, running, finished
   std::uint64_t job_addresses_pending = 0;
   std::uint64_t checks_in_flight = 0;
+  std::size_t http_connections = 0;
+  bool storage_ok = true;
 };
 
 class Metrics {
@@ -39,6 +41,8 @@ class Metrics {
 
   void verification(Level level, Reason reason, double seconds);
   void http_request(unsigned code) { ++http_[code]; }
+  /// A connection closed at accept: "per_client" or "full".
+  void connection_refused(std::string_view why) { ++(why == "per_client" ? refused_per_client_ : refused_full_); }
   [[nodiscard]] std::uint64_t verifications() const noexcept { return total_; }
 
   /// The whole exposition, with the gauges of the moment.
@@ -54,6 +58,7 @@ class Metrics {
   std::array<Histogram, 3> latency_{};
   std::map<unsigned, std::uint64_t> http_;
   std::uint64_t total_ = 0;
+  std::uint64_t refused_per_client_ = 0, refused_full_ = 0;
 };
 
 /// A Prometheus label value: backslash, double quote and line feed escaped.

@@ -1,6 +1,7 @@
 #pragma once
 // Every option of `mailsift serve` (docs/api.md), as parsed by CLI11 (cli/serve.cpp). Plain data.
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -26,8 +27,11 @@ struct ServeOptions {
   double cache_ttl = 7 * 86400.0;
   std::size_t max_body = std::size_t{64} << 20;
   std::size_t max_job_size = 1'000'000;
-  double read_timeout = 30, idle_timeout = 60;
+  std::size_t max_body_total = std::size_t{256} << 20;  // bodies being read at once, in all
+  std::uint64_t max_pending_per_key = 10'000'000;  // addresses of a key's unfinished jobs
+  double header_timeout = 10, read_timeout = 30, idle_timeout = 60;
   std::size_t max_connections = 1024;
+  std::size_t max_connections_per_client = 64;
   double verify_timeout = 10, max_timeout = 120;
   double result_ttl = 600;
   bool allow_private_callbacks = false;

@@ -43,10 +43,12 @@ void serve(const ServeOptions& o) {
   jo.concurrency = o.job_concurrency;
   jo.max_running = o.max_running_jobs;
   jo.retention = std::chrono::seconds(static_cast<std::int64_t>(o.job_retention));
+  jo.max_pending_per_key = o.max_pending_per_key;
   jo.callbacks.allow_private = o.allow_private_callbacks;
-  JobRunner jobs(io, db, verifier, jo);
+  JobRunner jobs(io, db, verifier, jo, log);
   Api api(o, verifier, jobs, metrics, keys, log);
   HttpServer http(io, o, api, metrics, log);
+  api.connections_gauge([&http] { return http.connections(); });
 
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](boost::system::error_code ec, int sig) {
@@ -68,7 +70,8 @@ void serve(const ServeOptions& o) {
   std::fprintf(stderr, "mailsift: listening on %s://%s:%u (%zu API key%s, database %s)\n", http.tls() ? "https" : "http",
                host.c_str(), static_cast<unsigned>(ep.port()), keys.size(), keys.size() == 1 ? "" : "s", o.db.c_str());
   std::fflush(stderr);
-  io.run();
+  // An exception escaping a handler is logged and the loop goes on (server/http.hpp).
+  run_event_loop(io, log);
   // Stopped by a signal: everything finished is committed (jobs.stop, verifier.commit above).
   // Leave without unwinding: the io_context would destroy the suspended coroutines (connections,
   // probes) after the objects they point into, and nothing is left to release that the kernel

@@ -1,5 +1,7 @@
 #include "store/jobs.hpp"
 
+#include <sqlite3.h>
+
 #include "store/sqlite.hpp"
 
 namespace mailsift::store {
@@ -29,6 +31,12 @@ std::unique_ptr<sqlite::Db> open_jobs(const std::string& path) {
   auto db = std::make_unique<sqlite::Db>("server database", path);
   sqlite::configure(*db, kJobsCacheKib);
   sqlite::begin_and_check_format(*db, sqlite::kServerApplicationId, kSchema, "server database");
+  // Jobs being created (their items go in in slices, each its own transaction) are listed here
+  // until their job row is committed; a job a crash left half-created is purged at the next start.
+  // Added after the format's first version: created when missing.
+  db->exec("CREATE TABLE IF NOT EXISTS creating(id TEXT PRIMARY KEY NOT NULL);"
+           "INSERT OR IGNORE INTO removed(id) SELECT id FROM creating; DELETE FROM creating;",
+           "checking for jobs left half-created");
   db->exec("COMMIT", "creating the server database");
   return db;
 }
@@ -61,6 +69,8 @@ struct JobStore::Impl {
   std::unique_ptr<sqlite::Db> db;
   sqlite::Stmt begin{*db, "BEGIN"};
   sqlite::Stmt commit{*db, "COMMIT"};
+  sqlite::Stmt mark_creating{*db, "INSERT OR IGNORE INTO creating(id) VALUES(?1)"};
+  sqlite::Stmt unmark_creating{*db, "DELETE FROM creating WHERE id=?1"};
   sqlite::Stmt insert_job{*db, "INSERT INTO jobs VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"};
   sqlite::Stmt insert_item{*db, "INSERT INTO items(job, pos, input) VALUES(?1, ?2, ?3)"};
   sqlite::Stmt get_job{*db, select_jobs("WHERE id=?1").c_str()};
@@ -94,6 +104,24 @@ struct JobStore::Impl {
     sqlite::Use use(commit);
     use->step("committing");
   }
+  void do_rollback() noexcept {
+    if (db->autocommit()) return;
+    // A failed ROLLBACK leaves nothing better to do; SQLite rolls back at the next BEGIN anyway.
+    sqlite3_exec(db->handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+  // Runs `fn` in a transaction of its own, committed; rolled back when it throws.
+  template <class F>
+  void in_transaction(F&& fn) {
+    do_rollback();
+    try {
+      ensure_transaction();
+      fn();
+      do_commit();
+    } catch (...) {
+      do_rollback();
+      throw;
+    }
+  }
 };
 
 JobStore::JobStore(const std::string& path) : impl_(std::make_unique<Impl>(path)) {}
@@ -108,35 +136,72 @@ JobStore::~JobStore() {
 const std::string& JobStore::path() const { return impl_->db->path(); }
 
 void JobStore::create(const JobRecord& j, const std::vector<std::string>& inputs) {
-  impl_->ensure_transaction();
-  {
-    sqlite::Use use(impl_->insert_job);
+  JobRecord r = j;
+  r.total = inputs.size();
+  begin_create(r.id);
+  add_items(r.id, 1, inputs);
+  finish_create(r);
+}
+
+void JobStore::begin_create(std::string_view id) {
+  impl_->in_transaction([&] {
+    sqlite::Use use(impl_->mark_creating);
+    use->bind_text(1, id);
+    use->step("starting a job");
+  });
+}
+
+void JobStore::add_items(std::string_view id, std::int64_t first, std::span<const std::string> inputs) {
+  impl_->in_transaction([&] {
+    std::int64_t pos = first;
+    for (const std::string& in : inputs) {
+      sqlite::Use use(impl_->insert_item);
+      use->bind_text(1, id);
+      use->bind_int(2, pos++);
+      use->bind_blob(3, in);
+      use->step("storing a job's addresses");
+    }
+  });
+}
+
+void JobStore::finish_create(const JobRecord& j) {
+  impl_->in_transaction([&] {
+    {
+      sqlite::Use use(impl_->insert_job);
+      use->bind_text(1, j.id);
+      use->bind_text(2, j.owner);
+      use->bind_text(3, j.name);
+      use->bind_text(4, j.level);
+      use->bind_text(5, j.state);
+      use->bind_int(6, j.created);
+      use->bind_int(7, j.started);
+      use->bind_int(8, j.finished);
+      use->bind_int(9, static_cast<std::int64_t>(j.total));
+      use->bind_int(10, 0);
+      for (int k = 0; k < 4; ++k) use->bind_int(11 + k, 0);
+      use->bind_text(15, j.callback_url);
+      use->bind_text(16, j.callback_state);
+      use->bind_int(17, 0);
+      use->bind_text(18, "");
+      use->step("storing a job");
+    }
+    sqlite::Use use(impl_->unmark_creating);
     use->bind_text(1, j.id);
-    use->bind_text(2, j.owner);
-    use->bind_text(3, j.name);
-    use->bind_text(4, j.level);
-    use->bind_text(5, j.state);
-    use->bind_int(6, j.created);
-    use->bind_int(7, j.started);
-    use->bind_int(8, j.finished);
-    use->bind_int(9, static_cast<std::int64_t>(inputs.size()));
-    use->bind_int(10, 0);
-    for (int k = 0; k < 4; ++k) use->bind_int(11 + k, 0);
-    use->bind_text(15, j.callback_url);
-    use->bind_text(16, j.callback_state);
-    use->bind_int(17, 0);
-    use->bind_text(18, "");
     use->step("storing a job");
-  }
-  std::int64_t pos = 0;
-  for (const std::string& in : inputs) {
-    sqlite::Use use(impl_->insert_item);
-    use->bind_text(1, j.id);
-    use->bind_int(2, ++pos);
-    use->bind_blob(3, in);
-    use->step("storing a job's addresses");
-  }
-  impl_->do_commit();
+  });
+}
+
+void JobStore::abandon_create(std::string_view id) {
+  impl_->in_transaction([&] {
+    {
+      sqlite::Use use(impl_->unmark_creating);
+      use->bind_text(1, id);
+      use->step("abandoning a job");
+    }
+    sqlite::Use use(impl_->mark_removed);
+    use->bind_text(1, id);
+    use->step("abandoning a job");
+  });
 }
 
 std::optional<JobRecord> JobStore::get(std::string_view id) {
@@ -281,5 +346,20 @@ std::vector<std::string> JobStore::finished_before(std::int64_t cutoff) {
 }
 
 void JobStore::commit() { impl_->do_commit(); }
+
+void JobStore::rollback() noexcept { impl_->do_rollback(); }
+
+void JobStore::check_writable() {
+  impl_->in_transaction([&] {
+    {
+      sqlite::Use use(impl_->mark_creating);
+      use->bind_text(1, "");
+      use->step("checking the database is writable");
+    }
+    sqlite::Use use(impl_->unmark_creating);
+    use->bind_text(1, "");
+    use->step("checking the database is writable");
+  });
+}
 
 }  // namespace mailsift::store

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,8 +40,16 @@ class JobStore {
   JobStore& operator=(const JobStore&) = delete;
 
   // Stores a new job with its inputs (positions 1..n). Committed before it returns: a job the
-  // client was told about survives a crash.
+  // client was told about survives a crash. `total` is taken from `inputs`.
   void create(const JobRecord& job, const std::vector<std::string>& inputs);
+  // The same in steps, for a large job created without holding the caller up for long: each step
+  // is a transaction of its own. Until finish_create the job does not exist for any reader; if the
+  // process dies before it, the items are purged at the next start; abandon_create purges them now
+  // (the next purge() steps). `job.total` must be the number of items added.
+  void begin_create(std::string_view id);
+  void add_items(std::string_view id, std::int64_t first_pos, std::span<const std::string> inputs);
+  void finish_create(const JobRecord& job);
+  void abandon_create(std::string_view id);
   [[nodiscard]] std::optional<JobRecord> get(std::string_view id);
   // Jobs not finished (queued or running), oldest first: what a restart resumes.
   [[nodiscard]] std::vector<JobRecord> unfinished();
@@ -73,8 +82,15 @@ class JobStore {
   // Ids of finished jobs that finished at or before `cutoff`.
   [[nodiscard]] std::vector<std::string> finished_before(std::int64_t cutoff);
 
-  // Commits the open transaction, if any.
+  // Commits the open transaction, if any. Every write may throw StoreError (store/error.hpp);
+  // disk_full() tells a full disk, after which the open transaction should be rolled back and
+  // the work kept to be written again later.
   void commit();
+  // Rolls back the open transaction, if any.
+  void rollback() noexcept;
+  // Writes and commits a trivial change: throws StoreError when the file cannot be written (a
+  // full disk), so a server paused by one can tell when to go on.
+  void check_writable();
   [[nodiscard]] const std::string& path() const;
 
  private:

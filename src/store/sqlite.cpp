@@ -2,7 +2,10 @@
 
 #include <sqlite3.h>
 
+#include <cerrno>
 #include <stdexcept>
+
+#include "store/error.hpp"
 #include <utility>
 
 namespace mailsift::store::sqlite {
@@ -62,7 +65,11 @@ void Db::fail(std::string_view doing, int rc) const {
                              "it to finish or use another file (" +
                              std::string(doing) + ": " + msg + ")");
   }
-  throw std::runtime_error(quoted(label_, path_) + ": " + std::string(doing) + ": " + msg);
+  // SQLite reports ENOSPC on a write as SQLITE_FULL, and on other calls (fsync, truncate) as an
+  // I/O error whose errno it keeps.
+  const int err = sqlite3_system_errno(db_);
+  const bool full = primary == SQLITE_FULL || (primary == SQLITE_IOERR && (err == ENOSPC || err == EDQUOT));
+  throw StoreError(quoted(label_, path_) + ": " + std::string(doing) + ": " + msg, full);
 }
 
 void Db::fail_message(std::string_view message) const {

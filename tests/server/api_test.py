@@ -184,7 +184,7 @@ def test_basics():
         err("verify wrong type", 415, "unsupported_media_type", "POST", "/v1/verify", "email=a", {"Content-Type": "text/plain"})
         err("unknown path", 404, "not_found", "GET", "/v2/nothing")
         h = err("method", 405, "method_not_allowed", "PUT", "/v1/verify", "x", {"Content-Type": "text/plain"})
-        check("Allow header", h.get("Allow") == "GET, POST", h)
+        check("Allow header", h.get("Allow") == "GET, HEAD, POST", h)
         err("unknown job", 404, "not_found", "GET", "/v1/jobs/0123456789abcdef")
         err("unknown job results", 404, "not_found", "GET", "/v1/jobs/nope/results")
         err("empty job", 400, "empty_job", "POST", "/v1/jobs", [])
@@ -263,7 +263,7 @@ def raw(port, data, read_timeout=10):
 
 
 def test_limits():
-    s = Server("--level", "syntax", "--max-body", "2048", "--read-timeout", "1", "--max-job-size", "3")
+    s = Server("--level", "syntax", "--max-body", "2048", "--read-timeout", "1", "--header-timeout", "1", "--max-job-size", "3")
     try:
         st, h, j = s.json("POST", "/v1/jobs", "x" * 5000, {"Content-Type": "text/plain"})
         check("body too large", st == 413 and j["error"]["code"] == "body_too_large", (st, j))
