@@ -14,7 +14,8 @@ CLI::App* add_serve_command(CLI::App& app, server::ServeOptions& o) {
       ->allow_extra_args(false);
   s->add_option("--api-keys-file", o.api_keys_file,
                 "File of API keys as SHA-256 hex hashes, one per line, optionally 'name=NAME rate=N'");
-  s->add_option("--rate-limit", o.rate_limit, "Requests per second per API key (per client address without keys); 0: no limit")
+  s->add_option("--rate-limit", o.rate_limit,
+                "Requests per second per API key (per client address without keys); 0: no limit")
       ->check(CLI::Range(0.0, 1e9))
       ->capture_default_str();
   s->add_option("--rate-burst", o.rate_burst, "Requests a key may send at once before --rate-limit applies")
@@ -36,16 +37,18 @@ CLI::App* add_serve_command(CLI::App& app, server::ServeOptions& o) {
   s->add_option("--max-body", o.max_body, "Largest request body in bytes")
       ->check(CLI::Range(1024, 1 << 30))
       ->capture_default_str();
-  s->add_option("--max-body-total", o.max_body_total,
-                "Bytes of request bodies being received at once, all connections together; beyond it a request gets 503")
+  s->add_option(
+       "--max-body-total", o.max_body_total,
+       "Bytes of request bodies being received at once, all connections together; beyond it a request gets 503")
       ->check(CLI::Range(std::size_t{1024}, std::size_t{1} << 40))
       ->capture_default_str();
   s->add_option("--max-pending-per-key", o.max_pending_per_key,
                 "Addresses one API key may have in unfinished jobs; a job beyond it gets 429 quota_exceeded")
       ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 40))
       ->capture_default_str();
-  s->add_option("--header-timeout", o.header_timeout,
-                "Seconds a client has to send a whole request header once it has started it (a trickle cannot extend it)")
+  s->add_option(
+       "--header-timeout", o.header_timeout,
+       "Seconds a client has to send a whole request header once it has started it (a trickle cannot extend it)")
       ->check(CLI::Range(0.1, 3600.0))
       ->capture_default_str();
   s->add_option("--read-timeout", o.read_timeout, "Seconds a client has to send a request body once its header is in")
@@ -72,7 +75,8 @@ CLI::App* add_serve_command(CLI::App& app, server::ServeOptions& o) {
   s->add_option("--result-ttl", o.result_ttl, "Seconds a finished single-check answer is kept in memory and reused")
       ->check(CLI::Range(0.0, 86400.0))
       ->capture_default_str();
-  s->add_option("--cache", o.cache_file, "SQLite file of SMTP verdicts kept across restarts (younger than --cache-ttl)");
+  s->add_option("--cache", o.cache_file,
+                "SQLite file of SMTP verdicts kept across restarts (younger than --cache-ttl)");
   s->add_option("--cache-ttl", o.cache_ttl, "Seconds a --cache verdict stays usable")
       ->check(CLI::Range(0.0, 3.2e8))
       ->capture_default_str();

@@ -16,9 +16,9 @@
 #include <optional>
 
 #include "ingest/reader.hpp"
-#include "server/job_body.hpp"
 #include "mailsift/version.hpp"
 #include "server/assets.hpp"
+#include "server/job_body.hpp"
 #include "server/json.hpp"
 #include "verdict/render.hpp"
 #include "verdict/stored.hpp"
@@ -68,7 +68,8 @@ RouteInfo route_of(std::string_view path) {
     const bool results = rest.ends_with("/results");
     if (results) rest.remove_suffix(8);
     if (rest.empty() || rest.size() > 64 || rest.find('/') != std::string_view::npos) return {};
-    return results ? RouteInfo{Route::job_results, false, "GET, HEAD"} : RouteInfo{Route::job, false, "GET, HEAD, DELETE"};
+    return results ? RouteInfo{Route::job_results, false, "GET, HEAD"}
+                   : RouteInfo{Route::job, false, "GET, HEAD, DELETE"};
   }
   return {};
 }
@@ -140,13 +141,20 @@ boost::json::value parse_json(std::string_view body) {
 // as text); other members are left to the caller.
 void json_params(const boost::json::object& o, Params& p) {
   for (const auto& [k, v] : o) {
-    if (v.is_string()) p[std::string(k)] = std::string(v.get_string());
-    else if (v.is_int64()) p[std::string(k)] = std::to_string(v.get_int64());
-    else if (v.is_uint64()) p[std::string(k)] = std::to_string(v.get_uint64());
-    else if (v.is_double()) p[std::string(k)] = std::to_string(v.get_double());
-    else if (v.is_bool()) p[std::string(k)] = v.get_bool() ? "true" : "false";
-    else if (v.is_null()) continue;
-    else if (k != "emails") throw BadRequest{400, "malformed_json", "member '" + std::string(k) + "' must be a string or a number"};
+    if (v.is_string())
+      p[std::string(k)] = std::string(v.get_string());
+    else if (v.is_int64())
+      p[std::string(k)] = std::to_string(v.get_int64());
+    else if (v.is_uint64())
+      p[std::string(k)] = std::to_string(v.get_uint64());
+    else if (v.is_double())
+      p[std::string(k)] = std::to_string(v.get_double());
+    else if (v.is_bool())
+      p[std::string(k)] = v.get_bool() ? "true" : "false";
+    else if (v.is_null())
+      continue;
+    else if (k != "emails")
+      throw BadRequest{400, "malformed_json", "member '" + std::string(k) + "' must be a string or a number"};
   }
 }
 
@@ -167,10 +175,15 @@ Reply json_reply(unsigned status, std::string body) {
 
 }  // namespace
 
-Api::Api(const ServeOptions& o, Verifier& verifier, JobRunner& jobs, Metrics& metrics,
-         const Keys& keys, const Log& log)
-    : opt_(o), verifier_(verifier), jobs_(jobs), metrics_(metrics), keys_(keys), log_(log),
-      limiter_(o.rate_limit, o.rate_burst), auth_failures_(kAuthFailureRate, kAuthFailureBurst) {}
+Api::Api(const ServeOptions& o, Verifier& verifier, JobRunner& jobs, Metrics& metrics, const Keys& keys, const Log& log)
+    : opt_(o),
+      verifier_(verifier),
+      jobs_(jobs),
+      metrics_(metrics),
+      keys_(keys),
+      log_(log),
+      limiter_(o.rate_limit, o.rate_burst),
+      auth_failures_(kAuthFailureRate, kAuthFailureBurst) {}
 
 Reply Api::error(unsigned status, std::string_view code, std::string_view message) {
   Reply r = json_reply(status, error_json(code, message));
@@ -201,8 +214,9 @@ std::optional<Reply> Api::admit(const HttpRequest& header, const std::string& cl
   const auto now = std::chrono::steady_clock::now();
   if (!keys_.empty()) {
     if (const std::int64_t wait = auth_failures_.peek(client, now)) {
-      Reply e = error(429, "too_many_auth_failures",
-                      "too many requests with a wrong API key from this address: retry after " + std::to_string(wait) + " s");
+      Reply e =
+          error(429, "too_many_auth_failures",
+                "too many requests with a wrong API key from this address: retry after " + std::to_string(wait) + " s");
       e.headers.emplace_back("Retry-After", std::to_string(wait));
       return e;
     }
@@ -245,16 +259,11 @@ asio::awaitable<Reply> Api::handle(const HttpRequest& req, const std::string& cl
         r.body = assets::app_js();
         co_return r;
       }
-      case Route::healthz:
-        co_return healthz();
-      case Route::openapi:
-        co_return json_reply(200, std::string(assets::openapi_json()));
-      case Route::metrics:
-        co_return metrics();
-      case Route::verify:
-        co_return co_await verify(req, query);
-      case Route::jobs:
-        co_return co_await create_job(req, query, who);
+      case Route::healthz: co_return healthz();
+      case Route::openapi: co_return json_reply(200, std::string(assets::openapi_json()));
+      case Route::metrics: co_return metrics();
+      case Route::verify: co_return co_await verify(req, query);
+      case Route::jobs: co_return co_await create_job(req, query, who);
       case Route::job:
       case Route::job_results: {
         std::string_view rest = path.substr(9);
@@ -270,8 +279,7 @@ asio::awaitable<Reply> Api::handle(const HttpRequest& req, const std::string& cl
         }
         co_return json_reply(200, job_json(*job));
       }
-      case Route::none:
-        break;
+      case Route::none: break;
     }
     co_return error(404, "not_found", "no such endpoint: see /v1/openapi.json");
   } catch (const BadRequest& e) {
@@ -306,8 +314,10 @@ asio::awaitable<Reply> Api::verify(const HttpRequest& req, const std::string& qu
   Params p = query_params(query);
   if (req.method() == http::verb::post) {
     if (content_type(req) != "application/json")
-      co_return error(415, "unsupported_media_type", "POST /v1/verify takes a JSON body (Content-Type: application/json)");
-    if (req.body().size() > kMaxVerifyBody) co_return error(413, "body_too_large", "a /v1/verify body is at most 64 KiB");
+      co_return error(415, "unsupported_media_type",
+                      "POST /v1/verify takes a JSON body (Content-Type: application/json)");
+    if (req.body().size() > kMaxVerifyBody)
+      co_return error(413, "body_too_large", "a /v1/verify body is at most 64 KiB");
     const boost::json::value v = parse_json(req.body());
     if (!v.is_object()) co_return error(400, "malformed_json", "the body must be a JSON object like {\"email\":\"…\"}");
     json_params(v.get_object(), p);
@@ -323,7 +333,9 @@ asio::awaitable<Reply> Api::verify(const HttpRequest& req, const std::string& qu
     timeout = std::strtod(t->second.c_str(), &end);
     if (t->second.empty() || end != t->second.c_str() + t->second.size() || !std::isfinite(timeout) || timeout < 0.1 ||
         timeout > opt_.max_timeout)
-      co_return error(400, "bad_parameter", "timeout must be a number of seconds from 0.1 to " + std::to_string(static_cast<int>(opt_.max_timeout)));
+      co_return error(
+          400, "bad_parameter",
+          "timeout must be a number of seconds from 0.1 to " + std::to_string(static_cast<int>(opt_.max_timeout)));
   }
 
   // Wait for the answer or the timeout, whichever comes first; the check goes on either way.
@@ -353,7 +365,8 @@ asio::awaitable<Reply> Api::verify(const HttpRequest& req, const std::string& qu
     render::append_json(r, body);
     outcome = "unknown check_pending";
   }
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
   log_.line("verify " + log_.address(email) + " " + std::string(name(level)) + " -> " + outcome + " in " +
             std::to_string(ms) + " ms");
   co_return json_reply(200, std::move(body));
@@ -382,14 +395,16 @@ asio::awaitable<Reply> Api::create_job(const HttpRequest& req, const std::string
     if (auto c = p.find("column"); c != p.end()) io.column = c->second;
     std::unique_ptr<ingest::Reader> reader;
     try {
-      reader = ingest::Reader::from_memory(std::string(body), ct == "text/csv" ? ingest::Format::csv : ingest::Format::txt, io);
+      reader = ingest::Reader::from_memory(std::string(body),
+                                           ct == "text/csv" ? ingest::Format::csv : ingest::Format::txt, io);
     } catch (const std::invalid_argument& e) {
       throw BadRequest{400, "bad_parameter", e.what()};
     }
     ingest::Record rec;
     while (reader->next(rec)) {
       if (inputs.size() >= opt_.max_job_size)
-        throw BadRequest{413, "body_too_large", "a job holds at most " + std::to_string(opt_.max_job_size) + " addresses"};
+        throw BadRequest{413, "body_too_large",
+                         "a job holds at most " + std::to_string(opt_.max_job_size) + " addresses"};
       // A row without an address still becomes an item (its result says so): nothing is dropped.
       inputs.push_back(rec.error.empty() ? rec.email : std::string());
       if (inputs.size() % kRowSlice == 0) co_await yield();
@@ -425,8 +440,10 @@ Reply Api::job_results(const store::JobRecord& job, const std::string& query) {
   const Params p = query_params(query);
   bool csv = false;
   if (auto f = p.find("format"); f != p.end()) {
-    if (f->second == "csv") csv = true;
-    else if (f->second != "jsonl") throw BadRequest{400, "bad_parameter", "format must be csv or jsonl"};
+    if (f->second == "csv")
+      csv = true;
+    else if (f->second != "jsonl")
+      throw BadRequest{400, "bad_parameter", "format must be csv or jsonl"};
   }
   Reply r;
   r.content_type = csv ? "text/csv; charset=utf-8" : "application/x-ndjson";

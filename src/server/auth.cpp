@@ -14,7 +14,8 @@ namespace mailsift::server {
 std::string sha256_hex(std::string_view data) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
-  if (EVP_Digest(data.data(), data.size(), md, &n, EVP_sha256(), nullptr) != 1) throw std::runtime_error("SHA-256 failed");
+  if (EVP_Digest(data.data(), data.size(), md, &n, EVP_sha256(), nullptr) != 1)
+    throw std::runtime_error("SHA-256 failed");
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   out.reserve(2 * n);
@@ -63,7 +64,8 @@ std::optional<Key> Keys::parse_line(std::string_view line, const std::string& wh
   }
   std::string hash(words[0]);
   for (char& c : hash) c = static_cast<char>(c >= 'A' && c <= 'F' ? c - 'A' + 'a' : c);
-  if (!is_hex64(hash)) throw std::invalid_argument(where + ": not a SHA-256 hash (64 hex digits): the file holds hashes, not keys");
+  if (!is_hex64(hash))
+    throw std::invalid_argument(where + ": not a SHA-256 hash (64 hex digits): the file holds hashes, not keys");
   Key k = make_key(std::move(hash));
   for (std::size_t w = 1; w < words.size(); ++w) {
     const std::string_view word = words[w];
@@ -142,8 +144,10 @@ void RateLimiter::sweep(Clock::time_point now) {
   // A bucket untouched for burst/rate seconds is full again: forgetting it changes nothing.
   for (auto it = buckets_.begin(); it != buckets_.end();) {
     const double full_after = burst_ / it->second.rate + 1;
-    if (std::chrono::duration<double>(now - it->second.at).count() > full_after) it = buckets_.erase(it);
-    else ++it;
+    if (std::chrono::duration<double>(now - it->second.at).count() > full_after)
+      it = buckets_.erase(it);
+    else
+      ++it;
   }
   next_sweep_ = now + std::chrono::seconds(10);
 }

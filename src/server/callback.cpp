@@ -1,8 +1,10 @@
 #include "server/callback.hpp"
 
+#include <openssl/ssl.h>
+
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -11,7 +13,6 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/beast/version.hpp>
-#include <openssl/ssl.h>
 
 #include "dns/target.hpp"
 #include "mailsift/version.hpp"
@@ -118,7 +119,8 @@ std::string CallbackSender::check(std::string_view url) const {
   if (!ec && !opt_.allow_private) {
     const std::string_view why = dns::unsafe_reason(ip.to_string());
     if (!why.empty())
-      return "callback_url points at a " + std::string(why) + " address (the server refuses those unless started with --allow-private-callbacks)";
+      return "callback_url points at a " + std::string(why) +
+             " address (the server refuses those unless started with --allow-private-callbacks)";
   }
   return {};
 }
@@ -180,7 +182,8 @@ asio::awaitable<std::string> post_once(asio::ssl::context& tls, const Url& u, co
     if (!ec) std::tie(ec, std::ignore) = co_await http::async_read(s, buf, res, asio::as_tuple(asio::use_awaitable));
   } else {
     std::tie(ec, std::ignore) = co_await http::async_write(stream, req, asio::as_tuple(asio::use_awaitable));
-    if (!ec) std::tie(ec, std::ignore) = co_await http::async_read(stream, buf, res, asio::as_tuple(asio::use_awaitable));
+    if (!ec)
+      std::tie(ec, std::ignore) = co_await http::async_read(stream, buf, res, asio::as_tuple(asio::use_awaitable));
   }
   if (ec) co_return "POST to " + u.host + ": " + ec.message();
   const unsigned code = res.get().result_int();

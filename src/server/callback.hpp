@@ -15,7 +15,7 @@
 namespace mailsift::server {
 
 struct CallbackOptions {
-  bool allow_private = false;            // --allow-private-callbacks
+  bool allow_private = false;                 // --allow-private-callbacks
   std::chrono::milliseconds timeout{10'000};  // per try: resolve, connect, TLS, request and answer
   int tries = 3;
   std::chrono::milliseconds first_delay{5'000}, second_delay{30'000};  // between tries

@@ -2,6 +2,7 @@
 
 #include <openssl/ssl.h>
 
+#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -13,10 +14,9 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
+#include <optional>
 #include <stdexcept>
 #include <type_traits>
-#include <array>
-#include <optional>
 
 #include "mailsift/version.hpp"
 #include "server/json.hpp"
@@ -48,8 +48,10 @@ std::chrono::milliseconds ms(double seconds) {
 
 template <class S>
 beast::tcp_stream& tcp_of(S& s) {
-  if constexpr (std::is_same_v<S, beast::tcp_stream>) return s;
-  else return s.next_layer();
+  if constexpr (std::is_same_v<S, beast::tcp_stream>)
+    return s;
+  else
+    return s.next_layer();
 }
 
 // A request's share of the body budget, given back when the request is done.
@@ -136,7 +138,8 @@ tcp::endpoint parse_listen(const std::string& s) {
   const auto addr = asio::ip::make_address(host, ec);
   if (ec) throw std::invalid_argument("--listen: " + host + " is not an IP address");
   int p = -1;
-  if (!port.empty() && port.size() <= 5 && port.find_first_not_of("0123456789") == std::string::npos) p = std::stoi(port);
+  if (!port.empty() && port.size() <= 5 && port.find_first_not_of("0123456789") == std::string::npos)
+    p = std::stoi(port);
   if (p < 0 || p > 65535) throw std::invalid_argument("--listen: bad port '" + port + "'");
   return {addr, static_cast<unsigned short>(p)};
 }
@@ -144,7 +147,7 @@ tcp::endpoint parse_listen(const std::string& s) {
 // One open connection, as the accept loop sees it.
 struct HttpServer::Conn {
   std::string group;
-  std::string client;         // the peer's address, for the handler
+  std::string client;            // the peer's address, for the handler
   bool between_requests = true;  // waiting for a request or reading its header: may be evicted
   tcp::socket* socket = nullptr;
 };
@@ -404,7 +407,8 @@ asio::awaitable<void> HttpServer::serve(Stream& s, Conn& conn) {
                  ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor) {
         co_return;
       } else if (ec == http::error::body_limit) {
-        reply = error_reply(413, "body_too_large", "the body is larger than " + std::to_string(opt_.max_body) + " bytes");
+        reply =
+            error_reply(413, "body_too_large", "the body is larger than " + std::to_string(opt_.max_body) + " bytes");
       } else if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
         reply = error_reply(431, "headers_too_large",
                             "the request header, a chunk line or the trailers are larger than 16 KiB");
@@ -469,7 +473,9 @@ asio::awaitable<void> HttpServer::serve(Stream& s, Conn& conn) {
         std::tie(ec, std::ignore) =
             co_await asio::async_write(s, http::make_chunk(asio::buffer(piece)), asio::as_tuple(asio::use_awaitable));
       }
-      if (!ec) std::tie(ec, std::ignore) = co_await asio::async_write(s, http::make_chunk_last(), asio::as_tuple(asio::use_awaitable));
+      if (!ec)
+        std::tie(ec, std::ignore) =
+            co_await asio::async_write(s, http::make_chunk_last(), asio::as_tuple(asio::use_awaitable));
     } else {
       res.body() = std::move(reply.body);
       res.prepare_payload();

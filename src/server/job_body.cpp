@@ -88,9 +88,12 @@ struct JobJsonReader::Handler {
     return true;
   }
   bool on_object_begin(boost::system::error_code& ec) {
-    if (depth == 0) top = Top::object;
-    else if (in_list) return not_address(ec);
-    else return not_scalar(ec);
+    if (depth == 0)
+      top = Top::object;
+    else if (in_list)
+      return not_address(ec);
+    else
+      return not_scalar(ec);
     ++depth;
     return true;
   }

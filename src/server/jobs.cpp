@@ -51,7 +51,12 @@ std::string new_job_id() {
 
 JobRunner::JobRunner(boost::asio::io_context& io, store::JobStore& store, Verifier& verifier, JobOptions options,
                      const Log& log)
-    : io_(io), store_(store), verifier_(verifier), opt_(options), log_(log), callbacks_(io, options.callbacks),
+    : io_(io),
+      store_(store),
+      verifier_(verifier),
+      opt_(options),
+      log_(log),
+      callbacks_(io, options.callbacks),
       timer_(io) {}
 
 template <class F>
@@ -97,8 +102,10 @@ void JobRunner::start() {
     store_.recount(rec);  // results stored before the restart count; in-flight ones are done again
     a->level = level_of(rec.level);
     a->rec = std::move(rec);
-    if (a->rec.state == "running") running_.push_back(a);
-    else queued_.push_back(a->rec.id);
+    if (a->rec.state == "running")
+      running_.push_back(a);
+    else
+      queued_.push_back(a->rec.id);
     active_.emplace(a->rec.id, a);
   }
   // Jobs that finished but whose callback was still being sent when the server stopped get it now.
@@ -132,7 +139,8 @@ boost::asio::awaitable<store::JobRecord> JobRunner::create(store::JobRecord job,
     throw JobRefused{429, "quota_exceeded",
                      "this key has " + std::to_string(pending) + " addresses in unfinished jobs; with " +
                          std::to_string(n) + " more it would pass the limit of " +
-                         std::to_string(opt_.max_pending_per_key) + " (--max-pending-per-key): wait for some to finish"};
+                         std::to_string(opt_.max_pending_per_key) +
+                         " (--max-pending-per-key): wait for some to finish"};
   job.id = new_job_id();
   job.state = "queued";
   job.created = unix_now();
@@ -156,7 +164,8 @@ boost::asio::awaitable<store::JobRecord> JobRunner::create(store::JobRecord job,
     begun = true;
     const std::span<const std::string> all(inputs);
     for (std::size_t at = 0; at < all.size(); at += kCreateSlice) {
-      store_.add_items(job.id, static_cast<std::int64_t>(at) + 1, all.subspan(at, std::min(kCreateSlice, all.size() - at)));
+      store_.add_items(job.id, static_cast<std::int64_t>(at) + 1,
+                       all.subspan(at, std::min(kCreateSlice, all.size() - at)));
       if (all.size() > kCreateSlice) co_await boost::asio::post(io_, boost::asio::use_awaitable);
       if (stopped_) throw JobRefused{503, "shutting_down", "the server is stopping"};
     }
@@ -362,8 +371,7 @@ bool JobRunner::flush() {
   }
   const bool ok = guarded("storing job results", [&] {
     for (const Unsaved& u : unsaved_)
-      if (rows.contains(u.job.get()))
-        store_.finish_item(u.job->rec.id, u.pos, static_cast<int>(u.status), u.value);
+      if (rows.contains(u.job.get())) store_.finish_item(u.job->rec.id, u.pos, static_cast<int>(u.status), u.value);
     for (const auto& [a, r] : rows) store_.update(r);
     store_.commit();
   });
@@ -389,12 +397,15 @@ void JobRunner::tick() {
     if (cache_failing_) log_.line("the --cache file can be written again");
     cache_failing_ = false;
   } catch (const std::exception& e) {
-    if (!cache_failing_) log_.line(std::string("the --cache file cannot be written (verdicts are not cached meanwhile): ") + e.what());
+    if (!cache_failing_)
+      log_.line(std::string("the --cache file cannot be written (verdicts are not cached meanwhile): ") + e.what());
     cache_failing_ = true;
   }
   for (auto it = to_abandon_.begin(); it != to_abandon_.end();) {
-    if (guarded("cleaning up a job not created", [&] { store_.abandon_create(*it); })) it = to_abandon_.erase(it);
-    else break;
+    if (guarded("cleaning up a job not created", [&] { store_.abandon_create(*it); }))
+      it = to_abandon_.erase(it);
+    else
+      break;
   }
   const auto now = std::chrono::steady_clock::now();
   if (now >= next_expire_) {

@@ -34,9 +34,9 @@
 namespace mailsift::server {
 
 struct JobOptions {
-  std::size_t concurrency = 500;  // --job-concurrency: addresses of all jobs in flight at once
-  std::size_t max_running = 4;    // --max-running-jobs (a key with none running may start one more)
-  std::chrono::seconds retention{7 * 86400};  // --job-retention
+  std::size_t concurrency = 500;                   // --job-concurrency: addresses of all jobs in flight at once
+  std::size_t max_running = 4;                     // --max-running-jobs (a key with none running may start one more)
+  std::chrono::seconds retention{7 * 86400};       // --job-retention
   std::uint64_t max_pending_per_key = 10'000'000;  // --max-pending-per-key
   CallbackOptions callbacks;
 };

@@ -15,8 +15,10 @@ void str(std::string& o, std::string_view s) {
 }
 
 void time_or_null(std::string& o, std::int64_t t) {
-  if (t == 0) o += "null";
-  else str(o, iso8601(t));
+  if (t == 0)
+    o += "null";
+  else
+    str(o, iso8601(t));
 }
 
 }  // namespace
@@ -53,8 +55,10 @@ std::string job_json(const store::JobRecord& j) {
   o += ",\"counts\":{\"valid\":" + std::to_string(j.counts[0]) + ",\"invalid\":" + std::to_string(j.counts[1]) +
        ",\"risky\":" + std::to_string(j.counts[2]) + ",\"unknown\":" + std::to_string(j.counts[3]) + "}";
   o += ",\"callback_url\":";
-  if (j.callback_url.empty()) o += "null";
-  else str(o, j.callback_url);
+  if (j.callback_url.empty())
+    o += "null";
+  else
+    str(o, j.callback_url);
   o += ",\"callback\":";
   if (j.callback_url.empty()) {
     o += "null";
@@ -62,8 +66,10 @@ std::string job_json(const store::JobRecord& j) {
     o += "{\"state\":";
     str(o, j.callback_state);
     o += ",\"attempts\":" + std::to_string(j.callback_attempts) + ",\"error\":";
-    if (j.callback_error.empty()) o += "null";
-    else str(o, j.callback_error);
+    if (j.callback_error.empty())
+      o += "null";
+    else
+      str(o, j.callback_error);
     o += "}";
   }
   o += ",\"results\":";

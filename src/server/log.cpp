@@ -17,7 +17,9 @@ std::string mask_address(std::string_view a) {
   return out;
 }
 
-std::string Log::address(std::string_view a) const { return addresses_ ? std::string(a) : mask_address(a); }
+std::string Log::address(std::string_view a) const {
+  return addresses_ ? std::string(a) : mask_address(a);
+}
 
 void Log::line(std::string_view text) const {
   if (quiet_) return;

@@ -17,10 +17,14 @@ std::string label_value(std::string_view s) {
   std::string out;
   out.reserve(s.size());
   for (const char c : s) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out.push_back(c);
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out.push_back(c);
   }
   return out;
 }
@@ -60,7 +64,8 @@ std::string Metrics::render(const Gauges& g) const {
     std::uint64_t cum = 0;
     for (std::size_t b = 0; b < kBuckets.size(); ++b) {
       cum += h.buckets[b];
-      fmt::format_to(out, "mailsift_verification_duration_seconds_bucket{{level=\"{}\",le=\"{}\"}} {}\n", ln, kBuckets[b], cum);
+      fmt::format_to(out, "mailsift_verification_duration_seconds_bucket{{level=\"{}\",le=\"{}\"}} {}\n", ln,
+                     kBuckets[b], cum);
     }
     fmt::format_to(out, "mailsift_verification_duration_seconds_bucket{{level=\"{}\",le=\"+Inf\"}} {}\n", ln, h.count);
     fmt::format_to(out, "mailsift_verification_duration_seconds_sum{{level=\"{}\"}} {}\n", ln, h.sum);

@@ -28,7 +28,7 @@ struct ServeOptions {
   std::size_t max_body = std::size_t{64} << 20;
   std::size_t max_job_size = 1'000'000;
   std::size_t max_body_total = std::size_t{256} << 20;  // bodies being read at once, in all
-  std::uint64_t max_pending_per_key = 10'000'000;  // addresses of a key's unfinished jobs
+  std::uint64_t max_pending_per_key = 10'000'000;       // addresses of a key's unfinished jobs
   double header_timeout = 10, read_timeout = 30, idle_timeout = 60;
   std::size_t max_connections = 1024;
   std::size_t max_connections_per_client = 64;

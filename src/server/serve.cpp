@@ -17,7 +17,9 @@
 
 namespace mailsift::server {
 
-bool loopback_listen(const std::string& listen) { return parse_listen(listen).address().is_loopback(); }
+bool loopback_listen(const std::string& listen) {
+  return parse_listen(listen).address().is_loopback();
+}
 
 void serve(const ServeOptions& o) {
   Keys keys;
@@ -67,8 +69,9 @@ void serve(const ServeOptions& o) {
   const auto ep = http.local_endpoint();
   const std::string host = ep.address().is_v6() ? "[" + ep.address().to_string() + "]" : ep.address().to_string();
   // Always printed (tests and scripts read the port of --listen HOST:0 from it).
-  std::fprintf(stderr, "mailsift: listening on %s://%s:%u (%zu API key%s, database %s)\n", http.tls() ? "https" : "http",
-               host.c_str(), static_cast<unsigned>(ep.port()), keys.size(), keys.size() == 1 ? "" : "s", o.db.c_str());
+  std::fprintf(stderr, "mailsift: listening on %s://%s:%u (%zu API key%s, database %s)\n",
+               http.tls() ? "https" : "http", host.c_str(), static_cast<unsigned>(ep.port()), keys.size(),
+               keys.size() == 1 ? "" : "s", o.db.c_str());
   std::fflush(stderr);
   // An exception escaping a handler is logged and the loop goes on (server/http.hpp).
   run_event_loop(io, log);

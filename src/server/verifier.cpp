@@ -20,13 +20,17 @@ struct Verifier::Check {
 };
 
 Verifier::Verifier(boost::asio::io_context& io, const cli::VerifyOptions& o, VerifierOptions options, Metrics& metrics)
-    : io_(io), opt_(std::move(options)), metrics_(metrics), knowledge_(o.lists), classifier_(knowledge_),
+    : io_(io),
+      opt_(std::move(options)),
+      metrics_(metrics),
+      knowledge_(o.lists),
+      classifier_(knowledge_),
       catch_all_since_(std::chrono::steady_clock::now()) {
   resolver_ = std::make_unique<dns::Resolver>(io_, cli::resolver_options(o));
   mail_ = std::make_unique<dns::MailLookup>(*resolver_, cli::mail_options(o));
   cli::raise_open_files_limit(o.smtp_concurrency);
-  prober_ = std::make_unique<smtp::Prober>(io_, cli::probe_options(o), cli::politeness_options(o), cli::retry_options(o),
-                                           o.smtp_concurrency);
+  prober_ = std::make_unique<smtp::Prober>(io_, cli::probe_options(o), cli::politeness_options(o),
+                                           cli::retry_options(o), o.smtp_concurrency);
   if (!opt_.cache_file.empty()) {
     cache_ = std::make_unique<store::Cache>(opt_.cache_file);
     cache_->expire(opt_.cache_ttl);
@@ -48,8 +52,10 @@ void Verifier::commit() {
 std::string Verifier::key_of(std::string_view input, Level level) const {
   const std::string_view a = text::trim_blanks(input);
   std::string k(1, static_cast<char>('0' + static_cast<int>(level)));
-  if (opt_.hash_keys) k += sha256_hex(a);
-  else k += a;
+  if (opt_.hash_keys)
+    k += sha256_hex(a);
+  else
+    k += a;
   return k;
 }
 
@@ -150,21 +156,22 @@ void Verifier::start_probe(const std::string& domain) {
     if (fresh) mailboxes.emplace_back(m);
     index->push_back(pos->second);
   }
-  prober_->probe(domain, q.dns, std::move(mailboxes), [this, domain, batch, index](std::vector<smtp::AddressProbe> res) {
-    for (std::size_t i = 0; i < batch->size(); ++i) {
-      apply_smtp(*(*batch)[i]->result, res[(*index)[i]]);
-      finish((*batch)[i]);
-    }
-    auto qi = domains_.find(domain);
-    if (qi == domains_.end()) return;
-    qi->second.running = false;
-    if (qi->second.waiting.empty()) {
-      if (!qi->second.scheduled) domains_.erase(qi);
-    } else if (!qi->second.scheduled) {
-      qi->second.scheduled = true;
-      boost::asio::post(io_, [this, domain] { start_probe(domain); });
-    }
-  });
+  prober_->probe(domain, q.dns, std::move(mailboxes),
+                 [this, domain, batch, index](std::vector<smtp::AddressProbe> res) {
+                   for (std::size_t i = 0; i < batch->size(); ++i) {
+                     apply_smtp(*(*batch)[i]->result, res[(*index)[i]]);
+                     finish((*batch)[i]);
+                   }
+                   auto qi = domains_.find(domain);
+                   if (qi == domains_.end()) return;
+                   qi->second.running = false;
+                   if (qi->second.waiting.empty()) {
+                     if (!qi->second.scheduled) domains_.erase(qi);
+                   } else if (!qi->second.scheduled) {
+                     qi->second.scheduled = true;
+                     boost::asio::post(io_, [this, domain] { start_probe(domain); });
+                   }
+                 });
 }
 
 void Verifier::finish(const std::shared_ptr<Check>& c) {

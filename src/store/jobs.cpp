@@ -34,9 +34,10 @@ std::unique_ptr<sqlite::Db> open_jobs(const std::string& path) {
   // Jobs being created (their items go in in slices, each its own transaction) are listed here
   // until their job row is committed; a job a crash left half-created is purged at the next start.
   // Added after the format's first version: created when missing.
-  db->exec("CREATE TABLE IF NOT EXISTS creating(id TEXT PRIMARY KEY NOT NULL);"
-           "INSERT OR IGNORE INTO removed(id) SELECT id FROM creating; DELETE FROM creating;",
-           "checking for jobs left half-created");
+  db->exec(
+      "CREATE TABLE IF NOT EXISTS creating(id TEXT PRIMARY KEY NOT NULL);"
+      "INSERT OR IGNORE INTO removed(id) SELECT id FROM creating; DELETE FROM creating;",
+      "checking for jobs left half-created");
   db->exec("COMMIT", "creating the server database");
   return db;
 }
@@ -61,7 +62,9 @@ JobRecord read_job(const sqlite::Stmt& s) {
   return j;
 }
 
-std::string select_jobs(const char* where) { return std::string("SELECT ") + kColumns + " FROM jobs " + where; }
+std::string select_jobs(const char* where) {
+  return std::string("SELECT ") + kColumns + " FROM jobs " + where;
+}
 
 }  // namespace
 
@@ -71,25 +74,29 @@ struct JobStore::Impl {
   sqlite::Stmt commit{*db, "COMMIT"};
   sqlite::Stmt mark_creating{*db, "INSERT OR IGNORE INTO creating(id) VALUES(?1)"};
   sqlite::Stmt unmark_creating{*db, "DELETE FROM creating WHERE id=?1"};
-  sqlite::Stmt insert_job{*db, "INSERT INTO jobs VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"};
+  sqlite::Stmt insert_job{
+      *db, "INSERT INTO jobs VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"};
   sqlite::Stmt insert_item{*db, "INSERT INTO items(job, pos, input) VALUES(?1, ?2, ?3)"};
   sqlite::Stmt get_job{*db, select_jobs("WHERE id=?1").c_str()};
   sqlite::Stmt unfinished_jobs{*db, select_jobs("WHERE state != 'finished' ORDER BY created, id").c_str()};
-  sqlite::Stmt callbacks{*db, select_jobs("WHERE state='finished' AND callback_state='pending' ORDER BY finished").c_str()};
+  sqlite::Stmt callbacks{*db,
+                         select_jobs("WHERE state='finished' AND callback_state='pending' ORDER BY finished").c_str()};
   sqlite::Stmt by_state{*db, "SELECT state, count(*) FROM jobs GROUP BY state"};
   sqlite::Stmt update_job{*db,
                           "UPDATE jobs SET state=?2, started=?3, finished=?4, done=?5, valid=?6, invalid=?7, risky=?8,"
                           " unknown=?9, callback_state=?10, callback_attempts=?11, callback_error=?12 WHERE id=?1"};
-  sqlite::Stmt pending{*db, "SELECT pos, input FROM items WHERE job=?1 AND pos>?2 AND status IS NULL ORDER BY pos LIMIT ?3"};
+  sqlite::Stmt pending{*db,
+                       "SELECT pos, input FROM items WHERE job=?1 AND pos>?2 AND status IS NULL ORDER BY pos LIMIT ?3"};
   sqlite::Stmt finish{*db, "UPDATE items SET status=?3, value=?4 WHERE job=?1 AND pos=?2"};
-  sqlite::Stmt finished{*db,
-                        "SELECT pos, input, value FROM items WHERE job=?1 AND pos>?2 AND status IS NOT NULL ORDER BY pos LIMIT ?3"};
+  sqlite::Stmt finished{
+      *db, "SELECT pos, input, value FROM items WHERE job=?1 AND pos>?2 AND status IS NOT NULL ORDER BY pos LIMIT ?3"};
   sqlite::Stmt recount{*db, "SELECT status, count(*) FROM items WHERE job=?1 AND status IS NOT NULL GROUP BY status"};
   sqlite::Stmt delete_job{*db, "DELETE FROM jobs WHERE id=?1"};
   sqlite::Stmt mark_removed{*db, "INSERT OR IGNORE INTO removed(id) VALUES(?1)"};
   sqlite::Stmt first_removed{*db, "SELECT id FROM removed LIMIT 1"};
   sqlite::Stmt unmark_removed{*db, "DELETE FROM removed WHERE id=?1"};
-  sqlite::Stmt purge_items{*db, "DELETE FROM items WHERE job=?1 AND pos IN (SELECT pos FROM items WHERE job=?1 LIMIT ?2)"};
+  sqlite::Stmt purge_items{*db,
+                           "DELETE FROM items WHERE job=?1 AND pos IN (SELECT pos FROM items WHERE job=?1 LIMIT ?2)"};
   sqlite::Stmt old_jobs{*db, "SELECT id FROM jobs WHERE state='finished' AND finished<=?1 ORDER BY finished"};
 
   explicit Impl(const std::string& path) : db(open_jobs(path)) {}
@@ -133,7 +140,9 @@ JobStore::~JobStore() {
   }
 }
 
-const std::string& JobStore::path() const { return impl_->db->path(); }
+const std::string& JobStore::path() const {
+  return impl_->db->path();
+}
 
 void JobStore::create(const JobRecord& j, const std::vector<std::string>& inputs) {
   JobRecord r = j;
@@ -231,9 +240,12 @@ std::array<std::uint64_t, 3> JobStore::count_by_state() {
   while (use->step("counting jobs")) {
     const std::string_view s = use->column_blob(0);
     const auto c = static_cast<std::uint64_t>(use->column_int(1));
-    if (s == "queued") n[0] = c;
-    else if (s == "running") n[1] = c;
-    else if (s == "finished") n[2] = c;
+    if (s == "queued")
+      n[0] = c;
+    else if (s == "running")
+      n[1] = c;
+    else if (s == "finished")
+      n[2] = c;
   }
   return n;
 }
@@ -259,7 +271,8 @@ std::vector<JobStore::Item> JobStore::pending(std::string_view job, std::int64_t
   use->bind_text(1, job);
   use->bind_int(2, after);
   use->bind_int(3, static_cast<std::int64_t>(limit));
-  while (use->step("reading a job's addresses")) out.push_back(Item{use->column_int(0), std::string(use->column_blob(1))});
+  while (use->step("reading a job's addresses"))
+    out.push_back(Item{use->column_int(0), std::string(use->column_blob(1))});
   return out;
 }
 
@@ -345,9 +358,13 @@ std::vector<std::string> JobStore::finished_before(std::int64_t cutoff) {
   return out;
 }
 
-void JobStore::commit() { impl_->do_commit(); }
+void JobStore::commit() {
+  impl_->do_commit();
+}
 
-void JobStore::rollback() noexcept { impl_->do_rollback(); }
+void JobStore::rollback() noexcept {
+  impl_->do_rollback();
+}
 
 void JobStore::check_writable() {
   impl_->in_transaction([&] {

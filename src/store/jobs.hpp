@@ -19,8 +19,8 @@ struct JobRecord {
   std::string id;
   std::string owner;  // the API key's id ("" without keys): a job is visible to its owner only
   std::string name;
-  std::string level;  // syntax | dns | smtp
-  std::string state;  // queued | running | finished
+  std::string level;                                    // syntax | dns | smtp
+  std::string state;                                    // queued | running | finished
   std::int64_t created = 0, started = 0, finished = 0;  // Unix seconds; 0: not yet
   std::uint64_t total = 0, done = 0;
   std::array<std::uint64_t, 4> counts{};  // by Status: valid, invalid, risky, unknown

@@ -4,9 +4,9 @@
 
 #include <cerrno>
 #include <stdexcept>
+#include <utility>
 
 #include "store/error.hpp"
-#include <utility>
 
 namespace mailsift::store::sqlite {
 
