@@ -145,8 +145,16 @@ asio::awaitable<Reply> Api::handle(const HttpRequest& req, const std::string& cl
       r.content_type = "text/html; charset=utf-8";
       r.body = assets::page_html();
       r.headers.emplace_back("Content-Security-Policy",
-                             "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
-                             "img-src 'self' data: blob:; connect-src 'self'; frame-ancestors 'none'");
+                             "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+                             "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
+      co_return r;
+    }
+    if (path == "/app.js" || path == "/app.css") {  // the page's script and style sheet
+      if (auto r = only({http::verb::get}, "GET")) co_return *r;
+      Reply r;
+      const bool js = path == "/app.js";
+      r.content_type = js ? "text/javascript; charset=utf-8" : "text/css; charset=utf-8";
+      r.body = js ? assets::app_js() : assets::app_css();
       co_return r;
     }
     if (path == "/healthz") {
