@@ -11,15 +11,29 @@
   let jobId = null, pollTimer = null, polling = false;
 
   // --- settings kept in the browser ---
+  // The API key is kept in sessionStorage: this tab only, gone when the tab closes. The level is no
+  // secret and stays in localStorage. Earlier versions of the page kept the key in localStorage: it
+  // is taken out of there on load (moved to this tab's sessionStorage unless the tab has a key).
+  function storage(name) {
+    try { return window[name] || null; } catch (e) { return null; }   // reading it throws when storage is off
+  }
+  const local = storage("localStorage"), session = storage("sessionStorage");
   const store = {
-    get(k) { try { return localStorage.getItem(k) || ""; } catch (e) { return ""; } },
-    set(k, v) { try { if (v) localStorage.setItem(k, v); else localStorage.removeItem(k); } catch (e) { /* private mode */ } },
+    get(s, k) { try { return (s && s.getItem(k)) || ""; } catch (e) { return ""; } },
+    set(s, k, v) {
+      try { if (!s) return; if (v) s.setItem(k, v); else s.removeItem(k); } catch (e) { /* full, or private mode */ }
+    },
   };
-  $("api-key").value = store.get(KEY_STORE);
-  $("level").value = store.get(LEVEL_STORE);
+  const oldKey = store.get(local, KEY_STORE);
+  if (oldKey) {
+    if (!store.get(session, KEY_STORE)) store.set(session, KEY_STORE, oldKey);
+    store.set(local, KEY_STORE, "");
+  }
+  $("api-key").value = store.get(session, KEY_STORE);
+  $("level").value = store.get(local, LEVEL_STORE);
   if ($("level").selectedIndex < 0) $("level").value = "";
-  $("api-key").addEventListener("input", () => store.set(KEY_STORE, $("api-key").value.trim()));
-  $("level").addEventListener("change", () => store.set(LEVEL_STORE, $("level").value));
+  $("api-key").addEventListener("input", () => store.set(session, KEY_STORE, $("api-key").value.trim()));
+  $("level").addEventListener("change", () => store.set(local, LEVEL_STORE, $("level").value));
 
   // --- errors ---
   // transient: a polling error that the next successful poll clears (429, network, 5xx).
