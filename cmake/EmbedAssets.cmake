@@ -1,10 +1,11 @@
 # Turns the HTTP server's static files into one generated C++ source, so `mailsift serve` carries its
-# web page and OpenAPI document and never reads files at run time. Each entry: the function's name in
+# web page (with its script and style sheet) and OpenAPI document and never reads files at run time. Each entry: the function's name in
 # namespace mailsift::server::assets (declared in src/server/assets.hpp) and its file under the source
 # tree. The generated file is rewritten (and recompiled) whenever one of the files changes.
 set(MAILSIFT_EMBEDDED_ASSETS
   page_html     src/server/page.html
   app_js        src/server/app.js
+  app_css       src/server/app.css
   openapi_json  docs/openapi.json
 )
 

@@ -44,10 +44,10 @@ constexpr std::size_t kRowSlice = 20'000;
 // Wrong API keys a client address may send at once, and how fast it earns another try.
 constexpr double kAuthFailureBurst = 10, kAuthFailureRate = 0.2;
 constexpr const char* kPageCsp =
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
-enum class Route { page, app_js, healthz, openapi, metrics, verify, jobs, job, job_results, none };
+enum class Route { page, app_js, app_css, healthz, openapi, metrics, verify, jobs, job, job_results, none };
 
 struct RouteInfo {
   Route route = Route::none;
@@ -58,6 +58,7 @@ struct RouteInfo {
 RouteInfo route_of(std::string_view path) {
   if (path == "/") return {Route::page, true, "GET, HEAD"};
   if (path == "/app.js") return {Route::app_js, true, "GET, HEAD"};
+  if (path == "/app.css") return {Route::app_css, true, "GET, HEAD"};
   if (path == "/healthz") return {Route::healthz, true, "GET, HEAD"};
   if (path == "/v1/openapi.json") return {Route::openapi, true, "GET, HEAD"};
   if (path == "/metrics") return {Route::metrics, false, "GET, HEAD"};
@@ -257,6 +258,12 @@ asio::awaitable<Reply> Api::handle(const HttpRequest& req, const std::string& cl
         Reply r;
         r.content_type = "text/javascript; charset=utf-8";
         r.body = assets::app_js();
+        co_return r;
+      }
+      case Route::app_css: {
+        Reply r;
+        r.content_type = "text/css; charset=utf-8";
+        r.body = assets::app_css();
         co_return r;
       }
       case Route::healthz: co_return healthz();

@@ -153,6 +153,15 @@ def test_basics():
         st, h, d = s.req("GET", "/")
         check("page", st == 200 and h.get("Content-Type", "").startswith("text/html") and b"<html" in d.lower()
               and "default-src 'self'" in h.get("Content-Security-Policy", ""), (st, h))
+        # Script and style from the server only: no 'unsafe-inline' (the page has none inline).
+        csp = {w[0]: w[1:] for w in (part.split() for part in h.get("Content-Security-Policy", "").split(";")) if w}
+        for kind in ("script-src", "style-src"):
+            check(f"page csp {kind}", csp.get(kind, csp.get("default-src")) == ["'self'"], csp)
+        check("page csp frames", csp.get("frame-ancestors") == ["'none'"] and csp.get("base-uri") == ["'none'"], csp)
+        for path, ctype in (("/app.js", "text/javascript"), ("/app.css", "text/css")):
+            st, h, d = s.req("GET", path)
+            check(f"page asset {path}", st == 200 and h.get("Content-Type", "").split(";")[0] == ctype and d,
+                  (st, h, len(d)))
         st, h, j = s.json("GET", "/v1/openapi.json")
         check("openapi", st == 200 and j.get("openapi", "").startswith("3.") and "/v1/verify" in j.get("paths", {}), st)
 

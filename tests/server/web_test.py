@@ -11,6 +11,12 @@ error path (a wrong API key against a server started with --api-key: #error show
 the right key works, a CSV file upload, and a 429 (a server at 1 request/s) shown while polling
 goes on. Screenshots (Page.captureScreenshot) go to the output directory.
 
+The Content-Security-Policy: `/` allows no 'unsafe-inline' script or style, the page's script and style
+sheet (/app.js, /app.css) are the files under src/server/ byte for byte, the page holds no inline script,
+style or event handler, and no CSP violation shows in the console during the whole run (a deliberate one
+at the end proves that violations are seen). The API key: kept in sessionStorage (this tab, across a
+reload), never in localStorage, absent from a new tab; an old key left in localStorage is moved out.
+
 Usage: web_test.py PATH/TO/mailsift REPO_ROOT [OUTPUT_DIR (default: <binary's dir>/test-output)]
 Prints "N passed, N failed" and exits non-zero on failure. Only loopback traffic: Chromium resolves
 no host name (--host-resolver-rules) and its background services are off.
@@ -164,7 +170,8 @@ class Browser:
         self.ws = websocket.create_connection(f"ws://127.0.0.1:{lines[0]}{lines[1]}", timeout=30,
                                               suppress_origin=True)
         self.next_id = 0
-        self.events = []
+        self.events = []      # a queue: wait_event and the test take events out of it
+        self.all_events = []  # every event of the run, for the CSP check at the end
         self.session = None
 
     def tail(self):
@@ -196,6 +203,7 @@ class Browser:
                 return m.get("result", {})
             if "method" in m:
                 self.events.append(m)
+                self.all_events.append(m)
 
     def wait_event(self, pred, timeout):
         """The first event (queued or new) for which pred is true, removed from the queue; None on timeout."""
@@ -210,12 +218,19 @@ class Browser:
                 return None
             if "method" in m:
                 self.events.append(m)
+                self.all_events.append(m)
 
     def open_page(self):
         target = self.call("Target.createTarget", {"url": "about:blank"}, page=False)["targetId"]
         self.session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True}, page=False)["sessionId"]
         for domain in ("Page", "Runtime", "Log", "DOM"):
             self.call(f"{domain}.enable")
+        # Besides Chromium's own console message, each document reports its CSP violations as a
+        # console error (scripts added through DevTools are not subject to the page's CSP).
+        self.call("Page.addScriptToEvaluateOnNewDocument", {"source": """
+            document.addEventListener("securitypolicyviolation", (e) => console.error(
+                "Content Security Policy violation: " + e.violatedDirective + " blocked " + (e.blockedURI || "inline")
+                + " at " + e.sourceFile + ":" + e.lineNumber));"""})
         self.call("Emulation.setDeviceMetricsOverride", {"width": 1100, "height": 1500, "deviceScaleFactor": 1,
                                                          "mobile": False})
 
@@ -223,6 +238,20 @@ class Browser:
         self.events = [e for e in self.events if e.get("method") != "Page.loadEventFired"]
         self.call("Page.navigate", {"url": url})
         return self.wait_event(lambda e: e.get("method") == "Page.loadEventFired", 20) is not None
+
+    def eval_in_new_tab(self, url, expr, timeout=20):
+        """Opens url in a new tab (a new top-level browsing context, with its own sessionStorage),
+        evaluates expr there once the page has loaded and closes the tab; the value."""
+        target = self.call("Target.createTarget", {"url": url}, page=False)["targetId"]
+        main = self.session
+        try:
+            self.session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True},
+                                     page=False)["sessionId"]
+            self.wait_for(f'document.readyState === "complete" && location.href === {json.dumps(url)}', timeout)
+            return self.eval(expr)
+        finally:
+            self.session = main
+            self.call("Target.closeTarget", {"targetId": target}, page=False)
 
     def eval(self, expr):
         r = self.call("Runtime.evaluate", {"expression": expr, "returnByValue": True, "awaitPromise": True})
@@ -323,10 +352,11 @@ def downloaded(b, dl_dir, button, timeout=15):
         return begin["params"].get("suggestedFilename"), f.read()
 
 
-def console_problems(b):
-    """Uncaught exceptions and Content-Security-Policy violations seen so far."""
+def console_problems(b, events=None):
+    """Uncaught exceptions, console errors and Content-Security-Policy violations in events (default:
+    the events queued so far)."""
     out = []
-    for e in b.events:
+    for e in b.events if events is None else events:
         if e.get("method") == "Runtime.exceptionThrown":
             out.append(e["params"]["exceptionDetails"].get("exception", {}).get("description")
                        or e["params"]["exceptionDetails"].get("text"))
@@ -335,6 +365,39 @@ def console_problems(b):
         elif e.get("method") == "Runtime.consoleAPICalled" and e["params"].get("type") == "error":
             out.append(str(e["params"].get("args")))
     return out
+
+
+def csp_violations(b):
+    """The CSP violations of the whole run (Chromium's console messages and the pages' own reports)."""
+    return [p for p in console_problems(b, b.all_events) if "Content Security Policy" in str(p)]
+
+
+def csp_directives(header):
+    """{directive: [sources]} of a Content-Security-Policy header."""
+    out = {}
+    for part in header.split(";"):
+        words = part.split()
+        if words:
+            out.setdefault(words[0].lower(), words[1:])
+    return out
+
+
+# Everything on the page that needs 'unsafe-inline' (or is a javascript: URL): a list of descriptions.
+INLINE_PROBE = """(() => {
+    const out = [];
+    for (const e of document.querySelectorAll("*")) {
+        for (const a of e.attributes) {
+            if (/^on/i.test(a.name)) out.push(`${e.tagName} ${a.name}`);
+            if (a.name === "style") out.push(`${e.tagName}#${e.id} style`);
+            if (/^\\s*javascript:/i.test(a.value)) out.push(`${e.tagName} ${a.name}=javascript:`);
+        }
+        if (e.tagName === "SCRIPT" && !e.src) out.push("inline script");
+        if (e.tagName === "STYLE" || e.tagName === "style") out.push("style element");
+    }
+    return out;
+})()"""
+STORED_KEY = ('({local: localStorage.getItem("mailsift.apiKey"), session: sessionStorage.getItem("mailsift.apiKey"), '
+              'field: document.getElementById("api-key").value})')
 
 
 class Abort(Exception):
@@ -360,6 +423,20 @@ try:
     check("http.page_type", headers.get("Content-Type", "").startswith("text/html"), headers.get("Content-Type"))
     csp = headers.get("Content-Security-Policy", "")
     check("http.page_csp", "default-src 'self'" in csp and "connect-src 'self'" in csp, csp)
+    directives = csp_directives(csp)
+    for kind in ("script-src", "style-src"):
+        sources = directives.get(kind, directives.get("default-src", []))
+        check(f"http.page_csp_{kind}_self_only", sources == ["'self'"], (kind, sources, csp))  # no 'unsafe-inline'
+    for asset, file, ctype in (("/app.js", "app.js", "text/javascript"), ("/app.css", "app.css", "text/css")):
+        status, headers, body = http("GET", open_server.base + asset)
+        with open(os.path.join(ROOT, "src", "server", file), "rb") as f:
+            check(f"http.{file}_is_embedded_file", status == 200 and body == f.read(), (status, len(body)))
+        check(f"http.{file}_type", headers.get("Content-Type", "").split(";")[0].strip() == ctype,
+              headers.get("Content-Type"))
+    with open(os.path.join(ROOT, "src", "server", "page.html"), encoding="utf-8") as f:
+        page_text = f.read()
+    check("http.page_loads_assets", '<script src="/app.js"' in page_text and 'href="/app.css"' in page_text,
+          "page.html does not load /app.js and /app.css")
     status, headers, body = http("GET", open_server.base + "/v1/openapi.json")
     with open(os.path.join(ROOT, "docs", "openapi.json"), "rb") as f:
         check("http.openapi_is_embedded_file", status == 200 and json.loads(body) == json.loads(f.read()), status)
@@ -445,6 +522,10 @@ try:
               next(((a, e) for a, e in zip(stripped, expected) if a != e), "row count differs"))
     check("page.no_error_after_downloads", page_state(b)["error"] is None, page_state(b)["error"])
     check("page.no_console_problems", not console_problems(b), console_problems(b))
+    check("page.nothing_inline", b.eval(INLINE_PROBE) == [], b.eval(INLINE_PROBE))
+    check("page.bar_colours_from_css", b.eval("""["valid", "invalid", "risky", "unknown"].every(s =>
+        getComputedStyle(document.getElementById("bar-" + s)).fill === getComputedStyle(
+            document.querySelector(".swatch-" + s)).backgroundColor)"""), "a bar's fill is not its swatch's colour")
 
     # Delete through the page: the job is gone from the server.
     b.click("delete")
@@ -504,6 +585,8 @@ try:
         b.events.clear()
         check("keyed.page_loads", b.navigate(keyed.base + "/"), "no load event")
         b.type_into("api-key", "wrong-key")
+        stored = b.eval(STORED_KEY)
+        check("key.session_only", stored == {"local": None, "session": "wrong-key", "field": "wrong-key"}, stored)
         b.type_into("emails", "\n".join(ADDRESSES[:3]))
         b.eval('(() => { const s = document.getElementById("level"); s.value = "syntax"; '
                's.dispatchEvent(new Event("change", {bubbles: true})); })()')
@@ -524,6 +607,24 @@ try:
               b.eval('document.getElementById("api-key").value'))
         check("level.kept", b.eval('document.getElementById("level").value') == "syntax",
               b.eval('document.getElementById("level").value'))
+        stored = b.eval(STORED_KEY)
+        check("key.not_in_local_storage", stored["local"] is None and stored["session"] == key, stored)
+        check("level.in_local_storage", b.eval('localStorage.getItem("mailsift.level")') == "syntax",
+              b.eval('localStorage.getItem("mailsift.level")'))
+        other = b.eval_in_new_tab(keyed.base + "/", STORED_KEY)
+        check("key.not_in_new_tab", other == {"local": None, "session": None, "field": ""}, other)
+        # An old page's key in localStorage, with this tab's key in sessionStorage: the tab's stays,
+        # the old one goes.
+        b.eval('localStorage.setItem("mailsift.apiKey", "stale-key")')
+        b.navigate(keyed.base + "/")
+        stored = b.eval(STORED_KEY)
+        check("key.migrated_stale_dropped", stored == {"local": None, "session": key, "field": key}, stored)
+        # Only in localStorage (as an older page left it): moved to sessionStorage, and the job below
+        # runs with it.
+        b.eval(f'sessionStorage.clear(); localStorage.setItem("mailsift.apiKey", {json.dumps(key)})')
+        b.navigate(keyed.base + "/")
+        stored = b.eval(STORED_KEY)
+        check("key.migrated", stored == {"local": None, "session": key, "field": key}, stored)
         b.type_into("emails", "\n".join(ADDRESSES[:3]))
         b.click("start")
         ok = b.wait_for('document.getElementById("state").textContent === "finished"', 30)
@@ -553,6 +654,17 @@ try:
         check("429.shown", any("429" in t and "rate_limited" in t and "retry in" in t for t in seen), seen)
         check("429.job_still_finished", ok is True, st)
         check("429.error_cleared", st["error"] is None, st["error"])
+
+    # No CSP violation anywhere in the run; then a deliberate one (an inline script and a style
+    # attribute, as a page under 'unsafe-inline' could have) shows that violations are seen.
+    check("csp.no_violations", not csp_violations(b), csp_violations(b))
+    b.eval("""(() => { const s = document.createElement("script"); s.textContent = "window.__inline = 1";
+        document.body.append(s); document.body.setAttribute("style", "outline: 1px solid red"); })()""")
+    time.sleep(0.5)
+    b.eval("1")  # drains the events that arrived meanwhile into the queue
+    violations = csp_violations(b)
+    check("csp.violation_detected", b.eval("window.__inline") is None
+          and any("script-src" in v for v in violations) and any("style-src" in v for v in violations), violations)
 except Abort:
     pass
 finally:
