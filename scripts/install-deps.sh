@@ -13,6 +13,7 @@ PACKAGES=(
   libjemalloc-dev   # the release binary's allocator (CMakeLists.txt, MAILSIFT_JEMALLOC)
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3 bc
+  wrk    # HTTP load: scripts/bench-serve.sh, scripts/bench-attacks.sh
   # mail lab (lab/): DNS, SMTP and SOCKS servers run only inside a network namespace
   knot knot-dnsutils dnsmasq-base postfix postgrey dnsperf openssl iproute2 dante-server
   time   # /usr/bin/time -v: scripts/bench-smtp.sh
