@@ -395,7 +395,41 @@ def test_full_disk():
         subprocess.run(["umount", "-l", mnt])
 
 
+# --- low: what a client was shown survives kill -9 -----------------------------------------------------
+def test_shown_results_survive_kill():
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    silent.bind(("127.0.0.1", 0))
+    db = os.path.join(TMP, "kill.sqlite")
+    args = ("--dns-server", f"127.0.0.1:{silent.getsockname()[1]}", "--dns-timeout", "300")
+    srv = Server(*args, db=db)
+    try:
+        # Syntax-invalid addresses finish at once, the others wait for a DNS server that never
+        # answers: the job is half done for a while.
+        emails = [f"bad{i}" for i in range(200)] + [f"u{i}@host{i}.example" for i in range(50)]
+        st, _, body = request(srv.port, "POST", "/v1/jobs?level=dns", body=emails, headers=AUTH)
+        job = json.loads(body)["id"]
+        shown = 0
+        end = time.time() + 10
+        while time.time() < end and shown < 200:
+            _, _, b = request(srv.port, "GET", f"/v1/jobs/{job}/results", headers=AUTH)
+            shown = b.count(b"\"position\"")
+            time.sleep(0.05)
+        _, _, b = request(srv.port, "GET", f"/v1/jobs/{job}", headers=AUTH)
+        done_shown = json.loads(b)["done"]
+        srv.proc.kill()
+        srv.proc.wait()
+        srv = Server(*args, db=db)
+        _, _, b = request(srv.port, "GET", f"/v1/jobs/{job}/results", headers=AUTH)
+        after = b.count(b"\"position\"")
+        check("kill9.results_shown_survive", shown >= 200 and after >= shown, (shown, after))
+        check("kill9.done_shown_survives", after >= done_shown, (done_shown, after))
+    finally:
+        srv.stop()
+        silent.close()
+
+
 try:
+    test_shown_results_survive_kill()
     test_trailers_and_extensions()
     test_connections()
     test_bodies()
