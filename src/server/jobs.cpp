@@ -154,7 +154,7 @@ void JobRunner::feed() {
     a->buffer.pop_front();
     ++a->in_flight;
     ++in_flight_;
-    verifier_.verify(item.input, a->level, false, [this, a, pos = item.pos](const std::shared_ptr<const Result>& r) {
+    verifier_.verify(item.input, a->level, kJobItem, [this, a, pos = item.pos](const std::shared_ptr<const Result>& r) {
       --a->in_flight;
       --in_flight_;
       finished_one(a, pos, *r);
