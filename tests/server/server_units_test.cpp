@@ -2,7 +2,11 @@
 // --listen parsing, address masking, the job and error JSON.
 #include <gtest/gtest.h>
 
+#include <boost/asio/co_spawn.hpp>
 #include <chrono>
+#include <exception>
+#include <string>
+#include <vector>
 
 #include "server/auth.hpp"
 #include "server/callback.hpp"
@@ -156,6 +160,46 @@ TEST(CallbackUrl, TargetSafetyAtCreation) {
   lab.allow_private = true;
   CallbackSender open(io, lab);
   EXPECT_EQ(open.check("http://127.0.0.1:9/x"), "");
+}
+
+// check_at_submit resolves a host name as the send path does: `localhost` comes from /etc/hosts
+// (no query leaves the machine) and is loopback, so it is refused at job creation unless private
+// callbacks are allowed. IP literals are decided without resolving.
+TEST(CallbackUrl, HostNameResolvingToLoopbackRefusedAtSubmit) {
+  namespace asio = boost::asio;
+  asio::io_context io;
+  CallbackSender strict(io, CallbackOptions{});
+  CallbackOptions lab;
+  lab.allow_private = true;
+  CallbackSender open(io, lab);
+  CallbackOptions busy;
+  busy.max_submit_resolves = 0;  // every resolution slot taken
+  CallbackSender full(io, busy);
+  std::vector<std::string> got;
+  bool finished = false;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        got.push_back(co_await strict.check_at_submit("http://localhost:9/hook"));
+        got.push_back(co_await open.check_at_submit("http://localhost:9/hook"));
+        got.push_back(co_await strict.check_at_submit("http://127.0.0.1/x"));
+        got.push_back(co_await strict.check_at_submit("http://8.8.8.8/x"));  // a literal: nothing resolved
+        got.push_back(co_await strict.check_at_submit("ftp://localhost/x"));
+        got.push_back(co_await full.check_at_submit("http://localhost:9/hook"));
+        finished = true;
+      },
+      [](const std::exception_ptr& e) {
+        if (e) std::rethrow_exception(e);
+      });
+  io.run_for(std::chrono::seconds(30));  // a guard only: each resolution is bounded by 5 s
+  ASSERT_TRUE(finished);
+  ASSERT_EQ(got.size(), 6u);
+  EXPECT_NE(got[0].find("resolves to a loopback address"), std::string::npos) << got[0];
+  EXPECT_EQ(got[1], "");
+  EXPECT_NE(got[2].find("loopback"), std::string::npos) << got[2];
+  EXPECT_EQ(got[3], "");
+  EXPECT_NE(got[4].find("http://"), std::string::npos) << got[4];
+  EXPECT_NE(got[5].find("too many"), std::string::npos) << got[5];
 }
 
 TEST(Listen, Parse) {
