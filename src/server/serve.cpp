@@ -39,6 +39,7 @@ void serve(const ServeOptions& o) {
   vo.cache_file = o.cache_file;
   vo.cache_ttl = std::chrono::seconds(static_cast<std::int64_t>(o.cache_ttl));
   vo.realtime_reserve = o.realtime_reserve;
+  vo.result_cache_bytes = o.result_cache_bytes;
   Verifier verifier(io, o.engine, vo, metrics);
   JobOptions jo;
   jo.concurrency = o.job_concurrency;

@@ -30,6 +30,7 @@ struct Verifier::Check {
 
 Verifier::Verifier(boost::asio::io_context& io, const cli::VerifyOptions& o, VerifierOptions options, Metrics& metrics)
     : io_(io), opt_(std::move(options)), metrics_(metrics), knowledge_(o.lists), classifier_(knowledge_),
+      answers_(AnswerCache::Limits{opt_.result_ttl, opt_.result_cache_entries, opt_.result_cache_bytes}),
       catch_all_since_(std::chrono::steady_clock::now()) {
   dns::ResolverOptions ro = cli::resolver_options(o);
   ro.realtime_reserve = realtime_reserve(ro.max_inflight, opt_.realtime_reserve);
@@ -72,12 +73,9 @@ std::string Verifier::cache_key(std::string_view normalized) const {
 void Verifier::verify(std::string_view input, Level level, CheckOptions how, Done done) {
   std::string key = key_of(input, level);
   const auto now = std::chrono::steady_clock::now();
-  if (auto it = answers_.find(key); it != answers_.end()) {
-    if (now - it->second.at < opt_.result_ttl) {
-      boost::asio::post(io_, [done = std::move(done), r = it->second.result] { done(r); });
-      return;
-    }
-    answers_.erase(it);
+  if (std::shared_ptr<const Result> r = answers_.find(key, now)) {
+    boost::asio::post(io_, [done = std::move(done), r = std::move(r)] { done(r); });
+    return;
   }
   // A real-time check does not join a job's check of the same address: that one waits behind the
   // job's other work. Running both costs at most one more RCPT (DNS queries are shared).
@@ -192,26 +190,13 @@ void Verifier::finish(const std::shared_ptr<Check>& c) {
   metrics_.verification(c->level, c->result->reason, seconds);
   running_.erase(c->run);
   std::shared_ptr<const Result> r = c->result;
-  if (c->remember) remember(c->key, r);
+  if (c->remember) answers_.put(c->key, r, std::chrono::steady_clock::now());
   if (cache_ && c->level == Level::smtp && r->status != Status::unknown && (r->checks & kCheckSmtp) &&
       !r->restored_smtp) {
     cache_->put_address(cache_key(r->address.normalized()), serialize_verdict(*r));
   }
   for (Done& d : c->waiters) boost::asio::post(io_, [d = std::move(d), r] { d(r); });
   c->waiters.clear();
-}
-
-void Verifier::remember(const std::string& key, std::shared_ptr<const Result> r) {
-  const auto now = std::chrono::steady_clock::now();
-  // Oldest first: forget what is stale, and the oldest beyond the bound.
-  while (!answer_order_.empty() &&
-         (now - answer_order_.front().second >= opt_.result_ttl || answers_.size() >= opt_.result_cache_entries)) {
-    auto it = answers_.find(answer_order_.front().first);
-    if (it != answers_.end() && it->second.at == answer_order_.front().second) answers_.erase(it);
-    answer_order_.pop_front();
-  }
-  answers_[key] = Remembered{std::move(r), now};
-  answer_order_.emplace_back(key, now);
 }
 
 void Verifier::gauges(Gauges& g) const {

@@ -25,6 +25,7 @@
 #include "dns/mail.hpp"
 #include "dns/resolver.hpp"
 #include "domain/knowledge.hpp"
+#include "server/answers.hpp"
 #include "server/metrics.hpp"
 #include "smtp/prober.hpp"
 #include "store/cache.hpp"
@@ -36,6 +37,7 @@ namespace mailsift::server {
 struct VerifierOptions {
   std::chrono::seconds result_ttl{600};  // --result-ttl: finished answers kept in memory
   std::size_t result_cache_entries = 200'000;
+  std::size_t result_cache_bytes = std::size_t{64} << 20;  // --result-cache-bytes (an estimate, answers.hpp)
   bool hash_keys = false;                // --hash-keys: cache keys are SHA-256 of the address
   std::string cache_file;                // --cache: verdicts kept across restarts
   std::chrono::seconds cache_ttl{7 * 86400};
@@ -102,7 +104,6 @@ class Verifier {
   // `queue` is a domains_ key: the lane's letter, then the domain.
   void start_probe(const std::string& queue);
   void finish(const std::shared_ptr<Check>& c);
-  void remember(const std::string& key, std::shared_ptr<const Result> r);
 
   boost::asio::io_context& io_;
   VerifierOptions opt_;
@@ -115,12 +116,7 @@ class Verifier {
   std::unique_ptr<store::Cache> cache_;
   std::unordered_map<std::string, std::shared_ptr<Check>> running_;
   std::unordered_map<std::string, DomainQueue> domains_;
-  struct Remembered {
-    std::shared_ptr<const Result> result;
-    std::chrono::steady_clock::time_point at;
-  };
-  std::unordered_map<std::string, Remembered> answers_;
-  std::deque<std::pair<std::string, std::chrono::steady_clock::time_point>> answer_order_;
+  AnswerCache answers_;
   std::chrono::steady_clock::time_point catch_all_since_;
 };
 
