@@ -12,7 +12,9 @@ namespace {
 // containers add to each object. An estimate; the point is that it grows with what the client sent.
 constexpr std::size_t kNode = 48;
 
-std::size_t str(const std::string& s) { return s.capacity() + kNode; }
+std::size_t str(const std::string& s) {
+  return s.capacity() + kNode;
+}
 
 std::size_t dns_bytes(const dns::DomainDns& d) {
   std::size_t n = sizeof(dns::DomainDns) + kNode;
@@ -59,9 +61,8 @@ std::size_t estimated_bytes(const std::string& key, const Result& r) {
   if (r.restored_smtp) n += str(*r.restored_smtp);
   n += share(r.dns, dns_bytes);
   if (r.smtp) n += share(r.smtp->session, session_bytes);
-  n += share(r.facts, [](const domain::DomainFacts& f) {
-    return sizeof(f) + kNode + str(f.registrable) + str(f.suggestion);
-  });
+  n += share(r.facts,
+             [](const domain::DomainFacts& f) { return sizeof(f) + kNode + str(f.registrable) + str(f.suggestion); });
   return n;
 }
 
@@ -84,8 +85,8 @@ void AnswerCache::pop_oldest() {
 void AnswerCache::put(const std::string& key, std::shared_ptr<const Result> r, Clock::time_point now) {
   const std::size_t b = estimated_bytes(key, *r);
   if (b > limits_.bytes || limits_.entries == 0) return;
-  while (!order_.empty() && (now - order_.front().at >= limits_.ttl || map_.size() >= limits_.entries ||
-                             bytes_ + b > limits_.bytes))
+  while (!order_.empty() &&
+         (now - order_.front().at >= limits_.ttl || map_.size() >= limits_.entries || bytes_ + b > limits_.bytes))
     pop_oldest();
   map_[key] = Entry{std::move(r), now};
   order_.push_back(Order{key, now, b});
