@@ -75,8 +75,16 @@ CLI::App* add_serve_command(CLI::App& app, server::ServeOptions& o) {
   s->add_option("--result-ttl", o.result_ttl, "Seconds a finished single-check answer is kept in memory and reused")
       ->check(CLI::Range(0.0, 86400.0))
       ->capture_default_str();
-  s->add_option("--cache", o.cache_file,
-                "SQLite file of SMTP verdicts kept across restarts (younger than --cache-ttl)");
+  s->add_option("--result-cache-bytes", o.result_cache_bytes,
+                "Bytes (estimated) the --result-ttl answers may take in memory; the oldest go first")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 40))
+      ->capture_default_str();
+  s->add_option("--realtime-reserve", o.realtime_reserve,
+                "Percent of DNS queries in flight and of --smtp-concurrency sessions that bulk jobs may not use "
+                "(kept for /v1/verify; at least one of each when > 0)")
+      ->check(CLI::Range(0.0, 90.0))
+      ->capture_default_str();
+  s->add_option("--cache", o.cache_file, "SQLite file of SMTP verdicts kept across restarts (younger than --cache-ttl)");
   s->add_option("--cache-ttl", o.cache_ttl, "Seconds a --cache verdict stays usable")
       ->check(CLI::Range(0.0, 3.2e8))
       ->capture_default_str();

@@ -48,20 +48,24 @@ struct MailLookup::Job : std::enable_shared_from_this<Job> {
   MailLookup& owner;
   std::string domain, registrable;
   std::function<void(DomainDnsPtr)> done;
+  Lane lane;
   DomainDns d;
   std::vector<HostWork> work;
   int pending = 0;
 
-  Job(MailLookup& o, std::string dom, std::string reg, std::function<void(DomainDnsPtr)> cb)
-      : owner(o), domain(std::move(dom)), registrable(std::move(reg)), done(std::move(cb)) {}
+  Job(MailLookup& o, std::string dom, std::string reg, std::function<void(DomainDnsPtr)> cb, Lane l)
+      : owner(o), domain(std::move(dom)), registrable(std::move(reg)), done(std::move(cb)), lane(l) {}
 
   void ask(const std::string& name, Type t, std::function<void(Job&, const Answer&)> on) {
     ++pending;
     ++d.queries;
-    owner.resolver_.query(name, t, [self = shared_from_this(), on = std::move(on)](const AnswerPtr& a) {
-      on(*self, *a);
-      if (--self->pending == 0) self->finish();
-    });
+    owner.resolver_.query(
+        name, t,
+        [self = shared_from_this(), on = std::move(on)](const AnswerPtr& a) {
+          on(*self, *a);
+          if (--self->pending == 0) self->finish();
+        },
+        lane);
   }
 
   void start() {
@@ -183,8 +187,8 @@ MailLookup::MailLookup(Resolver& resolver, MailOptions options)
     : resolver_(resolver), opt_(std::move(options)), rng_(opt_.seed ? opt_.seed : std::random_device{}()) {}
 
 void MailLookup::lookup(const std::string& domain, const std::string& registrable,
-                        std::function<void(DomainDnsPtr)> done) {
-  std::make_shared<Job>(*this, domain, registrable, std::move(done))->start();
+                        std::function<void(DomainDnsPtr)> done, Lane lane) {
+  std::make_shared<Job>(*this, domain, registrable, std::move(done), lane)->start();
 }
 
 DomainDnsPtr MailLookup::literal(std::string_view domain) const {

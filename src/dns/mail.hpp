@@ -31,9 +31,10 @@ class MailLookup {
 
   /// Looks up the mail setup of `domain` (an A-label, lower case) whose registrable domain is
   /// `registrable` (its organizational domain: for provider identification and the DMARC
-  /// fallback of RFC 7489 §6.6.3; may be empty). `done` runs on the io_context.
-  void lookup(const std::string& domain, const std::string& registrable,
-              std::function<void(DomainDnsPtr)> done);
+  /// fallback of RFC 7489 §6.6.3; may be empty). `done` runs on the io_context. Every query of
+  /// the lookup goes in `lane` (Resolver::query).
+  void lookup(const std::string& domain, const std::string& registrable, std::function<void(DomainDnsPtr)> done,
+              Lane lane = Lane::bulk);
 
   /// The evidence for an address literal ("[192.0.2.1]"): no query, the target-safety rule only.
   [[nodiscard]] DomainDnsPtr literal(std::string_view domain) const;

@@ -149,6 +149,14 @@ struct Resolver::Impl {
   struct Pending {
     Impl* self;
     std::string key;
+    bool bulk;  // counted in bulk_on_wire
+  };
+
+  // One (name, type) asked or waiting to be asked, and everyone waiting for its answer.
+  struct Flight {
+    std::vector<Callback> waiters;
+    bool realtime = false;  // in the real-time queue (or sent from it)
+    bool sent = false;
   };
 
   struct CacheEntry {
@@ -168,9 +176,12 @@ struct Resolver::Impl {
   // Open addressing (one probe of a metadata group, then usually one key compare): at tens of
   // thousands of queries per second the node-based maps' pointer chasing showed as 10% of the
   // profile.
-  boost::unordered_flat_map<std::string, std::vector<Callback>> inflight;  // asked or waiting, by key
-  std::deque<std::string> waiting;  // keys not yet sent (max_inflight reached)
-  std::size_t on_wire = 0;          // keys sent to c-ares and not answered yet
+  boost::unordered_flat_map<std::string, Flight> inflight;  // asked or waiting, by key
+  // Keys not yet sent (no free slot for their lane), oldest first. A key lifted from the bulk to
+  // the real-time queue stays in the bulk one too; send_waiting() skips keys already sent.
+  std::deque<std::string> waiting_realtime, waiting_bulk;
+  std::size_t on_wire = 0;       // keys sent to c-ares and not answered yet
+  std::size_t bulk_on_wire = 0;  // of which sent for bulk callers only
   std::list<CacheEntry> lru;  // most recently used first
   boost::unordered_flat_map<std::string_view, std::list<CacheEntry>::iterator> cache;
   ResolverStats stats;
@@ -368,7 +379,13 @@ struct Resolver::Impl {
     cache.emplace(lru.front().key, lru.begin());
   }
 
-  void start(std::string_view qname, Type type, Callback done) {
+  [[nodiscard]] std::size_t limit() const noexcept { return std::max<std::size_t>(1, opt.max_inflight); }
+  // Bulk queries may hold this many slots; the rest are kept for real-time ones.
+  [[nodiscard]] std::size_t bulk_limit() const noexcept {
+    return limit() - std::min(opt.realtime_reserve, limit() - 1);
+  }
+
+  void start(std::string_view qname, Type type, Callback done, Lane lane) {
     std::string key = make_key(qname, type);
     if (AnswerPtr hit = cache_get(key)) {
       ++stats.cache_hits;
@@ -376,26 +393,64 @@ struct Resolver::Impl {
       return;
     }
     auto [it, fresh] = inflight.try_emplace(key);
-    it->second.push_back(std::move(done));
+    Flight& f = it->second;
+    f.waiters.push_back(std::move(done));
     if (!fresh) {
       ++stats.coalesced;
+      if (lane == Lane::realtime && !f.sent && !f.realtime) {
+        // Someone waits for a name a bulk caller queued: it leaves with the real-time queue.
+        f.realtime = true;
+        waiting_realtime.push_back(std::move(key));
+        send_waiting();
+        arm_timer();
+      }
       return;
     }
-    if (on_wire >= std::max<std::size_t>(1, opt.max_inflight)) {
-      ++stats.queued;
-      waiting.push_back(std::move(key));
-      return;
-    }
-    send(std::move(key));
+    f.realtime = lane == Lane::realtime;
+    std::deque<std::string>& q = f.realtime ? waiting_realtime : waiting_bulk;
+    // Counted before sending: c-ares may complete a query inside ares_query (a bad name), which
+    // erases its entry. (A key lifted to the other queue may make this count one too many.)
+    if (!q.empty() || !has_room(!f.realtime)) ++stats.queued;
+    q.push_back(std::move(key));
+    send_waiting();
     arm_timer();
   }
 
-  void send(std::string key) {
+  [[nodiscard]] bool has_room(bool bulk) const noexcept {
+    return on_wire < limit() && (!bulk || bulk_on_wire < bulk_limit());
+  }
+
+  // Sends waiting queries while their lane has a free slot: real-time ones first, oldest first in
+  // each queue.
+  void send_waiting() {
+    send_from(waiting_realtime);
+    send_from(waiting_bulk);
+  }
+
+  void send_from(std::deque<std::string>& q) {
+    while (!q.empty()) {
+      const auto it = inflight.find(q.front());
+      if (it == inflight.end() || it->second.sent) {  // lifted to the real-time queue and sent from there
+        q.pop_front();
+        continue;
+      }
+      const bool bulk = !it->second.realtime;
+      if (!has_room(bulk)) return;
+      it->second.sent = true;
+      std::string key = std::move(q.front());
+      q.pop_front();
+      send(std::move(key), bulk);
+    }
+  }
+
+  void send(std::string key, bool bulk) {
     static constexpr int kTypes[] = {1 /*A*/, 28 /*AAAA*/, 15 /*MX*/, 16 /*TXT*/};
     ++stats.queries_sent;
     ++on_wire;
+    if (bulk) ++bulk_on_wire;
+    else ++stats.realtime_sent;
     const int type = kTypes[key[0] - '0'];
-    auto* p = new Pending{this, std::move(key)};
+    auto* p = new Pending{this, std::move(key), bulk};
     // ares_query (not ares_search): the name is used as given, with RD set, no search list.
     ares_query(channel, p->key.c_str() + 1, 1 /*IN*/, type, &Impl::on_answer, p);
   }
@@ -465,6 +520,7 @@ struct Resolver::Impl {
     if (rc == ARES_EDESTRUCTION || rc == ARES_ECANCELLED) return;  // resolver going away
     Impl& self = *p->self;
     --self.on_wire;
+    if (p->bulk) --self.bulk_on_wire;
     const Type type = static_cast<Type>(p->key[0] - '0');
     auto answer = std::make_shared<Answer>();
     answer->status = status_of(rc);
@@ -478,16 +534,14 @@ struct Resolver::Impl {
     self.cache_put(p->key, answer);
     auto it = self.inflight.find(p->key);
     if (it == self.inflight.end()) return;
+    std::vector<Callback> waiters = std::move(it->second.waiters);
+    self.inflight.erase(it);
     // A slot is free: send the oldest waiting queries now. c-ares allows new queries from inside
     // its callbacks (its own ares_search does it); nothing leaves before the posted flush, so the
     // refills of one event-loop turn go out together.
-    while (!self.waiting.empty() && self.on_wire < std::max<std::size_t>(1, self.opt.max_inflight)) {
-      self.send(std::move(self.waiting.front()));
-      self.waiting.pop_front();
-    }
-    std::vector<Callback> waiters = std::move(it->second);
-    self.inflight.erase(it);
-    if (self.on_wire == 0 && self.waiting.empty() && self.timer_armed) {
+    self.send_waiting();
+    // Nothing on the wire after send_waiting() means nothing valid was left waiting either.
+    if (self.on_wire == 0 && self.timer_armed) {
       // Nothing left in flight: drop the retransmission timer so that io_context::run() can
       // return when the caller's work is done.
       self.timer_armed = false;
@@ -508,7 +562,9 @@ Resolver::Resolver(asio::io_context& io, ResolverOptions options)
 
 Resolver::~Resolver() = default;
 
-void Resolver::query(std::string_view name, Type type, Callback done) { impl_->start(name, type, std::move(done)); }
+void Resolver::query(std::string_view name, Type type, Callback done, Lane lane) {
+  impl_->start(name, type, std::move(done), lane);
+}
 
 ResolverStats Resolver::stats() const noexcept {
   ResolverStats s = impl_->stats;

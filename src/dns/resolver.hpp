@@ -22,6 +22,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/lane.hpp"
+
 namespace mailsift::dns {
 
 enum class Type : std::uint8_t { a, aaaa, mx, txt };
@@ -74,6 +76,11 @@ struct ResolverOptions {
   // socket per server, and a burst of answers beyond the socket's receive buffer (rmem_default is
   // 208 KiB: ~270 answers) is dropped by the kernel and costs a whole retransmission timeout.
   std::size_t max_inflight = 100;
+  // Of max_inflight, the slots a Lane::bulk query may not take (at most max_inflight - 1), and
+  // queued real-time queries leave before queued bulk ones: a bulk run at domains whose servers
+  // never answer holds its slots a whole timeout each, and a real-time check must not wait for
+  // that. 0 (the default, and what a run with no real-time work wants): bulk may use every slot.
+  std::size_t realtime_reserve = 0;
   int socket_receive_buffer = 1 << 20;  // asked for; the kernel caps it at net.core.rmem_max
   /// Clock for cache expiry; tests substitute a fake one.
   std::function<std::chrono::steady_clock::time_point()> clock;
@@ -84,6 +91,7 @@ struct ResolverStats {
   std::uint64_t cache_hits = 0;
   std::uint64_t coalesced = 0;     // queries that joined one already in flight
   std::uint64_t queued = 0;        // queries that waited for a free slot (max_inflight)
+  std::uint64_t realtime_sent = 0;  // network queries sent for a Lane::realtime caller
   // UDP system calls (batched_io.hpp): many datagrams per call when queries are many.
   std::uint64_t udp_send_calls = 0;     // sendmmsg
   std::uint64_t udp_receive_calls = 0;  // recvmmsg
@@ -99,8 +107,10 @@ class Resolver {
   Resolver& operator=(const Resolver&) = delete;
 
   /// Looks `name` up (no search domains, RD set); `done` runs later on the io_context, never
-  /// inside this call, with a non-null answer.
-  void query(std::string_view name, Type type, Callback done);
+  /// inside this call, with a non-null answer. `lane` decides its place in the queue and which
+  /// slots it may use (ResolverOptions::realtime_reserve); a real-time query that joins a bulk one
+  /// still queued moves it to the real-time queue.
+  void query(std::string_view name, Type type, Callback done, Lane lane = Lane::bulk);
 
   /// Same, for any Asio completion token; the signature is void(AnswerPtr).
   template <typename Token>

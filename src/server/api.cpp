@@ -432,7 +432,9 @@ asio::awaitable<Reply> Api::create_job(const HttpRequest& req, const std::string
     job.name = n->second;
   }
   if (auto c = p.find("callback_url"); c != p.end() && !c->second.empty()) {
-    const std::string why = jobs_.callbacks().check(c->second);
+    // The URL, and every address its host resolves to, against the target-safety rule (checked
+    // again at send time: DNS can change between now and then).
+    const std::string why = co_await jobs_.callbacks().check_at_submit(c->second);
     if (!why.empty()) throw BadRequest{400, "bad_parameter", why};
     job.callback_url = c->second;
   }

@@ -7,6 +7,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -110,6 +111,56 @@ CallbackSender::CallbackSender(asio::io_context& io, CallbackOptions options)
   SSL_CTX_set_min_proto_version(tls_.native_handle(), TLS1_2_VERSION);
 }
 
+namespace {
+
+struct Resolved {
+  std::string error;  // "" when `endpoints` holds the answer
+  std::vector<tcp::endpoint> endpoints;
+};
+
+// Resolves host:port with the system resolver, within `timeout`. asio runs getaddrinfo on a
+// thread of its own and cannot interrupt it (cancel() only drops a query not yet started), so we
+// wait on a timer instead and leave a late answer to a state the resolver's handler still owns.
+// `outstanding` counts the resolutions not finished yet, abandoned ones included.
+asio::awaitable<Resolved> resolve_within(const std::string& host, const std::string& port,
+                                         std::chrono::milliseconds timeout,
+                                         std::shared_ptr<std::size_t> outstanding = nullptr) {
+  auto ex = co_await asio::this_coro::executor;
+  struct State {
+    explicit State(const asio::any_io_executor& e) : resolver(e), timer(e) {}
+    tcp::resolver resolver;
+    asio::steady_timer timer;
+    bool done = false;
+    Resolved out;
+  };
+  auto st = std::make_shared<State>(ex);
+  if (outstanding) ++*outstanding;
+  st->resolver.async_resolve(
+      host, port,
+      [st, outstanding, host](const boost::system::error_code& ec, const tcp::resolver::results_type& results) {
+        if (outstanding) --*outstanding;
+        if (st->done) return;  // timed out meanwhile
+        st->done = true;
+        if (ec) {
+          st->out.error = "resolving " + host + ": " + ec.message();
+        } else {
+          for (const auto& e : results) st->out.endpoints.push_back(e.endpoint());
+          if (st->out.endpoints.empty()) st->out.error = "resolving " + host + ": no address";
+        }
+        st->timer.cancel();
+      });
+  st->timer.expires_after(timeout);
+  co_await st->timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  if (!st->done) {
+    st->done = true;
+    st->resolver.cancel();  // drops it if it has not started; else its late answer is ignored
+    co_return Resolved{"resolving " + host + " timed out", {}};
+  }
+  co_return std::move(st->out);
+}
+
+}  // namespace
+
 std::string CallbackSender::check(std::string_view url) const {
   std::string error;
   auto u = parse_url(url, error);
@@ -127,34 +178,27 @@ std::string CallbackSender::check(std::string_view url) const {
 
 namespace {
 
-// One try: resolve, check every address, connect, TLS, POST, read the answer. Returns "" when the
-// server answered 2xx, else what went wrong.
+// The target-safety rule over every address `host` resolved to: "" when all are fine.
+std::string unsafe_endpoint(const std::string& host, const std::vector<tcp::endpoint>& eps) {
+  for (const tcp::endpoint& e : eps) {
+    const std::string_view why = dns::unsafe_reason(e.address().to_string());
+    if (!why.empty()) return host + " resolves to a " + std::string(why) + " address (refused)";
+  }
+  return {};
+}
+
+// One try: resolve, check every address (again: the name may resolve elsewhere than when the job
+// was accepted, DNS rebinding), connect, TLS, POST, read the answer. Returns "" when the server
+// answered 2xx, else what went wrong.
 asio::awaitable<std::string> post_once(asio::ssl::context& tls, const Url& u, const std::string& body,
                                        const CallbackOptions& opt) {
   auto ex = co_await asio::this_coro::executor;
-  tcp::resolver resolver(ex);
-  asio::steady_timer guard(ex);
-  guard.expires_after(opt.timeout);
-  bool timed_out = false;
-  guard.async_wait([&](boost::system::error_code ec) {
-    if (!ec) {
-      timed_out = true;
-      resolver.cancel();
-    }
-  });
-  auto [rec, results] = co_await resolver.async_resolve(u.host, u.port, asio::as_tuple(asio::use_awaitable));
-  guard.cancel();
-  if (timed_out) co_return "resolving " + u.host + " timed out";
-  if (rec) co_return "resolving " + u.host + ": " + rec.message();
-  std::vector<tcp::endpoint> eps;
-  for (const auto& e : results) {
-    if (!opt.allow_private) {
-      const std::string_view why = dns::unsafe_reason(e.endpoint().address().to_string());
-      if (!why.empty()) co_return u.host + " resolves to a " + std::string(why) + " address (refused)";
-    }
-    eps.push_back(e.endpoint());
+  Resolved r = co_await resolve_within(u.host, u.port, opt.timeout);
+  if (!r.error.empty()) co_return r.error;
+  if (!opt.allow_private) {
+    if (std::string why = unsafe_endpoint(u.host, r.endpoints); !why.empty()) co_return why;
   }
-  if (eps.empty()) co_return "resolving " + u.host + ": no address";
+  const std::vector<tcp::endpoint>& eps = r.endpoints;
 
   http::request<http::string_body> req{http::verb::post, u.target, 11};
   req.set(http::field::host, u.host);
@@ -192,6 +236,23 @@ asio::awaitable<std::string> post_once(asio::ssl::context& tls, const Url& u, co
 }
 
 }  // namespace
+
+asio::awaitable<std::string> CallbackSender::check_at_submit(std::string url) {
+  if (std::string why = check(url); !why.empty()) co_return why;
+  std::string error;
+  const std::optional<Url> u = parse_url(url, error);
+  boost::system::error_code ec;
+  (void)asio::ip::make_address(u->host, ec);
+  if (!ec) co_return std::string();  // an IP address: check() has applied the rule
+  if (*submit_resolves_ >= opt_.max_submit_resolves)
+    co_return "callback_url: too many host names being resolved at once; try again later";
+  Resolved r = co_await resolve_within(u->host, u->port, opt_.submit_resolve_timeout, submit_resolves_);
+  if (!r.error.empty()) co_return "callback_url: " + r.error;
+  if (opt_.allow_private) co_return std::string();
+  if (std::string why = unsafe_endpoint(u->host, r.endpoints); !why.empty())
+    co_return "callback_url: " + why + " (the server refuses those unless started with --allow-private-callbacks)";
+  co_return std::string();
+}
 
 void CallbackSender::send(std::string url, std::string body, Done done) {
   asio::co_spawn(

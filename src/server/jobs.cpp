@@ -292,7 +292,7 @@ void JobRunner::feed() {
     ++a->in_flight;
     ++in_flight_;
     ++owner_in_flight_[a->rec.owner];
-    verifier_.verify(item.input, a->level, false, [this, a, pos = item.pos](const std::shared_ptr<const Result>& r) {
+    verifier_.verify(item.input, a->level, kJobItem, [this, a, pos = item.pos](const std::shared_ptr<const Result>& r) {
       --a->in_flight;
       --in_flight_;
       if (auto it = owner_in_flight_.find(a->rec.owner); it != owner_in_flight_.end() && --it->second == 0)

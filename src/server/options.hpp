@@ -34,6 +34,8 @@ struct ServeOptions {
   std::size_t max_connections_per_client = 64;
   double verify_timeout = 10, max_timeout = 120;
   double result_ttl = 600;
+  std::size_t result_cache_bytes = std::size_t{64} << 20;
+  double realtime_reserve = 10;  // percent of DNS query and SMTP session slots kept for /v1/verify
   bool allow_private_callbacks = false;
 };
 

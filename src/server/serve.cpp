@@ -40,6 +40,8 @@ void serve(const ServeOptions& o) {
   vo.hash_keys = o.hash_keys;
   vo.cache_file = o.cache_file;
   vo.cache_ttl = std::chrono::seconds(static_cast<std::int64_t>(o.cache_ttl));
+  vo.realtime_reserve = o.realtime_reserve;
+  vo.result_cache_bytes = o.result_cache_bytes;
   Verifier verifier(io, o.engine, vo, metrics);
   JobOptions jo;
   jo.concurrency = o.job_concurrency;

@@ -10,9 +10,18 @@
 
 namespace mailsift::server {
 
+namespace {
+
+// The lane as the first letter of a key (checks running, domain queues): each lane has its own.
+char lane_letter(Lane lane) { return lane == Lane::realtime ? 'r' : 'b'; }
+
+}  // namespace
+
 struct Verifier::Check {
-  std::string key;
+  std::string key;  // of answers_
+  std::string run;  // of running_: the lane's letter, then key
   Level level = Level::smtp;
+  Lane lane = Lane::realtime;
   bool remember = false;
   std::shared_ptr<Result> result = std::make_shared<Result>();
   std::vector<Done> waiters;
@@ -20,17 +29,17 @@ struct Verifier::Check {
 };
 
 Verifier::Verifier(boost::asio::io_context& io, const cli::VerifyOptions& o, VerifierOptions options, Metrics& metrics)
-    : io_(io),
-      opt_(std::move(options)),
-      metrics_(metrics),
-      knowledge_(o.lists),
-      classifier_(knowledge_),
+    : io_(io), opt_(std::move(options)), metrics_(metrics), knowledge_(o.lists), classifier_(knowledge_),
+      answers_(AnswerCache::Limits{opt_.result_ttl, opt_.result_cache_entries, opt_.result_cache_bytes}),
       catch_all_since_(std::chrono::steady_clock::now()) {
-  resolver_ = std::make_unique<dns::Resolver>(io_, cli::resolver_options(o));
+  dns::ResolverOptions ro = cli::resolver_options(o);
+  ro.realtime_reserve = realtime_reserve(ro.max_inflight, opt_.realtime_reserve);
+  resolver_ = std::make_unique<dns::Resolver>(io_, std::move(ro));
   mail_ = std::make_unique<dns::MailLookup>(*resolver_, cli::mail_options(o));
   cli::raise_open_files_limit(o.smtp_concurrency);
-  prober_ = std::make_unique<smtp::Prober>(io_, cli::probe_options(o), cli::politeness_options(o),
-                                           cli::retry_options(o), o.smtp_concurrency);
+  smtp::PolitenessOptions po = cli::politeness_options(o);
+  po.realtime_sessions = realtime_reserve(o.smtp_concurrency, opt_.realtime_reserve);
+  prober_ = std::make_unique<smtp::Prober>(io_, cli::probe_options(o), po, cli::retry_options(o), o.smtp_concurrency);
   if (!opt_.cache_file.empty()) {
     cache_ = std::make_unique<store::Cache>(opt_.cache_file);
     cache_->expire(opt_.cache_ttl);
@@ -63,27 +72,29 @@ std::string Verifier::cache_key(std::string_view normalized) const {
   return opt_.hash_keys ? sha256_hex(normalized) : std::string(normalized);
 }
 
-void Verifier::verify(std::string_view input, Level level, bool remember, Done done) {
+void Verifier::verify(std::string_view input, Level level, CheckOptions how, Done done) {
   std::string key = key_of(input, level);
   const auto now = std::chrono::steady_clock::now();
-  if (auto it = answers_.find(key); it != answers_.end()) {
-    if (now - it->second.at < opt_.result_ttl) {
-      boost::asio::post(io_, [done = std::move(done), r = it->second.result] { done(r); });
-      return;
-    }
-    answers_.erase(it);
+  if (std::shared_ptr<const Result> r = answers_.find(key, now)) {
+    boost::asio::post(io_, [done = std::move(done), r = std::move(r)] { done(r); });
+    return;
   }
-  if (auto it = running_.find(key); it != running_.end()) {
+  // A real-time check does not join a job's check of the same address: that one waits behind the
+  // job's other work. Running both costs at most one more RCPT (DNS queries are shared).
+  std::string run = lane_letter(how.lane) + key;
+  if (auto it = running_.find(run); it != running_.end()) {
     it->second->waiters.push_back(std::move(done));
-    it->second->remember |= remember;
+    it->second->remember |= how.remember;
     return;
   }
   auto c = std::make_shared<Check>();
   c->key = std::move(key);
+  c->run = std::move(run);
   c->level = level;
-  c->remember = remember;
+  c->lane = how.lane;
+  c->remember = how.remember;
   c->waiters.push_back(std::move(done));
-  running_.emplace(c->key, c);
+  running_.emplace(c->run, c);
   Result& r = *c->result;
   classifier_.classify(text::trim_blanks(input), r);
   if (level == Level::syntax || !r.parsed || r.status == Status::invalid) {
@@ -101,8 +112,9 @@ void Verifier::verify(std::string_view input, Level level, bool remember, Done d
     boost::asio::post(io_, [this, c, d = mail_->literal(r.address.domain())] { on_dns(c, d); });
     return;
   }
-  mail_->lookup(std::string(r.address.domain()), std::string(r.registrable_domain()),
-                [this, c](dns::DomainDnsPtr d) { on_dns(c, std::move(d)); });
+  mail_->lookup(
+      std::string(r.address.domain()), std::string(r.registrable_domain()),
+      [this, c](dns::DomainDnsPtr d) { on_dns(c, std::move(d)); }, c->lane);
 }
 
 void Verifier::on_dns(const std::shared_ptr<Check>& c, dns::DomainDnsPtr d) {
@@ -123,19 +135,19 @@ void Verifier::enqueue_probe(const std::shared_ptr<Check>& c, dns::DomainDnsPtr 
     prober_->forget_catch_all();
     catch_all_since_ = now;
   }
-  const std::string domain(c->result->address.domain());
-  DomainQueue& q = domains_[domain];
+  const std::string queue = lane_letter(c->lane) + std::string(c->result->address.domain());
+  DomainQueue& q = domains_[queue];
   q.waiting.push_back(c);
   q.dns = std::move(d);
   if (!q.running && !q.scheduled) {
     // Posted, so the checks of this domain that arrive in the same turn of the loop share a session.
     q.scheduled = true;
-    boost::asio::post(io_, [this, domain] { start_probe(domain); });
+    boost::asio::post(io_, [this, queue] { start_probe(queue); });
   }
 }
 
-void Verifier::start_probe(const std::string& domain) {
-  auto it = domains_.find(domain);
+void Verifier::start_probe(const std::string& queue) {
+  auto it = domains_.find(queue);
   if (it == domains_.end()) return;
   DomainQueue& q = it->second;
   q.scheduled = false;
@@ -156,49 +168,42 @@ void Verifier::start_probe(const std::string& domain) {
     if (fresh) mailboxes.emplace_back(m);
     index->push_back(pos->second);
   }
-  prober_->probe(domain, q.dns, std::move(mailboxes),
-                 [this, domain, batch, index](std::vector<smtp::AddressProbe> res) {
-                   for (std::size_t i = 0; i < batch->size(); ++i) {
-                     apply_smtp(*(*batch)[i]->result, res[(*index)[i]]);
-                     finish((*batch)[i]);
-                   }
-                   auto qi = domains_.find(domain);
-                   if (qi == domains_.end()) return;
-                   qi->second.running = false;
-                   if (qi->second.waiting.empty()) {
-                     if (!qi->second.scheduled) domains_.erase(qi);
-                   } else if (!qi->second.scheduled) {
-                     qi->second.scheduled = true;
-                     boost::asio::post(io_, [this, domain] { start_probe(domain); });
-                   }
-                 });
+  const Lane lane = batch->front()->lane;
+  auto done = [this, queue, batch, index](std::vector<smtp::AddressProbe> res) {
+    for (std::size_t i = 0; i < batch->size(); ++i) {
+      apply_smtp(*(*batch)[i]->result, res[(*index)[i]]);
+      finish((*batch)[i]);
+    }
+    auto qi = domains_.find(queue);
+    if (qi == domains_.end()) return;
+    qi->second.running = false;
+    if (qi->second.waiting.empty()) {
+      if (!qi->second.scheduled) domains_.erase(qi);
+    } else if (!qi->second.scheduled) {
+      qi->second.scheduled = true;
+      boost::asio::post(io_, [this, queue] { start_probe(queue); });
+    }
+  };
+  prober_->probe(queue.substr(1), q.dns, std::move(mailboxes), std::move(done), lane);
 }
 
 void Verifier::finish(const std::shared_ptr<Check>& c) {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - c->start).count();
   metrics_.verification(c->level, c->result->reason, seconds);
-  running_.erase(c->key);
+  running_.erase(c->run);
   std::shared_ptr<const Result> r = c->result;
-  if (c->remember) remember(c->key, r);
+  if (c->remember) answers_.put(c->key, r, std::chrono::steady_clock::now());
   if (cache_ && c->level == Level::smtp && r->status != Status::unknown && (r->checks & kCheckSmtp) &&
       !r->restored_smtp) {
-    cache_->put_address(cache_key(r->address.normalized()), serialize_verdict(*r));
+    // The cache is only a cache: a write that fails (a full disk) must not cost the answer. The
+    // server's tick logs the failure when it commits (JobRunner::tick).
+    try {
+      cache_->put_address(cache_key(r->address.normalized()), serialize_verdict(*r));
+    } catch (const std::exception&) {  // NOLINT(bugprone-empty-catch): see above
+    }
   }
   for (Done& d : c->waiters) boost::asio::post(io_, [d = std::move(d), r] { d(r); });
   c->waiters.clear();
-}
-
-void Verifier::remember(const std::string& key, std::shared_ptr<const Result> r) {
-  const auto now = std::chrono::steady_clock::now();
-  // Oldest first: forget what is stale, and the oldest beyond the bound.
-  while (!answer_order_.empty() &&
-         (now - answer_order_.front().second >= opt_.result_ttl || answers_.size() >= opt_.result_cache_entries)) {
-    auto it = answers_.find(answer_order_.front().first);
-    if (it != answers_.end() && it->second.at == answer_order_.front().second) answers_.erase(it);
-    answer_order_.pop_front();
-  }
-  answers_[key] = Remembered{std::move(r), now};
-  answer_order_.emplace_back(key, now);
 }
 
 void Verifier::gauges(Gauges& g) const {

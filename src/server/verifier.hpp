@@ -5,6 +5,9 @@
 // at the same domain that wait for a probe go to the mail server together (many RCPTs in one
 // session), and finished answers are kept for a while (--result-ttl) so a repeated request — a form
 // submitted twice, a client that timed out — costs the mail server nothing.
+// Real-time checks (Lane::realtime) and jobs' checks (Lane::bulk) share the resolver and the SMTP
+// session cap, but real-time ones go first in every queue and have a reserve of slots jobs may not
+// take (--realtime-reserve), so a job at tarpits cannot make a single check wait for its timeouts.
 // Entry point: Verifier::verify.
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -18,9 +21,11 @@
 #include <vector>
 
 #include "cli/options.hpp"
+#include "common/lane.hpp"
 #include "dns/mail.hpp"
 #include "dns/resolver.hpp"
 #include "domain/knowledge.hpp"
+#include "server/answers.hpp"
 #include "server/metrics.hpp"
 #include "smtp/prober.hpp"
 #include "store/cache.hpp"
@@ -32,12 +37,28 @@ namespace mailsift::server {
 struct VerifierOptions {
   std::chrono::seconds result_ttl{600};  // --result-ttl: finished answers kept in memory
   std::size_t result_cache_entries = 200'000;
-  bool hash_keys = false;  // --hash-keys: cache keys are SHA-256 of the address
-  std::string cache_file;  // --cache: verdicts kept across restarts
+  std::size_t result_cache_bytes = std::size_t{64} << 20;  // --result-cache-bytes (an estimate, answers.hpp)
+  bool hash_keys = false;                // --hash-keys: cache keys are SHA-256 of the address
+  std::string cache_file;                // --cache: verdicts kept across restarts
   std::chrono::seconds cache_ttl{7 * 86400};
   // Catch-all answers are reused this long, then asked again.
   std::chrono::seconds catch_all_ttl{3600};
+  // --realtime-reserve: percent of the DNS queries in flight and of the SMTP sessions
+  // (--smtp-concurrency) that only real-time checks may use (at least one of each when > 0).
+  double realtime_reserve = 10;
 };
+
+/// How a check is asked for.
+struct CheckOptions {
+  Lane lane = Lane::realtime;
+  /// Keep the answer in memory for --result-ttl and answer from there (single checks do; bulk
+  /// jobs, which store their results, do not).
+  bool remember = true;
+};
+/// GET /v1/verify: someone waits; the answer is kept for a repeated request.
+inline constexpr CheckOptions kRealtimeCheck{Lane::realtime, true};
+/// One address of a job: behind real-time checks, not kept in memory (the job stores it).
+inline constexpr CheckOptions kJobItem{Lane::bulk, false};
 
 class Verifier {
  public:
@@ -49,9 +70,12 @@ class Verifier {
 
   using Done = std::function<void(const std::shared_ptr<const Result>&)>;
   /// Verifies `input` at `level` and calls `done` with the result, always later on the io_context
-  /// (never inside verify()). `remember`: keep the answer in memory for --result-ttl and answer
-  /// from there (single checks do; bulk jobs, which store their results, do not).
-  void verify(std::string_view input, Level level, bool remember, Done done);
+  /// (never inside verify()). A check joins a running one of the same address, level and lane.
+  void verify(std::string_view input, Level level, CheckOptions how, Done done);
+  /// The form from before lanes: `remember` true is a real-time check, false a job's.
+  void verify(std::string_view input, Level level, bool remember, Done done) {
+    verify(input, level, remember ? kRealtimeCheck : kJobItem, std::move(done));
+  }
   /// The offline verdict of `input` now (syntax and domain knowledge only).
   void classify_offline(std::string_view input, Result& r) { classifier_.classify(input, r); }
 
@@ -63,8 +87,10 @@ class Verifier {
 
  private:
   struct Check;
-  // The checks waiting for an SMTP probe at one domain: sent together when the domain's current
-  // probe (if any) ends.
+  // The checks of one lane waiting for an SMTP probe at one domain: sent together when the
+  // domain's current probe in that lane (if any) ends. One queue per lane, so a real-time check
+  // never waits here for a job's probe (a tarpit holds one up to the session bound); in the
+  // prober it still waits for the domain's first catch-all test and within its session cap.
   struct DomainQueue {
     std::vector<std::shared_ptr<Check>> waiting;
     dns::DomainDnsPtr dns;
@@ -75,9 +101,9 @@ class Verifier {
   [[nodiscard]] std::string cache_key(std::string_view normalized) const;
   void on_dns(const std::shared_ptr<Check>& c, dns::DomainDnsPtr d);
   void enqueue_probe(const std::shared_ptr<Check>& c, dns::DomainDnsPtr d);
-  void start_probe(const std::string& domain);
+  // `queue` is a domains_ key: the lane's letter, then the domain.
+  void start_probe(const std::string& queue);
   void finish(const std::shared_ptr<Check>& c);
-  void remember(const std::string& key, std::shared_ptr<const Result> r);
 
   boost::asio::io_context& io_;
   VerifierOptions opt_;
@@ -90,12 +116,7 @@ class Verifier {
   std::unique_ptr<store::Cache> cache_;
   std::unordered_map<std::string, std::shared_ptr<Check>> running_;
   std::unordered_map<std::string, DomainQueue> domains_;
-  struct Remembered {
-    std::shared_ptr<const Result> result;
-    std::chrono::steady_clock::time_point at;
-  };
-  std::unordered_map<std::string, Remembered> answers_;
-  std::deque<std::pair<std::string, std::chrono::steady_clock::time_point>> answer_order_;
+  AnswerCache answers_;
   std::chrono::steady_clock::time_point catch_all_since_;
 };
 

@@ -10,30 +10,43 @@ namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
 
 asio::awaitable<void> Semaphore::acquire(Priority priority) {
-  if (used_ < limit_ && waiting() == 0) {
+  // A newcomer goes behind the waiters of its own priority and above.
+  const bool queued_before = !realtime_.empty() || (priority != Priority::realtime && !urgent_.empty()) ||
+                             (priority == Priority::normal && !waiters_.empty());
+  if (!queued_before && room(priority)) {
     ++used_;
+    if (priority != Priority::realtime) ++others_used_;
     co_return;
   }
-  // Park on a timer that never expires; release() cancels it, which hands this waiter the slot
-  // (used_ stays the same: the slot moves from the releaser to us).
+  // Park on a timer that never expires; dispatch() counts the slot as ours and cancels it.
   auto t = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor, Clock::time_point::max());
-  (priority == Priority::urgent ? urgent_ : waiters_).push_back(t);
+  (priority == Priority::realtime ? realtime_ : priority == Priority::urgent ? urgent_ : waiters_).push_back(t);
   co_await t->async_wait(asio::as_tuple(asio::use_awaitable));
 }
 
-void Semaphore::release() {
-  for (auto* queue : {&urgent_, &waiters_}) {
-    if (queue->empty()) continue;
-    auto t = std::move(queue->front());
-    queue->pop_front();
-    t->cancel();
-    return;
-  }
+void Semaphore::release(Priority priority) {
   if (used_ > 0) --used_;
+  if (priority != Priority::realtime && others_used_ > 0) --others_used_;
+  dispatch();
+}
+
+void Semaphore::dispatch() {
+  for (auto [queue, p] : {std::pair{&realtime_, Priority::realtime}, std::pair{&urgent_, Priority::urgent},
+                          std::pair{&waiters_, Priority::normal}}) {
+    // Within the others (urgent, normal) the reserve applies alike: a normal waiter never
+    // overtakes an urgent one, since both stop at the same bound.
+    while (!queue->empty() && room(p)) {
+      auto t = std::move(queue->front());
+      queue->pop_front();
+      ++used_;
+      if (p != Priority::realtime) ++others_used_;
+      t->cancel();
+    }
+  }
 }
 
 void HostGate::Slot::reset() {
-  if (gate_ != nullptr) std::exchange(gate_, nullptr)->release(address_);
+  if (gate_ != nullptr) std::exchange(gate_, nullptr)->release(address_, priority_);
 }
 
 bool HostGate::backing_off(const std::string& address) const {
@@ -61,7 +74,7 @@ asio::awaitable<HostGate::Slot> HostGate::acquire(const std::string& address, Pr
       co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
     }
   }
-  co_return Slot(this, address);
+  co_return Slot(this, address, priority);
 }
 
 void HostGate::back_off(const std::string& address) {
@@ -80,11 +93,11 @@ void HostGate::sweep() {
   sweep_at_ = std::max<std::size_t>(4096, 2 * hosts_.size());
 }
 
-void HostGate::release(const std::string& address) {
+void HostGate::release(const std::string& address, Priority priority) {
   const auto it = hosts_.find(address);
   if (it == hosts_.end()) return;
   Host& h = *it->second;
-  h.slots.release();
+  h.slots.release(priority);
   // Forget idle hosts whose rate and back-off windows have passed: a run over a million domains
   // must not keep a million entries.
   const auto now = Clock::now();

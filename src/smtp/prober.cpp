@@ -9,6 +9,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <deque>
 #include <exception>
+#include <iterator>
 
 namespace mailsift::smtp {
 
@@ -40,6 +41,7 @@ struct Prober::Job {
   std::vector<AddressProbe> out;
   std::size_t left = 0;
   Done done;
+  Lane lane = Lane::bulk;
 };
 
 struct Prober::Item {
@@ -74,8 +76,9 @@ std::optional<bool> Prober::known_catch_all(const std::string& domain) const {
 }
 
 void Prober::probe(std::string domain, std::shared_ptr<const dns::DomainDns> dns, std::vector<std::string> mailboxes,
-                   Done done) {
+                   Done done, Lane lane) {
   auto job = std::make_shared<Job>();
+  job->lane = lane;
   job->out.resize(mailboxes.size());
   job->left = mailboxes.size();
   job->done = std::move(done);
@@ -87,7 +90,13 @@ void Prober::probe(std::string domain, std::shared_ptr<const dns::DomainDns> dns
   std::unique_ptr<DomainQueue>& q = queues_[domain];
   if (!q) q = std::make_unique<DomainQueue>();
   q->dns = std::move(dns);
-  for (std::size_t i = 0; i < mailboxes.size(); ++i) q->waiting.push_back(Item{job, i, std::move(mailboxes[i])});
+  // Real-time addresses go before the bulk ones waiting (behind earlier real-time ones).
+  const auto at = lane == Lane::realtime ? std::find_if(q->waiting.begin(), q->waiting.end(),
+                                                        [](const Item& i) { return i.job->lane == Lane::bulk; })
+                                         : q->waiting.end();
+  std::vector<Item> items;
+  for (std::size_t i = 0; i < mailboxes.size(); ++i) items.push_back(Item{job, i, std::move(mailboxes[i])});
+  q->waiting.insert(at, std::make_move_iterator(items.begin()), std::make_move_iterator(items.end()));
   pump(domain);
 }
 
@@ -100,7 +109,9 @@ void Prober::pump(const std::string& domain) {
     const bool test = ctx_.options().catch_all && !known_catch_all(domain);
     if (test && !q.tested) q.testing = true;
     std::vector<Item> items;
-    while (!q.waiting.empty() && items.size() < per) {
+    // One lane per session: a bulk address must not ride on (and lengthen) a real-time session.
+    while (!q.waiting.empty() && items.size() < per &&
+           (items.empty() || q.waiting.front().job->lane == items.front().job->lane)) {
       items.push_back(std::move(q.waiting.front()));
       q.waiting.pop_front();
     }
@@ -137,7 +148,9 @@ asio::awaitable<void> Prober::chunk_job(std::string domain, std::vector<Target> 
     req.catch_all_address = random_address;
     // A retry, or a first try at a domain known to greylist, waits for a greylisting delay after
     // this session: it goes before sessions that will be done when they end.
-    req.priority = tries > 1 || greylisting_.contains(domain) ? Priority::urgent : Priority::normal;
+    req.priority = items.front().job->lane == Lane::realtime    ? Priority::realtime
+                   : tries > 1 || greylisting_.contains(domain) ? Priority::urgent
+                                                                : Priority::normal;
     for (const Item& item : items) req.recipients.push_back(item.mailbox);
     auto report = std::make_shared<SessionReport>(co_await run_session(ctx_, std::move(req)));
     ++stats_.sessions;

@@ -17,6 +17,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "common/lane.hpp"
 #include "dns/evidence.hpp"
 #include "smtp/politeness.hpp"
 #include "smtp/probe.hpp"
@@ -53,8 +54,11 @@ class Prober {
   /// Probes `mailboxes` (all at `domain`, an A-label or an address literal) on the mail servers of
   /// `dns` (which must have a target). `done` runs once on the io_context with one AddressProbe
   /// per mailbox, in the same order. An exception inside (a bug) propagates out of io_context::run.
+  /// Lane::realtime mailboxes go before the domain's waiting bulk ones, in sessions of their own
+  /// that wait as Priority::realtime (smtp/politeness.hpp); the domain's limits (its session cap,
+  /// its first catch-all test) still apply to them.
   void probe(std::string domain, std::shared_ptr<const dns::DomainDns> dns, std::vector<std::string> mailboxes,
-             Done done);
+             Done done, Lane lane = Lane::bulk);
 
   [[nodiscard]] const ProberStats& stats() const noexcept { return stats_; }
   /// Catch-all answers known so far, by domain (for a --cache file), and a way to seed them.

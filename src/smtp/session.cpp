@@ -26,7 +26,8 @@ bool safe_in_command(std::string_view s) noexcept {
 
 SessionContext::SessionContext(asio::any_io_executor ex, ProbeOptions probe, PolitenessOptions polite,
                                std::size_t max_sessions)
-    : opt_(std::move(probe)), gate_(std::move(ex), polite), sessions_(max_sessions),
+    : opt_(std::move(probe)), gate_(std::move(ex), polite),
+      sessions_(max_sessions, polite.realtime_sessions),
       tls_(asio::ssl::context::tls_client) {
   if (opt_.helo.empty()) opt_.helo = default_helo();
   if (!safe_in_command(opt_.helo) || opt_.helo.find(' ') != std::string::npos)
@@ -228,8 +229,9 @@ class Dialogue {
     co_await ctx_.sessions().acquire(req_.priority);
     struct Release {
       Semaphore& s;
-      ~Release() { s.release(); }
-    } release{ctx_.sessions()};
+      Priority p;
+      ~Release() { s.release(p); }
+    } release{ctx_.sessions(), req_.priority};
     end_ += Clock::now() - wait_from;
 
     attempt_->source = req_.source.empty() ? ctx_.next_source(t.address) : req_.source;

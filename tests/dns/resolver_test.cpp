@@ -500,6 +500,131 @@ TEST_F(DnsTest, ClosedPortIsAnErrorNotATimeout) {
   EXPECT_EQ(got->status, Status::error);
 }
 
+// Lanes (issue 14, #8): a bulk run at domains whose DNS servers never answer holds its slots a
+// whole timeout each. With a reserve, bulk queries take at most max_inflight - reserve slots, so a
+// real-time lookup's queries leave at once and its whole DNS stage finishes while every bulk
+// query is still unanswered (the tarpit's timeout, 10 s, is far beyond this test's life).
+TEST_F(DnsTest, RealtimeLookupFinishesWhileBulkQueriesAtATarpitWait) {
+  constexpr int kTarpits = 50;
+  for (int i = 0; i < kTarpits; ++i) {
+    const std::string d = "tarpit" + std::to_string(i) + ".test";
+    fake.set(d, kMx, Reply{.drop = true});
+    fake.set(d, kTxt, Reply{.drop = true});
+    fake.set("_dmarc." + d, kTxt, Reply{.drop = true});
+  }
+  fake.set("live.test", kMx, Reply{0, {MX(10, "mx.live.test")}});
+  fake.set("mx.live.test", kA, Reply{0, {A("192.0.2.25")}});
+  ResolverOptions o;
+  o.max_inflight = 8;
+  o.realtime_reserve = 2;
+  o.timeout = std::chrono::milliseconds(10'000);
+  o.tries = 1;
+  auto r = resolver(o);
+  MailLookup m(*r, MailOptions{.allow_private_targets = true});
+  int bulk_done = 0;
+  for (int i = 0; i < kTarpits; ++i)
+    m.lookup("tarpit" + std::to_string(i) + ".test", "", [&](const DomainDnsPtr&) { ++bulk_done; });
+  DomainDnsPtr live;
+  m.lookup(
+      "live.test", "live.test", [&](DomainDnsPtr d) { live = std::move(d); }, Lane::realtime);
+  run_until([&] { return live != nullptr; });
+  EXPECT_EQ(live->reason, Reason::mx_found);
+  ASSERT_EQ(live->mx.size(), 1u);
+  EXPECT_EQ(live->mx[0].addresses, std::vector<std::string>{"192.0.2.25"});
+  EXPECT_EQ(bulk_done, 0);
+  // Bulk kept to its 6 slots: the other 144 tarpit queries never left.
+  int tarpit_asked = 0;
+  for (int i = 0; i < kTarpits; ++i) {
+    const std::string d = "tarpit" + std::to_string(i) + ".test";
+    tarpit_asked += fake.count(d, kMx) + fake.count(d, kTxt) + fake.count("_dmarc." + d, kTxt);
+  }
+  EXPECT_EQ(tarpit_asked, 6);
+  const ResolverStats st = r->stats();
+  EXPECT_EQ(st.queries_sent, 6u + st.realtime_sent);
+  EXPECT_GE(st.realtime_sent, 4u);  // MX, TXT, _dmarc TXT, A (AAAA too)
+}
+
+// Without a reserve (a run with no real-time work) bulk may take every slot, and a real-time
+// query still leaves first once one is free: ahead of every bulk query that was queued before it.
+TEST_F(DnsTest, RealtimeQueryGoesAheadOfQueuedBulkOnesWithoutAReserve) {
+  constexpr int kBulk = 6;
+  for (int i = 0; i < kBulk; ++i) fake.set("slow" + std::to_string(i) + ".test", kA, Reply{.drop = true});
+  fake.set("live.test", kA, Reply{0, {A("192.0.2.26")}});
+  ResolverOptions o;
+  o.max_inflight = 2;
+  o.timeout = std::chrono::milliseconds(300);
+  o.tries = 1;
+  auto r = resolver(o);
+  std::vector<std::string> order;
+  for (int i = 0; i < kBulk; ++i) {
+    std::string n = "slow" + std::to_string(i) + ".test";
+    r->query(n, Type::a, [&order, n](const AnswerPtr& a) {
+      EXPECT_EQ(a->status, Status::timeout);
+      order.push_back(n);
+    });
+  }
+  r->query(
+      "live.test", Type::a,
+      [&](const AnswerPtr& a) {
+        EXPECT_EQ(a->status, Status::ok);
+        order.emplace_back("live.test");
+      },
+      Lane::realtime);
+  run_until([&] { return order.size() == kBulk + 1; });
+  // The two bulk queries on the wire end first (their timeout); the real-time one takes the first
+  // free slot, before the four bulk ones queued ahead of it.
+  ASSERT_EQ(order.size(), kBulk + 1u);
+  EXPECT_EQ(order[2], "live.test");
+  EXPECT_EQ(std::set<std::string>(order.begin(), order.begin() + 2),
+            (std::set<std::string>{"slow0.test", "slow1.test"}));
+}
+
+// A real-time caller asking for a name a bulk caller already queued lifts that query to the
+// real-time queue; both callers get the one answer, and it is asked once.
+TEST_F(DnsTest, RealtimeCallerLiftsAQueuedBulkQuery) {
+  fake.set("slow.test", kA, Reply{.drop = true});
+  for (const char* n : {"b1.test", "b2.test", "shared.test"}) fake.set(n, kA, Reply{0, {A("192.0.2.27")}});
+  ResolverOptions o;
+  o.max_inflight = 1;
+  o.timeout = std::chrono::milliseconds(300);
+  o.tries = 1;
+  auto r = resolver(o);
+  std::vector<std::string> order;
+  auto note = [&order](std::string n) { return [&order, n](const AnswerPtr&) { order.push_back(n); }; };
+  r->query("slow.test", Type::a, note("slow"));
+  r->query("b1.test", Type::a, note("b1"));
+  r->query("shared.test", Type::a, note("shared/bulk"));
+  r->query("b2.test", Type::a, note("b2"));
+  r->query("shared.test", Type::a, note("shared/realtime"), Lane::realtime);
+  run_until([&] { return order.size() == 5; });
+  EXPECT_EQ(order, (std::vector<std::string>{"slow", "shared/bulk", "shared/realtime", "b1", "b2"}));
+  EXPECT_EQ(fake.count("shared.test", kA), 1);
+  EXPECT_EQ(r->stats().coalesced, 1u);
+}
+
+// A reserve as large as the bound leaves bulk one slot: it still finishes.
+TEST_F(DnsTest, ReserveNeverTakesBulkWorksLastSlot) {
+  for (int i = 0; i < 4; ++i) fake.set("n" + std::to_string(i) + ".test", kA, Reply{0, {A("192.0.2.28")}});
+  ResolverOptions o;
+  o.max_inflight = 2;
+  o.realtime_reserve = 5;
+  auto r = resolver(o);
+  int done = 0;
+  for (int i = 0; i < 4; ++i)
+    r->query("n" + std::to_string(i) + ".test", Type::a, [&](const AnswerPtr& a) { done += a->status == Status::ok; });
+  run_until([&] { return done == 4; });
+  EXPECT_EQ(r->stats().queued, 3u);
+}
+
+TEST(RealtimeReserve, IsAShareOfTheLimitNeverAllOfIt) {
+  EXPECT_EQ(realtime_reserve(100, 10), 10u);
+  EXPECT_EQ(realtime_reserve(256, 10), 25u);
+  EXPECT_EQ(realtime_reserve(5, 10), 1u);  // at least one when asked for
+  EXPECT_EQ(realtime_reserve(100, 0), 0u);
+  EXPECT_EQ(realtime_reserve(4, 100), 3u);  // bulk keeps one
+  EXPECT_EQ(realtime_reserve(1, 50), 0u);
+}
+
 TEST(WireTtls, ToleratesTruncatedMessages) {
   const unsigned char junk[] = {0, 1, 0x81, 0x80, 0, 1, 0, 5, 0, 0, 0, 0, 3, 'a', 'b'};
   for (std::size_t n = 0; n <= sizeof junk; ++n) {

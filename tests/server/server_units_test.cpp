@@ -2,8 +2,13 @@
 // --listen parsing, address masking, the job and error JSON.
 #include <gtest/gtest.h>
 
+#include <boost/asio/co_spawn.hpp>
 #include <chrono>
+#include <exception>
+#include <string>
+#include <vector>
 
+#include "server/answers.hpp"
 #include "server/auth.hpp"
 #include "server/callback.hpp"
 #include "server/http.hpp"
@@ -156,6 +161,96 @@ TEST(CallbackUrl, TargetSafetyAtCreation) {
   lab.allow_private = true;
   CallbackSender open(io, lab);
   EXPECT_EQ(open.check("http://127.0.0.1:9/x"), "");
+}
+
+// check_at_submit resolves a host name as the send path does: `localhost` comes from /etc/hosts
+// (no query leaves the machine) and is loopback, so it is refused at job creation unless private
+// callbacks are allowed. IP literals are decided without resolving.
+TEST(CallbackUrl, HostNameResolvingToLoopbackRefusedAtSubmit) {
+  namespace asio = boost::asio;
+  asio::io_context io;
+  CallbackSender strict(io, CallbackOptions{});
+  CallbackOptions lab;
+  lab.allow_private = true;
+  CallbackSender open(io, lab);
+  CallbackOptions busy;
+  busy.max_submit_resolves = 0;  // every resolution slot taken
+  CallbackSender full(io, busy);
+  std::vector<std::string> got;
+  bool finished = false;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        got.push_back(co_await strict.check_at_submit("http://localhost:9/hook"));
+        got.push_back(co_await open.check_at_submit("http://localhost:9/hook"));
+        got.push_back(co_await strict.check_at_submit("http://127.0.0.1/x"));
+        got.push_back(co_await strict.check_at_submit("http://8.8.8.8/x"));  // a literal: nothing resolved
+        got.push_back(co_await strict.check_at_submit("ftp://localhost/x"));
+        got.push_back(co_await full.check_at_submit("http://localhost:9/hook"));
+        finished = true;
+      },
+      [](const std::exception_ptr& e) {
+        if (e) std::rethrow_exception(e);
+      });
+  io.run_for(std::chrono::seconds(30));  // a guard only: each resolution is bounded by 5 s
+  ASSERT_TRUE(finished);
+  ASSERT_EQ(got.size(), 6u);
+  EXPECT_NE(got[0].find("resolves to a loopback address"), std::string::npos) << got[0];
+  EXPECT_EQ(got[1], "");
+  EXPECT_NE(got[2].find("loopback"), std::string::npos) << got[2];
+  EXPECT_EQ(got[3], "");
+  EXPECT_NE(got[4].find("http://"), std::string::npos) << got[4];
+  EXPECT_NE(got[5].find("too many"), std::string::npos) << got[5];
+}
+
+std::shared_ptr<const Result> answer_for(std::string email) {
+  auto r = std::make_shared<Result>();
+  r->email = std::move(email);
+  return r;
+}
+
+// Issue 14: the single-check answers were bounded by entries only, and an entry's size is the
+// client's (220,000 checks of 4 KB "addresses": 2.6 GiB). The byte bound keeps the newest answers
+// that fit, the oldest go first.
+TEST(AnswerCache, BoundedByBytesOldestFirst) {
+  const auto t0 = AnswerCache::Clock::now();
+  const std::string big(4096, 'a');
+  auto key = [&](int i) { return "1" + std::to_string(100 + i) + big; };  // all the same length
+  const std::size_t one = estimated_bytes(key(0), *answer_for(big));
+  EXPECT_GE(one, 3 * big.size());  // the key twice and the input: the client's bytes are counted
+  AnswerCache cache({std::chrono::seconds(600), 1'000'000, 10 * one + one / 2});
+  for (int i = 0; i < 100; ++i) cache.put(key(i), answer_for(big), t0 + std::chrono::milliseconds(i));
+  EXPECT_EQ(cache.size(), 10u);
+  EXPECT_LE(cache.bytes(), 10 * one + one / 2);
+  const auto later = t0 + std::chrono::seconds(1);
+  EXPECT_EQ(cache.find(key(89), later), nullptr);
+  for (int i = 90; i < 100; ++i) EXPECT_NE(cache.find(key(i), later), nullptr) << i;
+
+  // An answer larger than the whole budget is not kept, and pushes nothing out.
+  cache.put("huge", answer_for(std::string(20 * one, 'b')), later);
+  EXPECT_EQ(cache.find("huge", later), nullptr);
+  EXPECT_EQ(cache.size(), 10u);
+}
+
+TEST(AnswerCache, EntryBoundTtlAndReplacement) {
+  const auto t0 = AnswerCache::Clock::now();
+  AnswerCache cache({std::chrono::seconds(10), 3, std::size_t{64} << 20});
+  for (int i = 0; i < 5; ++i) cache.put("k" + std::to_string(i), answer_for("a@b" + std::to_string(i)), t0);
+  EXPECT_EQ(cache.size(), 3u);
+  EXPECT_EQ(cache.find("k1", t0), nullptr);
+  ASSERT_NE(cache.find("k4", t0), nullptr);
+  EXPECT_EQ(cache.find("k4", t0)->email, "a@b4");
+  // Replaced: the newer answer is found; the older one's bytes go when its turn comes.
+  cache.put("k4", answer_for("new"), t0 + std::chrono::seconds(1));
+  EXPECT_EQ(cache.find("k4", t0 + std::chrono::seconds(1))->email, "new");
+  // Stale after the TTL, and put() drops what is stale.
+  EXPECT_EQ(cache.find("k3", t0 + std::chrono::seconds(10)), nullptr);
+  cache.put("k9", answer_for("x"), t0 + std::chrono::seconds(10));
+  EXPECT_EQ(cache.size(), 2u);  // k4 (the newer one) and k9
+  const std::size_t two = cache.bytes();
+  cache.put("k10", answer_for("y"), t0 + std::chrono::seconds(30));
+  EXPECT_EQ(cache.size(), 1u);
+  EXPECT_LT(cache.bytes(), two);
 }
 
 TEST(Listen, Parse) {

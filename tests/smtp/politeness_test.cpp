@@ -7,6 +7,7 @@
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <exception>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -108,6 +109,96 @@ TEST(Politeness, SemaphoreLimitZeroMeansOne) {
   sem.release();
   settle(io);
   EXPECT_EQ(order, (std::vector<int>{0, 1}));
+}
+
+// Lanes (issue 14, #8): realtime waiters go before urgent and normal ones, and with a reserve the
+// others hold at most limit - reserve slots, so a slot stays free for a realtime holder even while
+// others wait.
+TEST(Politeness, SemaphoreKeepsItsReserveForRealtimeHolders) {
+  using smtp::Priority;
+  asio::io_context io;
+  Semaphore sem(4, 1);
+  std::vector<int> order;
+  for (int id = 0; id < 3; ++id) asio::co_spawn(io, take(&sem, &order, id), rethrow);
+  asio::co_spawn(io, take(&sem, &order, 3), rethrow);
+  asio::co_spawn(io, take(&sem, &order, 4, Priority::urgent), rethrow);
+  settle(io);
+  EXPECT_EQ(order, (std::vector<int>{0, 1, 2}));  // 3 and 4 wait although a slot is free: the reserve
+  EXPECT_EQ(sem.in_use(), 3u);
+  EXPECT_EQ(sem.waiting(), 2u);
+
+  asio::co_spawn(io, take(&sem, &order, 5, Priority::realtime), rethrow);  // takes the reserve at once
+  asio::co_spawn(io, take(&sem, &order, 6, Priority::realtime), rethrow);  // full: waits, but first in line
+  settle(io);
+  EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 5}));
+  EXPECT_EQ(sem.in_use(), 4u);
+
+  sem.release(Priority::normal);  // 0 ends: the realtime waiter overtakes the urgent and normal ones
+  settle(io);
+  EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 5, 6}));
+  sem.release(Priority::realtime);  // 5 ends: the others hold 2 of their 3, so the urgent one goes
+  settle(io);
+  EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 5, 6, 4}));
+  sem.release(Priority::realtime);  // 6 ends: a slot is free, but the others are at their bound
+  settle(io);
+  EXPECT_EQ(order.size(), 6u);
+  EXPECT_EQ(sem.in_use(), 3u);
+  EXPECT_EQ(sem.waiting(), 1u);
+  sem.release(Priority::normal);  // 1 ends: now 3 may go
+  settle(io);
+  EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 5, 6, 4, 3}));
+  for (Priority p : {Priority::normal, Priority::urgent, Priority::normal}) sem.release(p);
+  EXPECT_TRUE(sem.idle());
+}
+
+// A reserve as large as the limit still leaves the others one slot; without one (the default) they
+// may take every slot.
+TEST(Politeness, SemaphoreReserveLeavesTheOthersOneSlot) {
+  asio::io_context io;
+  Semaphore capped(2, 5), open(2);
+  std::vector<int> a, b;
+  for (int id = 0; id < 3; ++id) {
+    asio::co_spawn(io, take(&capped, &a, id), rethrow);
+    asio::co_spawn(io, take(&open, &b, id), rethrow);
+  }
+  settle(io);
+  EXPECT_EQ(a, std::vector<int>{0});
+  EXPECT_EQ(b, (std::vector<int>{0, 1}));
+  capped.release();
+  settle(io);
+  EXPECT_EQ(a, (std::vector<int>{0, 1}));
+}
+
+asio::awaitable<void> enter_as(HostGate* g, std::string address, smtp::Priority priority, int id, std::vector<int>* got,
+                               std::vector<HostGate::Slot>* held) {
+  HostGate::Slot s = co_await g->acquire(address, priority);
+  got->push_back(id);
+  held->push_back(std::move(s));
+}
+
+// Per address, a realtime session's connection goes before the waiting ones of every other
+// priority; the slot it frees goes back to them.
+TEST(Politeness, HostGateServesRealtimeWaitersFirst) {
+  using smtp::Priority;
+  asio::io_context io;
+  HostGate gate(io.get_executor(), {.host_concurrency = 1, .host_rate = 0, .backoff = std::chrono::seconds(60)});
+  std::vector<int> got;
+  std::vector<HostGate::Slot> held;
+  held.reserve(8);
+  asio::co_spawn(io, enter_as(&gate, "192.0.2.1", Priority::normal, 0, &got, &held), rethrow);
+  asio::co_spawn(io, enter_as(&gate, "192.0.2.1", Priority::normal, 1, &got, &held), rethrow);
+  asio::co_spawn(io, enter_as(&gate, "192.0.2.1", Priority::urgent, 2, &got, &held), rethrow);
+  asio::co_spawn(io, enter_as(&gate, "192.0.2.1", Priority::realtime, 3, &got, &held), rethrow);
+  settle(io);
+  EXPECT_EQ(got, std::vector<int>{0});
+  for (std::size_t n = 2; n <= 4; ++n) {
+    held.clear();  // the holder ends: the next in line gets the slot
+    settle(io);
+    ASSERT_EQ(got.size(), n);
+  }
+  EXPECT_EQ(got, (std::vector<int>{0, 3, 2, 1}));
+  held.clear();
+  EXPECT_EQ(gate.hosts(), 0u);
 }
 
 asio::awaitable<void> enter(HostGate* g, std::string address, std::vector<std::string>* got,
@@ -227,6 +318,47 @@ TEST(Politeness, HostRateSpacesSessions) {
   for (const auto& r : reports) EXPECT_EQ(code(r.recipients.at(0).reason), code(Reason::mailbox_exists));
   EXPECT_EQ(server.connections(), 5);
   EXPECT_GE(took, std::chrono::milliseconds(200));  // (5 - 1) / 20 s: a lower bound
+}
+
+// The issue's shape at the session level: bulk sessions held by a tarpit (connects, never greets)
+// fill their share of the session cap, and a realtime session to a server that answers still
+// connects and finishes while every bulk one is still waiting for its banner.
+TEST(Politeness, RealtimeSessionFinishesWhileBulkSessionsHangAtATarpit) {
+  FakeSmtpServer live;
+  std::optional<FakeSmtpServer> tarpit(std::in_place, "127.0.0.2", live.port());
+  tarpit->tarpit();
+  auto o = probe_options(live.port());
+  o.timeouts.banner = 600s;  // far beyond the guard: only the end of the test ends these sessions
+  o.timeouts.session = 600s;
+  auto polite = polite_options();
+  polite.realtime_sessions = 1;
+  Harness h(o, polite, 3);  // bulk may hold 2 sessions
+  int bulk_done = 0;
+  for (int i = 0; i < 4; ++i)
+    asio::co_spawn(
+        h.io,
+        smtp::run_session(h.ctx, request({"u" + std::to_string(i) + "@example.test"}, false, {{"", "127.0.0.2"}})),
+        [&](std::exception_ptr, smtp::SessionReport) { ++bulk_done; });
+  std::optional<smtp::SessionReport> rt;
+  auto req = request({"alice@example.test"}, false);
+  req.priority = smtp::Priority::realtime;
+  asio::co_spawn(h.io, smtp::run_session(h.ctx, std::move(req)), [&](std::exception_ptr e, smtp::SessionReport r) {
+    if (!e) rt = std::move(r);
+  });
+  const auto guard = Clock::now() + kGuard;
+  while (!rt && Clock::now() < guard) h.io.run_one_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(rt.has_value()) << "the realtime session did not finish";
+  EXPECT_EQ(code(rt->recipients.at(0).reason), code(Reason::mailbox_exists));
+  EXPECT_EQ(bulk_done, 0);
+  EXPECT_EQ(h.ctx.sessions().in_use(), 2u);   // the two bulk sessions at the tarpit
+  EXPECT_EQ(h.ctx.sessions().waiting(), 2u);  // the other two bulk ones, kept out of the reserve
+  EXPECT_EQ(live.connections(), 1);
+  // The tarpit goes away (its connections close): every bulk session ends, none is left suspended
+  // on a semaphore when the harness goes.
+  tarpit.reset();
+  while (bulk_done < 4 && Clock::now() < guard) h.io.run_one_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(bulk_done, 4);
+  EXPECT_TRUE(h.ctx.sessions().idle());
 }
 
 }  // namespace
