@@ -314,6 +314,11 @@ def test_keys_head_quota():
         check("quota.over_is_429", st == 429 and code(body) == "quota_exceeded", (st, body[:200]))
         st, _, body = request(srv.port, "POST", "/v1/jobs", body=["a@gmail.com"] * 5, headers=AUTH)
         check("quota.within_is_202", st == 202, (st, body[:200]))
+        # A callback host name resolving to loopback (from /etc/hosts: no query leaves the machine)
+        # is refused when the job is submitted, not only when the callback is sent.
+        st, _, body = request(srv.port, "POST", "/v1/jobs",
+                              body={"emails": ["a@gmail.com"], "callback_url": "http://localhost:9/done"}, headers=AUTH)
+        check("callback.private_name_refused_at_submit", st == 400 and code(body) == "bad_parameter", (st, body[:200]))
     finally:
         srv.stop()
 
