@@ -310,6 +310,7 @@ int verify_bulk(const VerifyOptions& o) {
                          : k.format;
     if (!o.output_format.empty()) out_opt.format = *ingest::parse_format(o.output_format);
     if (out_opt.format == ingest::Format::txt) out_opt.format = ingest::Format::jsonl;  // a result needs columns
+    out_opt.cells = o.csv_raw ? render::CsvCells::raw : render::CsvCells::safe;
   }
 
   Engine engine(o);

@@ -100,7 +100,9 @@ class Run {
         b += count_ == 0 ? "\n" : ",\n";
         render::append_json(r, b);
         break;
-      case render::Format::csv: render::append_csv(r, b); break;
+      case render::Format::csv:
+        render::append_csv(r, b, opt_.csv_raw ? render::CsvCells::raw : render::CsvCells::safe);
+        break;
       case render::Format::table: render::append_table(r, b); break;
     }
     ++count_;
@@ -265,6 +267,9 @@ int run(int argc, char** argv) {
       ->capture_default_str();
   v->add_option("--format", o.format, "Output format: jsonl, json, csv or table (default: table on a terminal, else jsonl)")
       ->check(CLI::IsMember({"jsonl", "json", "csv", "table"}));
+  v->add_flag("--csv-raw", o.csv_raw,
+              "CSV output: write fields as they are, without the \"'\" that keeps spreadsheets from taking a field "
+              "starting with = + - @ for a formula");
   v->add_flag("--strict", o.strict, "Exit with status 1 unless every result is valid (for scripts checking one address)");
   server::ServeOptions so;
   CLI::App* serve = add_serve_command(app, so);

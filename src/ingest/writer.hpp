@@ -7,6 +7,7 @@
 
 #include "ingest/format.hpp"
 #include "ingest/reader.hpp"
+#include "verdict/render.hpp"
 #include "verdict/result.hpp"
 
 namespace mailsift::ingest {
@@ -14,6 +15,9 @@ namespace mailsift::ingest {
 struct OutputOptions {
   Format format = Format::txt;  // txt = the human-readable table (as `--format table`)
   bool gzip = false;
+  // CSV output: every field, the input's included, neutralised against spreadsheet formulas
+  // (render::CsvCells); --csv-raw gives raw.
+  render::CsvCells cells = render::CsvCells::safe;
 };
 
 class Writer {

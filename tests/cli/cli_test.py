@@ -191,6 +191,39 @@ with tempfile.TemporaryDirectory() as tmp:
     rc, out_, err = run(["verify", "--input", os.path.join(tmp, "missing.csv"), "--output", out])
     check("bulk.missing_input", rc == 3 and b"missing.csv" in err, (rc, err))
 
+# --- CSV formula injection (OWASP "CSV Injection"): neutralised by default, --csv-raw for programs ---
+# (From standard input: "-x@…" as an argument would be taken for an option.)
+rc, out, err = run(["verify", "--format", "csv"], b"=cmd@gmail.com\n-x@gmail.com\n")
+lines = out.decode().splitlines()
+check("csv_injection.stdout", rc == 0 and len(lines) == 3
+      and lines[1].startswith("\"'=cmd@gmail.com\",\"'=cmd@gmail.com\",\"'=cmd@gmail.com\",valid,")
+      and lines[2].startswith("\"'-x@gmail.com\",\"'-x@gmail.com\",\"'-x@gmail.com\",valid,"), (rc, out, err))
+rc, out, err = run(["verify", "--format", "csv", "--csv-raw"], b"=cmd@gmail.com\n")
+check("csv_injection.stdout_raw", rc == 0 and out.decode().splitlines()[1].startswith(
+    "=cmd@gmail.com,=cmd@gmail.com,=cmd@gmail.com,valid,"), (rc, out, err))
+with tempfile.TemporaryDirectory() as tmp:
+    src = os.path.join(tmp, "in.csv")
+    with open(src, "wb") as f:
+        f.write(b'name,email,=cmd\n"=HYPERLINK(""http://evil.test"",""x"")",@a@gmail.com,+1\n'
+                b'\t-2,ok@gmail.com,-3\n')
+    for raw in (False, True):
+        out = os.path.join(tmp, "raw.csv" if raw else "safe.csv")
+        rc, _, err = run(["verify", "--input", src, "--output", out, "--quiet"] + (["--csv-raw"] if raw else []))
+        rows = open(out, "rb").read().decode().split("\n")[:3]
+        if raw:
+            want = ['name,email,=cmd,', '"=HYPERLINK(""http://evil.test"",""x"")",@a@gmail.com,+1,',
+                    '\t-2,ok@gmail.com,-3,']
+        else:
+            want = ["name,email,\"'=cmd\",", "\"'=HYPERLINK(\"\"http://evil.test\"\",\"\"x\"\")\",\"'@a@gmail.com\",\"'+1\",",
+                    "\"'\t-2\",ok@gmail.com,\"'-3\","]
+        check(f"csv_injection.bulk{'.raw' if raw else ''}", rc == 0 and len(rows) == 3
+              and all(r.startswith(w) for r, w in zip(rows, want)), (rc, err, rows))
+    out = os.path.join(tmp, "out.jsonl")
+    rc, _, err = run(["verify", "--input", src, "--output", out, "--quiet"])
+    recs = [json.loads(l) for l in open(out)]
+    check("csv_injection.jsonl_unchanged", rc == 0 and recs[0]["row"]["name"] == '=HYPERLINK("http://evil.test","x")'
+          and recs[0]["row"]["=cmd"] == "+1", (rc, err, recs))
+
 rc, out, _ = run(["verify", "--help"])
 check("help.level_default_smtp", b"{syntax,dns,smtp}=smtp" in out, out)
 rc, _, _ = run(["verify", "--format", "xml", "a@b.com"])
@@ -207,7 +240,7 @@ readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
 for opt in ["--level", "--format", "--disposable-file", "--disposable-domain", "--allow-file", "--allow-domain",
             "--free-file", "--role-file", "--extended-disposable", "--no-builtin-lists", "--strict",
             "--dns-server", "--dns-timeout", "--dns-concurrency", "--allow-private-targets", "--domain-blocklist",
-            "--dns-stats"]:
+            "--dns-stats", "--csv-raw"]:
     check(f"readme.{opt}", opt in readme and opt.encode() in out, opt)
 
 sys.exit(check.summary())
