@@ -1,6 +1,7 @@
 #include "ingest/writer.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -162,14 +163,23 @@ void append_json_quoted(std::string_view s, std::string& out) {
 
 }  // namespace
 
-std::unique_ptr<Writer> Writer::open(const std::string& path, const OutputOptions& o, const Reader* input) {
+std::unique_ptr<Writer> Writer::open(const std::string& path, const OutputOptions& o, const Reader* input, Open how) {
   int fd = 1;
   const bool own = path != "-";
   if (own) {
+    const int flags =
+        how == Open::create ? O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC : O_WRONLY | O_NOCTTY | O_CLOEXEC;
     do {
-      fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+      fd = ::open(path.c_str(), flags, 0640);
     } while (fd < 0 && errno == EINTR);
-    if (fd < 0) fail("cannot open", path, errno);
+    if (fd < 0) fail(how == Open::create ? "cannot create" : "cannot open", path, errno);
+    struct stat st {};
+    if (how == Open::existing && (::fstat(fd, &st) != 0 || S_ISREG(st.st_mode))) {
+      // It was not a regular file when the caller looked; writing into one without truncating it
+      // would leave its old tail behind.
+      ::close(fd);
+      throw std::runtime_error("cannot open " + path + ": it became a regular file");
+    }
   }
   std::unique_ptr<Sink> sink;
   if (o.gzip) {

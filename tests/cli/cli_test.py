@@ -224,6 +224,55 @@ with tempfile.TemporaryDirectory() as tmp:
     check("csv_injection.jsonl_unchanged", rc == 0 and recs[0]["row"]["name"] == '=HYPERLINK("http://evil.test","x")'
           and recs[0]["row"]["=cmd"] == "+1", (rc, err, recs))
 
+# --- output files: never through a planted symlink, not world-readable, never over the input -----
+old_umask = os.umask(0o022)
+with tempfile.TemporaryDirectory() as tmp:
+    src = os.path.join(tmp, "in.csv")
+    with open(src, "w") as f:
+        f.write("email\na@gmail.com\n")
+    out = os.path.join(tmp, "out.csv")
+    victim = os.path.join(tmp, "victim")
+    with open(victim, "w") as f:
+        f.write("precious\n")
+    os.symlink(victim, out + ".partial")
+    rc, _, err = run(["verify", "--input", src, "--output", out, "--quiet"])
+    check("partial.symlink_refused", rc == 3 and b"symbolic link" in err and b"out.csv.partial" in err, (rc, err))
+    check("partial.symlink_target_unchanged", open(victim).read() == "precious\n", open(victim).read())
+    check("partial.symlink_kept_no_output", os.path.islink(out + ".partial") and not os.path.exists(out),
+          os.listdir(tmp))
+    os.unlink(out + ".partial")
+    # A stale .partial of ours (a crashed run's) is replaced.
+    with open(out + ".partial", "w") as f:
+        f.write("stale\n")
+    rc, _, err = run(["verify", "--input", src, "--output", out, "--quiet", "--split", os.path.join(tmp, "split")])
+    check("partial.stale_replaced", rc == 0 and not os.path.exists(out + ".partial")
+          and open(out).read().startswith("email,normalized"), (rc, err))
+    mode = lambda p: os.stat(p).st_mode & 0o7777  # noqa: E731
+    check("mode.output_0640", mode(out) == 0o640, oct(mode(out)))
+    check("mode.split_0640", mode(os.path.join(tmp, "split", "valid.csv")) == 0o640,
+          oct(mode(os.path.join(tmp, "split", "valid.csv"))))
+    # --state and --cache (network levels): DNS goes to a closed loopback port, answers fail fast.
+    state, cache = os.path.join(tmp, "run.state"), os.path.join(tmp, "run.cache")
+    rc, _, err = run(["verify", "--level", "dns", "--dns-server", "127.0.0.1:9", "--dns-timeout", "50", "--input", src,
+                      "--output", os.path.join(tmp, "dns.csv"), "--state", state, "--cache", cache, "--quiet"])
+    check("mode.state_cache_0640", rc == 0 and mode(state) == 0o640 and mode(cache) == 0o640,
+          (rc, err, os.path.exists(state) and oct(mode(state)), os.path.exists(cache) and oct(mode(cache))))
+    # --output (or another file the run writes) is the input: refused before anything is written.
+    os.link(src, os.path.join(tmp, "hard.csv"))
+    os.symlink(src, os.path.join(tmp, "soft.csv"))
+    before = open(src, "rb").read()
+    for name, args in [("same_path", ["--output", src]),
+                       ("other_spelling", ["--output", os.path.join(tmp, ".", "split", "..", "in.csv")]),
+                       ("hard_link", ["--output", os.path.join(tmp, "hard.csv")]),
+                       ("symlink", ["--output", os.path.join(tmp, "soft.csv")]),
+                       ("summary", ["--output", os.path.join(tmp, "o2.csv"), "--summary", src])]:
+        rc, _, err = run(["verify", "--input", src, "--quiet"] + args)
+        check(f"input_is_output.{name}", rc == 2 and b"is the --input file" in err, (rc, err))
+        check(f"input_is_output.{name}.unchanged", open(src, "rb").read() == before, "input changed")
+    check("input_is_output.nothing_written", not os.path.exists(os.path.join(tmp, "o2.csv"))
+          and not any(n.endswith(".partial") for n in os.listdir(tmp)), os.listdir(tmp))
+os.umask(old_umask)
+
 rc, out, _ = run(["verify", "--help"])
 check("help.level_default_smtp", b"{syntax,dns,smtp}=smtp" in out, out)
 rc, _, _ = run(["verify", "--format", "xml", "a@b.com"])

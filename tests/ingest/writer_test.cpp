@@ -5,6 +5,9 @@
 #include <boost/json.hpp>
 #include <zlib.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 
 #include "ingest/helpers.hpp"
@@ -535,11 +538,34 @@ TEST(WriterFile, OpenFailureNamesThePath) {
   }
 }
 
+// Open::create never follows a symbolic link and never replaces anything: a link planted where the
+// output goes (OUTPUT.partial) leaves its target as it was. The file's mode is 0640 less the umask.
+TEST(WriterFile, CreateIsExclusiveNeverFollowsALinkAndIsNotWorldReadable) {
+  test::TempDir dir;
+  test::write_file(dir.file("victim"), "precious\n");
+  ASSERT_EQ(::symlink(dir.file("victim").c_str(), dir.file("out.csv.partial").c_str()), 0);
+  OutputOptions oo;
+  oo.format = Format::csv;
+  EXPECT_THROW(Writer::open(dir.file("out.csv.partial"), oo, nullptr), std::runtime_error);
+  EXPECT_EQ(test::read_file(dir.file("victim")), "precious\n");
+  EXPECT_THROW(Writer::open(dir.file("victim"), oo, nullptr), std::runtime_error);  // exists: not truncated
+  EXPECT_EQ(test::read_file(dir.file("victim")), "precious\n");
+  const mode_t old = ::umask(022);
+  Writer::open(dir.file("new.csv"), oo, nullptr)->close();
+  ::umask(old);
+  struct stat st {};
+  ASSERT_EQ(::stat(dir.file("new.csv").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0640u);
+  // Existing: for FIFOs and devices only; a regular file is refused, not overwritten in place.
+  EXPECT_THROW(Writer::open(dir.file("victim"), oo, nullptr, Writer::Open::existing), std::runtime_error);
+  EXPECT_EQ(test::read_file(dir.file("victim")), "precious\n");
+}
+
 TEST(WriterFile, WriteFailureIsReportedByClose) {
   if (::access("/dev/full", W_OK) != 0) GTEST_SKIP() << "no /dev/full";
   OutputOptions oo;
   oo.format = Format::jsonl;
-  auto w = Writer::open("/dev/full", oo, nullptr);
+  auto w = Writer::open("/dev/full", oo, nullptr, Writer::Open::existing);
   Record rec;
   w->write(rec, test::verdict("a@gmail.com"), false);
   EXPECT_THROW(w->close(), std::runtime_error);
