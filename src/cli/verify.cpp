@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <string>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include <memory>
@@ -138,7 +139,17 @@ int verify(const VerifyOptions& o) {
   if (from_stdin) {
     LineReader reader(0, kMaxLine);
     LineReader::Line line;
-    while (reader.next(line)) run.one(line.text);
+    bool first = true;
+    while (reader.next(line)) {
+      // UTF-16/32 would give one garbage address per line (NULs between the letters): refused
+      // with the way out. --input - transcodes it (docs/bulk.md); this path reads lines as bytes.
+      if (std::exchange(first, false) && (line.text.starts_with("\xFF\xFE") || line.text.starts_with("\xFE\xFF") ||
+                                          line.text.starts_with(std::string_view("\0\0\xFE\xFF", 4))))
+        throw std::invalid_argument(
+            "standard input is UTF-16 or UTF-32 (it starts with that byte order mark): read it with --input - "
+            "(which converts it), or convert it first: iconv -f UTF-16 -t UTF-8");
+      run.one(line.text);
+    }
   } else {
     for (const std::string& a : o.addresses) run.one(a);
   }

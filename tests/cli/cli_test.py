@@ -273,6 +273,25 @@ with tempfile.TemporaryDirectory() as tmp:
           and not any(n.endswith(".partial") for n in os.listdir(tmp)), os.listdir(tmp))
 os.umask(old_umask)
 
+# --- UTF-16 input with a BOM is transcoded (docs/bulk.md) -----------------------------------------
+with tempfile.TemporaryDirectory() as tmp:
+    src = os.path.join(tmp, "in.csv")
+    with open(src, "wb") as f:
+        f.write("email,name\r\nj\u00f6rg@gmail.com,J\u00f6rg \U0001F600\r\n".encode("utf-16"))  # BOM + native order
+    out = os.path.join(tmp, "out.csv")
+    rc, _, err = run(["verify", "--input", src, "--output", out, "--quiet"])
+    rows = list(csv.reader(open(out, encoding="utf-8", newline="")))
+    check("utf16.transcoded", rc == 0 and rows[0][:2] == ["email", "name"]
+          and rows[1][:2] == ["j\u00f6rg@gmail.com", "J\u00f6rg \U0001F600"]
+          and rows[1][rows[0].index("status")] == "valid", (rc, err, rows))
+
+# The plain path reads lines as bytes: UTF-16 on standard input is refused with the way out.
+rc, out, err = run(["verify"], "a@gmail.com\n".encode("utf-16"))
+check("utf16.stdin_refused", rc == 2 and b"--input -" in err and b"iconv" in err and out == b"", (rc, out, err))
+rc, out, err = run(["verify", "--input", "-", "--output", "-", "--input-format", "txt", "--output-format", "jsonl"],
+                   "a@gmail.com\n".encode("utf-16"))
+check("utf16.stdin_input_transcoded", rc == 0 and records(out)[0]["email"] == "a@gmail.com", (rc, out, err))
+
 rc, out, _ = run(["verify", "--help"])
 check("help.level_default_smtp", b"{syntax,dns,smtp}=smtp" in out, out)
 rc, _, _ = run(["verify", "--format", "xml", "a@b.com"])
