@@ -191,6 +191,15 @@ with tempfile.TemporaryDirectory() as tmp:
     rc, out_, err = run(["verify", "--input", os.path.join(tmp, "missing.csv"), "--output", out])
     check("bulk.missing_input", rc == 3 and b"missing.csv" in err, (rc, err))
 
+# Issue 14: an SMTP session that ends without I/O (a quoted local part with a space is refused
+# before any connection is made) re-entered the SMTP stage's scheduler and crashed it
+# (use-after-free, SIGSEGV). An address literal at loopback needs no DNS; nothing is sent.
+for extra in ([], ["--rcpts-per-session", "1"]):
+    rc, out, err = run(["verify", "--level", "smtp", "--no-catch-all", "--allow-private-targets", "--smtp-port", "9"]
+                       + extra + ['"a b"@[127.0.0.1]', '"c d"@[127.0.0.1]', '"e f"@[127.0.0.1]'])
+    check("smtp.session_without_io" + "".join(extra), rc == 0 and
+          [r["reason"] for r in records(out)] == ["syntax.control_character"] * 3, (rc, out, err))
+
 # --- CSV formula injection (OWASP "CSV Injection"): neutralised by default, --csv-raw for programs ---
 # (From standard input: "-x@…" as an argument would be taken for an option.)
 rc, out, err = run(["verify", "--format", "csv"], b"=cmd@gmail.com\n-x@gmail.com\n")
