@@ -229,12 +229,38 @@ class Progress {
 
 // ---- files -----------------------------------------------------------------------------------
 // Output goes to PATH.partial and is renamed to PATH when complete, so a file at PATH is always a
-// finished output (a crash leaves only the .partial, which a resumed run rewrites).
+// finished output (a crash leaves only the .partial, which a resumed run rewrites from the start:
+// it never reopens one). The .partial is created new (Writer::Open::create: never through a
+// symbolic link planted there, mode 0640 less the umask).
 class OutputFile {
  public:
   OutputFile(const std::string& path, const ingest::OutputOptions& o, const ingest::Reader* in)
-      : path_(path), tmp_(direct(path) ? path : path + ".partial"), writer_(ingest::Writer::open(tmp_, o, in)) {}
+      : path_(path), tmp_(direct(path) ? path : path + ".partial") {
+    if (tmp_ != path_) remove_stale(tmp_);
+    writer_ = ingest::Writer::open(tmp_, o, in,
+                                   tmp_ == path_ ? ingest::Writer::Open::existing : ingest::Writer::Open::create);
+  }
   ingest::Writer& writer() { return *writer_; }
+  // A .partial left by a crashed or interrupted run is ours to replace: a regular file owned by
+  // this user. Anything else there (a symbolic link, a directory, another user's file) was not
+  // made by mailsift, so the run stops before writing rather than delete or follow it. Unlinking
+  // never follows a link, and the O_EXCL create after it fails if something appears meanwhile.
+  static void remove_stale(const std::string& tmp) {
+    struct stat st {};
+    if (::lstat(tmp.c_str(), &st) != 0) {
+      if (errno == ENOENT) return;
+      throw std::runtime_error("cannot check " + tmp + ": " + std::strerror(errno));
+    }
+    const char* why = S_ISLNK(st.st_mode)        ? "is a symbolic link (not followed)"
+                      : !S_ISREG(st.st_mode)     ? "is not a regular file"
+                      : st.st_uid != ::geteuid() ? "belongs to another user"
+                                                 : nullptr;
+    if (why != nullptr)
+      throw std::runtime_error(tmp + " " + why +
+                               "; mailsift writes its output there: remove it, or choose another --output");
+    if (::unlink(tmp.c_str()) != 0 && errno != ENOENT)
+      throw std::runtime_error("cannot remove the stale " + tmp + ": " + std::strerror(errno));
+  }
   // Standard output, /dev/null, a FIFO: written in place (there is nothing to rename).
   static bool direct(const std::string& path) {
     struct stat st{};
@@ -250,6 +276,31 @@ class OutputFile {
   std::string path_, tmp_;
   std::unique_ptr<ingest::Writer> writer_;
 };
+
+// Refuses a run that would write over its own input: --output (or its .partial), a --split file,
+// --summary, --state or --cache naming the input file, by the same path or another one (a hard
+// link, a symbolic link, another spelling): device and inode decide. The input would be truncated
+// while being read. Checked before anything is created.
+void refuse_writing_over_input(const VerifyOptions& o, const std::string& split_ext) {
+  struct stat in {};
+  if (o.input == "-" || ::stat(o.input.c_str(), &in) != 0 || !S_ISREG(in.st_mode)) return;
+  const auto check = [&](const std::string& option, const std::string& path) {
+    struct stat st {};
+    if (path.empty() || path == "-" || ::stat(path.c_str(), &st) != 0) return;
+    if (st.st_dev == in.st_dev && st.st_ino == in.st_ino)
+      throw std::invalid_argument(option + " " + path + " is the --input file " + o.input +
+                                  ": the run would overwrite what it reads; write the results elsewhere");
+  };
+  check("--output", o.output);
+  if (o.output != "-") check("--output", o.output + ".partial");
+  if (!o.split_dir.empty())
+    for (const char* s : {"valid", "invalid", "risky", "unknown"})
+      for (const char* suffix : {"", ".partial"})
+        check("--split", (std::filesystem::path(o.split_dir) / (s + split_ext + suffix)).string());
+  check("--summary", o.summary_file);
+  check("--state", o.state_file);
+  check("--cache", o.cache_file);
+}
 
 std::string dedupe_key(std::string_view email, bool canonical, address::Address& scratch) {
   if (address::parse(email, scratch) != Reason::well_formed) return "\x01" + std::string(email);  // never probed
@@ -310,7 +361,12 @@ int verify_bulk(const VerifyOptions& o) {
                          : k.format;
     if (!o.output_format.empty()) out_opt.format = *ingest::parse_format(o.output_format);
     if (out_opt.format == ingest::Format::txt) out_opt.format = ingest::Format::jsonl;  // a result needs columns
+    out_opt.cells = o.csv_raw ? render::CsvCells::raw : render::CsvCells::safe;
   }
+
+  const std::string split_ext =
+      std::string(out_opt.format == ingest::Format::csv ? ".csv" : ".jsonl") + (out_opt.gzip ? ".gz" : "");
+  refuse_writing_over_input(o, split_ext);
 
   Engine engine(o);
   const bool network = engine.network();
@@ -325,7 +381,6 @@ int verify_bulk(const VerifyOptions& o) {
   OutputFile out(o.output, out_opt, reader.get());
   std::array<std::unique_ptr<OutputFile>, 4> split;
   if (!o.split_dir.empty()) std::filesystem::create_directories(o.split_dir);
-  const std::string split_ext = std::string(out_opt.format == ingest::Format::csv ? ".csv" : ".jsonl") + (out_opt.gzip ? ".gz" : "");
 
   const Progress::Mode pm = o.quiet || o.progress == "none" ? Progress::Mode::none
                             : o.progress == "jsonl"          ? Progress::Mode::jsonl

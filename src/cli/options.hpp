@@ -54,6 +54,7 @@ struct VerifyOptions {
   std::string state_file;
   bool quiet = false;
   std::string progress = "auto";
+  bool csv_raw = false;  // CSV output (--output, --split, --format csv): no formula neutralisation
 };
 
 }  // namespace mailsift::cli

@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <string>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include <memory>
@@ -100,7 +101,9 @@ class Run {
         b += count_ == 0 ? "\n" : ",\n";
         render::append_json(r, b);
         break;
-      case render::Format::csv: render::append_csv(r, b); break;
+      case render::Format::csv:
+        render::append_csv(r, b, opt_.csv_raw ? render::CsvCells::raw : render::CsvCells::safe);
+        break;
       case render::Format::table: render::append_table(r, b); break;
     }
     ++count_;
@@ -136,7 +139,17 @@ int verify(const VerifyOptions& o) {
   if (from_stdin) {
     LineReader reader(0, kMaxLine);
     LineReader::Line line;
-    while (reader.next(line)) run.one(line.text);
+    bool first = true;
+    while (reader.next(line)) {
+      // UTF-16/32 would give one garbage address per line (NULs between the letters): refused
+      // with the way out. --input - transcodes it (docs/bulk.md); this path reads lines as bytes.
+      if (std::exchange(first, false) && (line.text.starts_with("\xFF\xFE") || line.text.starts_with("\xFE\xFF") ||
+                                          line.text.starts_with(std::string_view("\0\0\xFE\xFF", 4))))
+        throw std::invalid_argument(
+            "standard input is UTF-16 or UTF-32 (it starts with that byte order mark): read it with --input - "
+            "(which converts it), or convert it first: iconv -f UTF-16 -t UTF-8");
+      run.one(line.text);
+    }
   } else {
     for (const std::string& a : o.addresses) run.one(a);
   }
@@ -265,6 +278,9 @@ int run(int argc, char** argv) {
       ->capture_default_str();
   v->add_option("--format", o.format, "Output format: jsonl, json, csv or table (default: table on a terminal, else jsonl)")
       ->check(CLI::IsMember({"jsonl", "json", "csv", "table"}));
+  v->add_flag("--csv-raw", o.csv_raw,
+              "CSV output: write fields as they are, without the \"'\" that keeps spreadsheets from taking a field "
+              "starting with = + - @ for a formula");
   v->add_flag("--strict", o.strict, "Exit with status 1 unless every result is valid (for scripts checking one address)");
   server::ServeOptions so;
   CLI::App* serve = add_serve_command(app, so);

@@ -5,6 +5,8 @@
 #include <array>
 #include <cstdint>
 #include <cstring>
+#include <functional>
+#include <set>
 #include <string>
 
 namespace mailsift::dns {
@@ -72,6 +74,61 @@ std::string_view why4(std::uint32_t a) {
   return {};
 }
 
+// IPv6 forms that carry an IPv4 address. A connection to one ends at that IPv4 host: through a
+// NAT64 gateway (RFC 6052), a 6to4 relay (RFC 3056), a Teredo relay (RFC 4380), or the kernel's
+// own IPv4 stack for a mapped address on a dual-stack socket. So the IPv4 address's verdict is
+// theirs, reported as "<form>_<IPv4 code>" ("nat64_loopback", "6to4_private") to show both.
+constexpr std::string_view kForms[] = {"ipv4_mapped", "ipv4_compatible", "nat64", "6to4", "teredo"};
+
+// Every "<form>_<IPv4 code>", built once: unsafe_reason returns views that must outlive the call
+// (DomainDns keeps them), so they point into this set.
+const std::set<std::string, std::less<>> kEmbedded = [] {
+  std::set<std::string, std::less<>> s;
+  for (const std::string_view f : kForms)
+    for (const Range4& r : kV4) s.insert(std::string(f) + "_" + std::string(r.why));
+  return s;
+}();
+
+std::string_view embedded(std::string_view form, std::string_view why4) noexcept {
+  char key[64];
+  if (form.size() + 1 + why4.size() > sizeof key) return form;  // cannot happen: the codes are short
+  std::memcpy(key, form.data(), form.size());
+  key[form.size()] = '_';
+  std::memcpy(key + form.size() + 1, why4.data(), why4.size());
+  const auto it = kEmbedded.find(std::string_view(key, form.size() + 1 + why4.size()));
+  return it == kEmbedded.end() ? form : std::string_view(*it);
+}
+
+std::uint32_t v4_at(const unsigned char* a) {
+  return static_cast<std::uint32_t>(a[0]) << 24 | static_cast<std::uint32_t>(a[1]) << 16 |
+         static_cast<std::uint32_t>(a[2]) << 8 | static_cast<std::uint32_t>(a[3]);
+}
+
+constexpr Range6 kNat64{{0, 0x64, 0xFF, 0x9B}, 96, "nat64"};  // 64:ff9b::/96, RFC 6052 §2.1
+constexpr Range6 k6to4{{0x20, 0x02}, 16, "6to4"};             // 2002::/16, RFC 3056 §2
+constexpr Range6 kTeredo{{0x20, 0x01, 0, 0}, 32, "teredo"};   // 2001::/32, RFC 4380 §2.6
+
+// The verdict of the IPv4 address inside a tunnelling or translation form, or {} when `a` is none
+// of them or its IPv4 addresses are public (real networks reach the internet through NAT64).
+std::string_view why_tunnelled(const unsigned char* a) {
+  if (in6(a, kNat64)) {
+    const std::string_view w = why4(v4_at(a + 12));
+    return w.empty() ? w : embedded(kNat64.why, w);
+  }
+  if (in6(a, k6to4)) {
+    const std::string_view w = why4(v4_at(a + 2));
+    return w.empty() ? w : embedded(k6to4.why, w);
+  }
+  if (in6(a, kTeredo)) {
+    // Bits 32..63 are the Teredo server's IPv4 address; the last 32 bits the client's, inverted
+    // (RFC 4380 §4). A packet goes to both, so either one makes the address unsafe.
+    std::string_view w = why4(~v4_at(a + 12));
+    if (w.empty()) w = why4(v4_at(a + 4));
+    return w.empty() ? w : embedded(kTeredo.why, w);
+  }
+  return {};
+}
+
 }  // namespace
 
 std::string_view unsafe_reason(std::string_view ip) noexcept {
@@ -83,9 +140,17 @@ std::string_view unsafe_reason(std::string_view ip) noexcept {
   if (inet_pton(AF_INET, buf, &v4) == 1) return why4(ntohl(v4.s_addr));
   in6_addr v6{};
   if (inet_pton(AF_INET6, buf, &v6) == 1) {
-    for (const Range6& r : kV6)
-      if (in6(v6.s6_addr, r)) return r.why;
-    return {};
+    for (const Range6& r : kV6) {
+      if (!in6(v6.s6_addr, r)) continue;
+      // Mapped and compatible addresses never belong in DNS or in a mail address (RFC 4291
+      // §2.5.5): refused whatever they embed, with the embedded address's code when it has one.
+      if (r.why == kForms[0] || r.why == kForms[1]) {
+        const std::string_view w = why4(v4_at(v6.s6_addr + 12));
+        return w.empty() ? r.why : embedded(r.why, w);
+      }
+      return r.why;
+    }
+    return why_tunnelled(v6.s6_addr);
   }
   return "not_an_address";
 }

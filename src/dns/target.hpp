@@ -11,7 +11,10 @@ namespace mailsift::dns {
 
 /// Why `ip` (textual IPv4 or IPv6, as inet_pton takes it) must not be probed: a short stable code
 /// ("loopback", "private", "link_local", ...), or "" when it is a public unicast address.
-/// A string that is not an IP address gives "not_an_address".
+/// An IPv6 address that embeds an IPv4 one (NAT64, 6to4, Teredo, mapped, compatible) gets the
+/// embedded address's code behind its form's ("nat64_loopback", "6to4_private"): see target.cpp.
+/// A string that is not an IP address gives "not_an_address". The view stays valid for the
+/// program's lifetime.
 [[nodiscard]] std::string_view unsafe_reason(std::string_view ip) noexcept;
 
 /// The address inside an address-literal domain ("[192.0.2.1]" → "192.0.2.1",

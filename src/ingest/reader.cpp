@@ -325,11 +325,12 @@ std::unique_ptr<Reader> Reader::open(const std::string& path, const InputOptions
   const FileKind k = kind_of(path);
   const Format f = o.format.value_or(k.format);
   detail::check_common(o, f);
-  return detail::make(std::make_unique<detail::Input>(detail::open_source(path, k.gzip)), f, o);
+  return detail::make(std::make_unique<detail::Input>(detail::decode_unicode(detail::open_source(path, k.gzip))), f, o);
 }
 
 std::unique_ptr<Reader> Reader::from_memory(std::string data, Format f, const InputOptions& o) {
-  return detail::make(std::make_unique<detail::Input>(detail::memory_source(std::move(data))), f, o);
+  return detail::make(std::make_unique<detail::Input>(detail::decode_unicode(detail::memory_source(std::move(data)))),
+                      f, o);
 }
 
 }  // namespace mailsift::ingest

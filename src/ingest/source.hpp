@@ -22,6 +22,13 @@ class Source {
 /// PATH ("-" = standard input), through zlib when `gzip`. Throws std::runtime_error.
 std::unique_ptr<Source> open_source(const std::string& path, bool gzip);
 std::unique_ptr<Source> memory_source(std::string data);
+/// `src` as UTF-8. A UTF-16 or UTF-32 byte order mark (LE or BE) at its start makes the bytes after
+/// it transcoded to UTF-8 as they are read (streamed, in bounded memory); without one the bytes
+/// pass unchanged (a UTF-8 BOM included: the readers skip it). Text that is not well-formed in its
+/// encoding (an unpaired surrogate, a UTF-32 value past U+10FFFF, an odd trailing byte) becomes
+/// bytes that are not UTF-8 either (the surrogate's 3-byte form, 0xFF), so the record holding it
+/// is reported as syntax.invalid_utf8 rather than silently changed. docs/bulk.md.
+std::unique_ptr<Source> decode_unicode(std::unique_ptr<Source> src);
 
 /// A block buffer over a Source: [pos, end) are unread bytes. `fill` replaces the buffer's
 /// contents (callers copy out what they keep before asking for more), so memory is one block.

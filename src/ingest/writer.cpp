@@ -1,6 +1,7 @@
 #include "ingest/writer.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -135,8 +136,9 @@ char* write_bool(bool b, char* p) {
 
 // The first field of the output: a leading UTF-8 byte order mark would be taken for the file's
 // BOM and stripped by a reader, so such a field is quoted. Room: render::csv_field_bound(s.size()).
-char* write_first_field(std::string_view s, char* p, char delim) {
-  if (!s.starts_with("\xEF\xBB\xBF")) return render::write_csv_field(s, p, delim);
+// (A BOM is not a formula's start: such a field needs no "'".)
+char* write_first_field(std::string_view s, char* p, char delim, render::CsvCells cells) {
+  if (!s.starts_with("\xEF\xBB\xBF")) return render::write_csv_field(s, p, delim, cells);
   *p++ = '"';
   for (char c : s) {
     if (c == '"') *p++ = '"';
@@ -146,10 +148,10 @@ char* write_first_field(std::string_view s, char* p, char delim) {
   return p;
 }
 
-void append_first_field(std::string_view s, std::string& out, char delim) {
+void append_first_field(std::string_view s, std::string& out, char delim, render::CsvCells cells) {
   const std::size_t old = out.size();
   out.resize(old + render::csv_field_bound(s.size()));
-  char* end = write_first_field(s, out.data() + old, delim);
+  char* end = write_first_field(s, out.data() + old, delim, cells);
   out.resize(static_cast<std::size_t>(end - out.data()));
 }
 
@@ -161,14 +163,23 @@ void append_json_quoted(std::string_view s, std::string& out) {
 
 }  // namespace
 
-std::unique_ptr<Writer> Writer::open(const std::string& path, const OutputOptions& o, const Reader* input) {
+std::unique_ptr<Writer> Writer::open(const std::string& path, const OutputOptions& o, const Reader* input, Open how) {
   int fd = 1;
   const bool own = path != "-";
   if (own) {
+    const int flags =
+        how == Open::create ? O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC : O_WRONLY | O_NOCTTY | O_CLOEXEC;
     do {
-      fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+      fd = ::open(path.c_str(), flags, 0640);
     } while (fd < 0 && errno == EINTR);
-    if (fd < 0) fail("cannot open", path, errno);
+    if (fd < 0) fail(how == Open::create ? "cannot create" : "cannot open", path, errno);
+    struct stat st {};
+    if (how == Open::existing && (::fstat(fd, &st) != 0 || S_ISREG(st.st_mode))) {
+      // It was not a regular file when the caller looked; writing into one without truncating it
+      // would leave its old tail behind.
+      ::close(fd);
+      throw std::runtime_error("cannot open " + path + ": it became a regular file");
+    }
   }
   std::unique_ptr<Sink> sink;
   if (o.gzip) {
@@ -236,8 +247,10 @@ void Writer::write_header() {
     for (std::size_t i = 0; i < width_; ++i) {
       const std::string_view h = i < header_.size() ? std::string_view(header_[i]) : std::string_view{};
       if (i) buf_.push_back(delim_);
-      if (i == 0) append_first_field(h, buf_, delim_);
-      else render::append_csv_field(h, buf_, delim_);
+      if (i == 0)
+        append_first_field(h, buf_, delim_, o_.cells);
+      else
+        render::append_csv_field(h, buf_, delim_, o_.cells);
     }
     for (const std::string& n : result_names_) {
       buf_.push_back(delim_);
@@ -277,30 +290,32 @@ void Writer::write_csv(const Record& in, const Result& r, bool duplicate) {
     buf_.resize(old + bound);
     char* p = buf_.data() + old;
     for (std::size_t i = 0; i < width_; ++i) {
-      if (i == 0 && !wrote_row_ && header_.empty() && n > 0) p = write_first_field(in.fields[0], p, delim_);
-      else if (i < n) p = render::write_csv_field(in.fields[i], p, delim_);
+      if (i == 0 && !wrote_row_ && header_.empty() && n > 0)
+        p = write_first_field(in.fields[0], p, delim_, o_.cells);
+      else if (i < n)
+        p = render::write_csv_field(in.fields[i], p, delim_, o_.cells);
       *p++ = delim_;
     }
     wrote_row_ = true;
-    p = render::write_csv_result(r, p, delim_);
+    p = render::write_csv_result(r, p, delim_, o_.cells);
     *p++ = delim_;
     p = write_bool(duplicate, p);
     for (std::size_t i = width_; i < n; ++i) {
       *p++ = delim_;
-      p = render::write_csv_field(in.fields[i], p, delim_);
+      p = render::write_csv_field(in.fields[i], p, delim_, o_.cells);
     }
     *p++ = '\n';
     buf_.resize(static_cast<std::size_t>(p - buf_.data()));
     return;
   }
-  render::append_csv_field(r.email, buf_);  // after the header: never the file's first bytes
+  render::append_csv_field(r.email, buf_, ',', o_.cells);  // after the header: never the file's first bytes
   buf_.push_back(',');
-  render::append_csv_result(r, buf_);
+  render::append_csv_result(r, buf_, ',', o_.cells);
   buf_.push_back(',');
   append_bool(duplicate, buf_);
   if (in_format_ == Format::jsonl) {
     buf_.push_back(',');
-    render::append_csv_field(in.json, buf_);
+    render::append_csv_field(in.json, buf_, ',', o_.cells);
   }
   buf_.push_back('\n');
 }

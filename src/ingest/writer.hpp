@@ -1,12 +1,14 @@
 #pragma once
 // Streaming writers for bulk output files (docs/bulk.md): every input record gives exactly one
 // output row, in the order written, with all of its input data kept and the result appended.
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "ingest/format.hpp"
 #include "ingest/reader.hpp"
+#include "verdict/render.hpp"
 #include "verdict/result.hpp"
 
 namespace mailsift::ingest {
@@ -14,15 +16,30 @@ namespace mailsift::ingest {
 struct OutputOptions {
   Format format = Format::txt;  // txt = the human-readable table (as `--format table`)
   bool gzip = false;
+  // CSV output: every field, the input's included, neutralised against spreadsheet formulas
+  // (render::CsvCells); --csv-raw gives raw.
+  render::CsvCells cells = render::CsvCells::safe;
 };
 
 class Writer {
  public:
-  /// Creates or truncates PATH ("-" = standard output). `input` (may be null: TXT input) tells the
+  /// How open() gets a PATH other than "-".
+  enum class Open : std::uint8_t {
+    // A new regular file; fails (EEXIST) when anything is at PATH, a symbolic link included, which
+    // is never followed (O_CREAT|O_EXCL|O_NOFOLLOW): a link planted at OUTPUT.partial cannot make
+    // us overwrite its target. Mode 0640 less the umask: results hold addresses, so not readable
+    // by every local user.
+    create,
+    // A file that exists and is not a regular file (a FIFO, /dev/null, a terminal): written as it
+    // is, never created nor truncated; a regular file there is refused.
+    existing,
+  };
+  /// Opens PATH ("-" = standard output) as `how` says. `input` (may be null: TXT input) tells the
   /// layout: its format, CSV header, delimiter, width and email column; the Writer copies what it
   /// needs. A CSV or table header is written at once. Throws std::runtime_error (with the path and
   /// errno text).
-  static std::unique_ptr<Writer> open(const std::string& path, const OutputOptions& o, const Reader* input);
+  static std::unique_ptr<Writer> open(const std::string& path, const OutputOptions& o, const Reader* input,
+                                      Open how = Open::create);
   /// The same into a string (tests, fuzzing); `o.gzip` is ignored. `out` must outlive the Writer.
   static std::unique_ptr<Writer> to_string(std::string& out, const OutputOptions& o, const Reader* input);
 

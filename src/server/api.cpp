@@ -454,6 +454,14 @@ Reply Api::job_results(const store::JobRecord& job, const std::string& query) {
     else if (f->second != "jsonl")
       throw BadRequest{400, "bad_parameter", "format must be csv or jsonl"};
   }
+  // CSV cells neutralised against spreadsheet formulas unless raw=true (render::CsvCells).
+  render::CsvCells cells = render::CsvCells::safe;
+  if (auto f = p.find("raw"); f != p.end()) {
+    if (f->second == "true")
+      cells = render::CsvCells::raw;
+    else if (f->second != "false")
+      throw BadRequest{400, "bad_parameter", "raw must be true or false"};
+  }
   Reply r;
   r.content_type = csv ? "text/csv; charset=utf-8" : "application/x-ndjson";
   r.headers.emplace_back("X-Job-State", job.state);
@@ -466,7 +474,7 @@ Reply Api::job_results(const store::JobRecord& job, const std::string& query) {
   };
   auto cur = std::make_shared<Cursor>();
   cur->header = csv;
-  r.stream = [this, cur, csv, id = job.id](std::string& out) {
+  r.stream = [this, cur, csv, cells, id = job.id](std::string& out) {
     if (cur->header) {
       out += "position,";
       render::append_csv_header(out);
@@ -481,7 +489,7 @@ Reply Api::job_results(const store::JobRecord& job, const std::string& query) {
                                                 if (csv) {
                                                   out += std::to_string(pos);
                                                   out.push_back(',');
-                                                  render::append_csv(res, out);
+                                                  render::append_csv(res, out, cells);
                                                 } else {
                                                   out += "{\"position\":" + std::to_string(pos) + ",";
                                                   const std::size_t at = out.size();

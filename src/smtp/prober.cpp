@@ -59,6 +59,14 @@ struct Prober::DomainQueue {
   // unknown: the first test was inconclusive, e.g. greylisted).
   bool testing = false;
   bool tested = false;
+  // pump() is running for this queue. A session that needs no I/O (every recipient refused before
+  // a command is sent, no catch-all test) runs to its end inside co_spawn, since co_spawn
+  // dispatches: first_session_done then calls pump() again from within pump(). The inner call
+  // returns at once (the outer loop sees the freed place when it checks its condition again), and
+  // only the outer call may erase the queue, whose reference it holds. Without this the inner call
+  // erased the queue under the outer loop (use-after-free, issue 14), and a domain's sessions
+  // without I/O nested one call deeper each.
+  bool pumping = false;
 };
 
 Prober::Prober(asio::io_context& io, ProbeOptions probe, PolitenessOptions polite, RetryOptions retry,
@@ -104,6 +112,8 @@ void Prober::pump(const std::string& domain) {
   const auto it = queues_.find(domain);
   if (it == queues_.end()) return;
   DomainQueue& q = *it->second;
+  if (q.pumping) return;  // re-entered from a session that ended inside co_spawn: see DomainQueue
+  q.pumping = true;
   const std::size_t per = std::max<std::size_t>(1, ctx_.options().max_rcpts);
   while (!q.waiting.empty() && !q.testing && q.running < domain_sessions_) {
     const bool test = ctx_.options().catch_all && !known_catch_all(domain);
@@ -118,7 +128,10 @@ void Prober::pump(const std::string& domain) {
     ++q.running;
     asio::co_spawn(io_, chunk_job(domain, targets_of(*q.dns), std::move(items), test), rethrow);
   }
-  if (q.waiting.empty() && q.running == 0) queues_.erase(it);
+  q.pumping = false;
+  // Found again rather than through `it`: only probe() inserts (never from inside a session), but
+  // an iterator need not survive what ran inside co_spawn; `q` itself is stable (unique_ptr).
+  if (q.waiting.empty() && q.running == 0) queues_.erase(queues_.find(domain));
 }
 
 void Prober::first_session_done(const std::string& domain, bool tested) {

@@ -1,6 +1,8 @@
 #include "store/sqlite.hpp"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <stdexcept>
@@ -20,9 +22,24 @@ std::string quoted(const std::string& label, const std::string& path) {
   return s;
 }
 
+// SQLite creates a new database file with mode 0644 less the umask, readable by every local user,
+// and gives its -wal and -shm files the same mode. Ours hold addresses: a new file is created here
+// first, 0640 less the umask, and SQLite opens it (an empty file is a new, empty database).
+// Exclusive and without following a symbolic link: an existing file or link is left to SQLite,
+// and any error (no such directory, no permission) is SQLite's to report, with its own message.
+void create_private(const std::string& path) {
+  if (path.empty() || path == ":memory:" || path.starts_with("file:")) return;
+  int fd = -1;
+  do {
+    fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
+  } while (fd < 0 && errno == EINTR);
+  if (fd >= 0) ::close(fd);
+}
+
 }  // namespace
 
 Db::Db(std::string label, std::string path) : label_(std::move(label)), path_(std::move(path)) {
+  create_private(path_);
   const int rc =
       sqlite3_open_v2(path_.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {

@@ -121,9 +121,20 @@ void shrink_to(std::string& out, const char* end) { out.resize(static_cast<std::
 
 }  // namespace
 
-char* write_csv_field(std::string_view s, char* p, char delimiter) noexcept {
-  if (!csv_needs_quotes(s, delimiter)) return put(p, s);
+namespace {
+// OWASP's list: what a spreadsheet takes for the start of a formula (render.hpp, CsvCells).
+bool formula_like(std::string_view s) noexcept {
+  if (s.empty()) return false;
+  const char c = s.front();
+  return c == '=' || c == '+' || c == '-' || c == '@' || c == '\t' || c == '\r';
+}
+}  // namespace
+
+char* write_csv_field(std::string_view s, char* p, char delimiter, CsvCells cells) noexcept {
+  const bool neutralise = cells == CsvCells::safe && formula_like(s);
+  if (!neutralise && !csv_needs_quotes(s, delimiter)) return put(p, s);
   *p++ = '"';
+  if (neutralise) *p++ = '\'';  // the one byte csv_field_bound allows beyond quoting
   for (;;) {
     const auto* q = static_cast<const char*>(std::memchr(s.data(), '"', s.size()));
     if (q == nullptr) break;
@@ -137,8 +148,8 @@ char* write_csv_field(std::string_view s, char* p, char delimiter) noexcept {
   return p;
 }
 
-void append_csv_field(std::string_view s, std::string& out, char delimiter) {
-  shrink_to(out, write_csv_field(s, grow(out, csv_field_bound(s.size())), delimiter));
+void append_csv_field(std::string_view s, std::string& out, char delimiter, CsvCells cells) {
+  shrink_to(out, write_csv_field(s, grow(out, csv_field_bound(s.size())), delimiter, cells));
 }
 
 namespace {
@@ -545,31 +556,32 @@ void append_csv_header(std::string& out) {
   out.push_back('\n');
 }
 
-void append_csv(const Result& r, std::string& out) {
-  append_csv_field(r.email, out);
+void append_csv(const Result& r, std::string& out, CsvCells cells) {
+  append_csv_field(r.email, out, ',', cells);
   out.push_back(',');
-  append_csv_result(r, out);
+  append_csv_result(r, out, ',', cells);
   out.push_back('\n');
 }
 
 std::size_t csv_result_bound(const Result& r) noexcept {
   // normalized, canonical (never longer than normalized), domain, registrable domain and the
-  // suggestion (local part, '@', domain) may each double when quoted; the rest is short and fixed:
-  // status, reason code, score, 9 booleans or empties, checks, 17 delimiters.
+  // suggestion (local part, '@', domain) may each double when quoted, plus two quotes and a "'"
+  // (CsvCells::safe); the rest is short and fixed: status, reason code, score, 9 booleans or
+  // empties, checks, 17 delimiters.
   const std::size_t variable = 2 * r.address.normalized().size() + r.address.domain().size() +
                                r.registrable_domain().size() + r.address.local().size() + 1 +
                                r.suggested_domain().size();
-  return 2 * variable + 5 * 2 + code(r.reason).size() + 256;
+  return 2 * variable + 5 * 3 + code(r.reason).size() + 256;
 }
 
-char* write_csv_result(const Result& r, char* p, char d) {
+char* write_csv_result(const Result& r, char* p, char d, CsvCells cells) {
   thread_local std::string tmp;
   if (r.parsed) {
-    p = write_csv_field(r.address.normalized(), p, d);
+    p = write_csv_field(r.address.normalized(), p, d, cells);
     *p++ = d;
     tmp.clear();
     address::append_canonical(r.address, tmp);
-    p = write_csv_field(tmp, p, d);
+    p = write_csv_field(tmp, p, d, cells);
   } else {
     *p++ = d;
   }
@@ -580,9 +592,9 @@ char* write_csv_result(const Result& r, char* p, char d) {
   *p++ = d;
   p = put_score(p, r.score);
   *p++ = d;
-  if (r.parsed) p = write_csv_field(r.address.domain(), p, d);
+  if (r.parsed) p = write_csv_field(r.address.domain(), p, d, cells);
   *p++ = d;
-  p = write_csv_field(r.registrable_domain(), p, d);
+  p = write_csv_field(r.registrable_domain(), p, d, cells);
   for (const FlagName& f : kBoolFlags) {
     *p++ = d;
     p = put_bool(p, r.flags.*f.member);
@@ -593,7 +605,7 @@ char* write_csv_result(const Result& r, char* p, char d) {
   if (r.parsed && !r.suggested_domain().empty()) {
     tmp.clear();
     append_suggestion(r, tmp);
-    p = write_csv_field(tmp, p, d);
+    p = write_csv_field(tmp, p, d, cells);
   }
   *p++ = d;
   char checks[32];
@@ -604,11 +616,11 @@ char* write_csv_result(const Result& r, char* p, char d) {
     std::memcpy(checks + n, label.data(), label.size());
     n += label.size();
   }
-  return write_csv_field(std::string_view(checks, n), p, d);
+  return write_csv_field(std::string_view(checks, n), p, d, cells);
 }
 
-void append_csv_result(const Result& r, std::string& out, char d) {
-  shrink_to(out, write_csv_result(r, grow(out, csv_result_bound(r)), d));
+void append_csv_result(const Result& r, std::string& out, char d, CsvCells cells) {
+  shrink_to(out, write_csv_result(r, grow(out, csv_result_bound(r)), d, cells));
 }
 
 namespace {

@@ -191,6 +191,116 @@ with tempfile.TemporaryDirectory() as tmp:
     rc, out_, err = run(["verify", "--input", os.path.join(tmp, "missing.csv"), "--output", out])
     check("bulk.missing_input", rc == 3 and b"missing.csv" in err, (rc, err))
 
+# Issue 14: an SMTP session that ends without I/O (a quoted local part with a space is refused
+# before any connection is made) re-entered the SMTP stage's scheduler and crashed it
+# (use-after-free, SIGSEGV). An address literal at loopback needs no DNS; nothing is sent.
+for extra in ([], ["--rcpts-per-session", "1"]):
+    rc, out, err = run(["verify", "--level", "smtp", "--no-catch-all", "--allow-private-targets", "--smtp-port", "9"]
+                       + extra + ['"a b"@[127.0.0.1]', '"c d"@[127.0.0.1]', '"e f"@[127.0.0.1]'])
+    check("smtp.session_without_io" + "".join(extra), rc == 0 and
+          [r["reason"] for r in records(out)] == ["syntax.control_character"] * 3, (rc, out, err))
+
+# --- CSV formula injection (OWASP "CSV Injection"): neutralised by default, --csv-raw for programs ---
+# (From standard input: "-x@…" as an argument would be taken for an option.)
+rc, out, err = run(["verify", "--format", "csv"], b"=cmd@gmail.com\n-x@gmail.com\n")
+lines = out.decode().splitlines()
+check("csv_injection.stdout", rc == 0 and len(lines) == 3
+      and lines[1].startswith("\"'=cmd@gmail.com\",\"'=cmd@gmail.com\",\"'=cmd@gmail.com\",valid,")
+      and lines[2].startswith("\"'-x@gmail.com\",\"'-x@gmail.com\",\"'-x@gmail.com\",valid,"), (rc, out, err))
+rc, out, err = run(["verify", "--format", "csv", "--csv-raw"], b"=cmd@gmail.com\n")
+check("csv_injection.stdout_raw", rc == 0 and out.decode().splitlines()[1].startswith(
+    "=cmd@gmail.com,=cmd@gmail.com,=cmd@gmail.com,valid,"), (rc, out, err))
+with tempfile.TemporaryDirectory() as tmp:
+    src = os.path.join(tmp, "in.csv")
+    with open(src, "wb") as f:
+        f.write(b'name,email,=cmd\n"=HYPERLINK(""http://evil.test"",""x"")",@a@gmail.com,+1\n'
+                b'\t-2,ok@gmail.com,-3\n')
+    for raw in (False, True):
+        out = os.path.join(tmp, "raw.csv" if raw else "safe.csv")
+        rc, _, err = run(["verify", "--input", src, "--output", out, "--quiet"] + (["--csv-raw"] if raw else []))
+        rows = open(out, "rb").read().decode().split("\n")[:3]
+        if raw:
+            want = ['name,email,=cmd,', '"=HYPERLINK(""http://evil.test"",""x"")",@a@gmail.com,+1,',
+                    '\t-2,ok@gmail.com,-3,']
+        else:
+            want = ["name,email,\"'=cmd\",", "\"'=HYPERLINK(\"\"http://evil.test\"\",\"\"x\"\")\",\"'@a@gmail.com\",\"'+1\",",
+                    "\"'\t-2\",ok@gmail.com,\"'-3\","]
+        check(f"csv_injection.bulk{'.raw' if raw else ''}", rc == 0 and len(rows) == 3
+              and all(r.startswith(w) for r, w in zip(rows, want)), (rc, err, rows))
+    out = os.path.join(tmp, "out.jsonl")
+    rc, _, err = run(["verify", "--input", src, "--output", out, "--quiet"])
+    recs = [json.loads(l) for l in open(out)]
+    check("csv_injection.jsonl_unchanged", rc == 0 and recs[0]["row"]["name"] == '=HYPERLINK("http://evil.test","x")'
+          and recs[0]["row"]["=cmd"] == "+1", (rc, err, recs))
+
+# --- output files: never through a planted symlink, not world-readable, never over the input -----
+old_umask = os.umask(0o022)
+with tempfile.TemporaryDirectory() as tmp:
+    src = os.path.join(tmp, "in.csv")
+    with open(src, "w") as f:
+        f.write("email\na@gmail.com\n")
+    out = os.path.join(tmp, "out.csv")
+    victim = os.path.join(tmp, "victim")
+    with open(victim, "w") as f:
+        f.write("precious\n")
+    os.symlink(victim, out + ".partial")
+    rc, _, err = run(["verify", "--input", src, "--output", out, "--quiet"])
+    check("partial.symlink_refused", rc == 3 and b"symbolic link" in err and b"out.csv.partial" in err, (rc, err))
+    check("partial.symlink_target_unchanged", open(victim).read() == "precious\n", open(victim).read())
+    check("partial.symlink_kept_no_output", os.path.islink(out + ".partial") and not os.path.exists(out),
+          os.listdir(tmp))
+    os.unlink(out + ".partial")
+    # A stale .partial of ours (a crashed run's) is replaced.
+    with open(out + ".partial", "w") as f:
+        f.write("stale\n")
+    rc, _, err = run(["verify", "--input", src, "--output", out, "--quiet", "--split", os.path.join(tmp, "split")])
+    check("partial.stale_replaced", rc == 0 and not os.path.exists(out + ".partial")
+          and open(out).read().startswith("email,normalized"), (rc, err))
+    mode = lambda p: os.stat(p).st_mode & 0o7777  # noqa: E731
+    check("mode.output_0640", mode(out) == 0o640, oct(mode(out)))
+    check("mode.split_0640", mode(os.path.join(tmp, "split", "valid.csv")) == 0o640,
+          oct(mode(os.path.join(tmp, "split", "valid.csv"))))
+    # --state and --cache (network levels): DNS goes to a closed loopback port, answers fail fast.
+    state, cache = os.path.join(tmp, "run.state"), os.path.join(tmp, "run.cache")
+    rc, _, err = run(["verify", "--level", "dns", "--dns-server", "127.0.0.1:9", "--dns-timeout", "50", "--input", src,
+                      "--output", os.path.join(tmp, "dns.csv"), "--state", state, "--cache", cache, "--quiet"])
+    check("mode.state_cache_0640", rc == 0 and mode(state) == 0o640 and mode(cache) == 0o640,
+          (rc, err, os.path.exists(state) and oct(mode(state)), os.path.exists(cache) and oct(mode(cache))))
+    # --output (or another file the run writes) is the input: refused before anything is written.
+    os.link(src, os.path.join(tmp, "hard.csv"))
+    os.symlink(src, os.path.join(tmp, "soft.csv"))
+    before = open(src, "rb").read()
+    for name, args in [("same_path", ["--output", src]),
+                       ("other_spelling", ["--output", os.path.join(tmp, ".", "split", "..", "in.csv")]),
+                       ("hard_link", ["--output", os.path.join(tmp, "hard.csv")]),
+                       ("symlink", ["--output", os.path.join(tmp, "soft.csv")]),
+                       ("summary", ["--output", os.path.join(tmp, "o2.csv"), "--summary", src])]:
+        rc, _, err = run(["verify", "--input", src, "--quiet"] + args)
+        check(f"input_is_output.{name}", rc == 2 and b"is the --input file" in err, (rc, err))
+        check(f"input_is_output.{name}.unchanged", open(src, "rb").read() == before, "input changed")
+    check("input_is_output.nothing_written", not os.path.exists(os.path.join(tmp, "o2.csv"))
+          and not any(n.endswith(".partial") for n in os.listdir(tmp)), os.listdir(tmp))
+os.umask(old_umask)
+
+# --- UTF-16 input with a BOM is transcoded (docs/bulk.md) -----------------------------------------
+with tempfile.TemporaryDirectory() as tmp:
+    src = os.path.join(tmp, "in.csv")
+    with open(src, "wb") as f:
+        f.write("email,name\r\nj\u00f6rg@gmail.com,J\u00f6rg \U0001F600\r\n".encode("utf-16"))  # BOM + native order
+    out = os.path.join(tmp, "out.csv")
+    rc, _, err = run(["verify", "--input", src, "--output", out, "--quiet"])
+    rows = list(csv.reader(open(out, encoding="utf-8", newline="")))
+    check("utf16.transcoded", rc == 0 and rows[0][:2] == ["email", "name"]
+          and rows[1][:2] == ["j\u00f6rg@gmail.com", "J\u00f6rg \U0001F600"]
+          and rows[1][rows[0].index("status")] == "valid", (rc, err, rows))
+
+# The plain path reads lines as bytes: UTF-16 on standard input is refused with the way out.
+rc, out, err = run(["verify"], "a@gmail.com\n".encode("utf-16"))
+check("utf16.stdin_refused", rc == 2 and b"--input -" in err and b"iconv" in err and out == b"", (rc, out, err))
+rc, out, err = run(["verify", "--input", "-", "--output", "-", "--input-format", "txt", "--output-format", "jsonl"],
+                   "a@gmail.com\n".encode("utf-16"))
+check("utf16.stdin_input_transcoded", rc == 0 and records(out)[0]["email"] == "a@gmail.com", (rc, out, err))
+
 rc, out, _ = run(["verify", "--help"])
 check("help.level_default_smtp", b"{syntax,dns,smtp}=smtp" in out, out)
 rc, _, _ = run(["verify", "--format", "xml", "a@b.com"])
@@ -207,7 +317,7 @@ readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
 for opt in ["--level", "--format", "--disposable-file", "--disposable-domain", "--allow-file", "--allow-domain",
             "--free-file", "--role-file", "--extended-disposable", "--no-builtin-lists", "--strict",
             "--dns-server", "--dns-timeout", "--dns-concurrency", "--allow-private-targets", "--domain-blocklist",
-            "--dns-stats"]:
+            "--dns-stats", "--csv-raw"]:
     check(f"readme.{opt}", opt in readme and opt.encode() in out, opt)
 
 sys.exit(check.summary())

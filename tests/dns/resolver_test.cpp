@@ -270,6 +270,34 @@ TEST_F(DnsTest, UnsafeTargetsRefusedUnlessAllowed) {
   EXPECT_EQ(strict.literal("[IPv6:2001:4860::8888]")->reason, Reason::mx_found);
 }
 
+// IPv6 forms that carry an IPv4 address (NAT64, 6to4, Teredo, mapped) get that address's verdict,
+// in MX answers and in address literals alike (issue 14).
+TEST_F(DnsTest, EmbeddedIpv4DecidesForNat64And6to4Targets) {
+  fake.set("evil6.test", kMx, Reply{0, {MX(10, "mx.evil6.test")}});
+  fake.set("mx.evil6.test", kA, Reply{0, {}});
+  fake.set("mx.evil6.test", kAaaa, Reply{0, {AAAA("64:ff9b::7f00:1"), AAAA("2002:7f00:1::1")}});
+  fake.set("nat64.test", kMx, Reply{0, {MX(10, "mx.nat64.test")}});
+  fake.set("mx.nat64.test", kA, Reply{0, {}});
+  fake.set("mx.nat64.test", kAaaa, Reply{0, {AAAA("64:ff9b::808:808")}});
+  auto r = resolver();
+  MailLookup strict(*r, {});
+  auto d = mail(strict, "evil6.test");
+  EXPECT_EQ(d->reason, Reason::unsafe_target);
+  ASSERT_EQ(d->mx[0].refused.size(), 2u);
+  EXPECT_EQ(d->mx[0].refused[0].why, "nat64_loopback");
+  EXPECT_EQ(d->mx[0].refused[1].why, "6to4_loopback");
+  EXPECT_TRUE(d->mx[0].addresses.empty());
+  auto ok = mail(strict, "nat64.test");
+  EXPECT_EQ(ok->reason, Reason::mx_found);
+  EXPECT_EQ(ok->mx[0].addresses, std::vector<std::string>{"64:ff9b::808:808"});
+  for (const char* lit : {"[IPv6:64:ff9b::7f00:1]", "[IPv6:2002:7f00:1::1]", "[IPv6:::ffff:127.0.0.1]",
+                          "[IPv6:2001:0:4136:e378:8000:63bf:80ff:fffe]"}) {
+    EXPECT_EQ(strict.literal(lit)->reason, Reason::unsafe_target) << lit;
+  }
+  EXPECT_EQ(strict.literal("[IPv6:64:ff9b::7f00:1]")->mx[0].refused[0].why, "nat64_loopback");
+  EXPECT_EQ(strict.literal("[IPv6:64:ff9b::808:808]")->reason, Reason::mx_found);
+}
+
 TEST_F(DnsTest, SpfDmarcAndProviderGathered) {
   fake.set("corp.test", kMx, Reply{0, {MX(1, "aspmx.l.google.com")}});
   fake.set("aspmx.l.google.com", kA, Reply{0, {A("142.250.1.27")}});

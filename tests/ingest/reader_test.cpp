@@ -230,6 +230,143 @@ TEST(ReaderOpen, TruncatedGzipIsAnIoError) {
       std::runtime_error);
 }
 
+// --- UTF-16 / UTF-32 input with a byte order mark: transcoded to UTF-8 as it is read ------------
+
+// Real UTF-16 / UTF-32 code units (the compiler's u"" / U"" literals) as bytes, with the BOM.
+std::string utf16(std::u16string_view s, bool big_endian) {
+  std::string b = big_endian ? "\xFE\xFF" : "\xFF\xFE";
+  for (const char16_t c : s) {
+    const auto hi = static_cast<char>(c >> 8), lo = static_cast<char>(c & 0xFF);
+    b += big_endian ? std::string{hi, lo} : std::string{lo, hi};
+  }
+  return b;
+}
+std::string utf32(std::u32string_view s, bool big_endian) {
+  std::string b = big_endian ? std::string("\0\0\xFE\xFF", 4) : std::string("\xFF\xFE\0\0", 4);
+  for (const char32_t c : s)
+    for (int i = 0; i < 4; ++i) b.push_back(static_cast<char>(c >> (8 * (big_endian ? 3 - i : i))));
+  return b;
+}
+
+TEST(UnicodeInput, Utf16CsvWithBomIsTranscoded) {
+  // What Excel's "Unicode Text" and PowerShell's Out-File write: exact bytes, little-endian.
+  const std::string le(
+      "\xFF\xFE"
+      "e\0m\0a\0i\0l\0,\0n\0\xE9\0\r\0\n\0"
+      "a\0@\0x\0.\0c\0o\0m\0,\0=\xD8\0\xDE\r\0\n\0",
+      46);
+  const std::string be = utf16(u"email,n\u00e9\r\na@x.com,\U0001F600\r\n", true);
+  ASSERT_EQ(le, utf16(u"email,n\u00e9\r\na@x.com,\U0001F600\r\n", false));
+  for (const std::string& bytes : {le, be}) {
+    auto r = Reader::from_memory(bytes, Format::csv, {});
+    EXPECT_EQ(r->header(), (V{"email", "n\xC3\xA9"}));
+    const auto recs = test::read_all(*r);
+    ASSERT_EQ(recs.size(), 1u);
+    EXPECT_EQ(recs[0].email, "a@x.com");
+    EXPECT_EQ(recs[0].fields, (V{"a@x.com", "\xF0\x9F\x98\x80"}));  // a surrogate pair: U+1F600
+    EXPECT_EQ(recs[0].error, "");
+  }
+}
+
+TEST(UnicodeInput, FilesGzipAndUtf32) {
+  test::TempDir dir;
+  const std::u16string lines16 = u"j\u00f6rg@b\u00fccher.de\nplain@x.com\n";
+  const std::u32string lines32 = U"j\u00f6rg@b\u00fccher.de\nplain@x.com\n";
+  const V want = {
+      "j\xC3\xB6rg@b\xC3\xBC"
+      "cher.de",
+      "plain@x.com"};
+  test::write_file(dir.file("le.txt"), utf16(lines16, false));
+  write_gz(dir.file("be.txt.gz"), utf16(lines16, true));  // the BOM is inside the gzip stream
+  test::write_file(dir.file("le32.txt"), utf32(lines32, false));
+  test::write_file(dir.file("be32.txt"), utf32(lines32, true));
+  for (const char* name : {"le.txt", "be.txt.gz", "le32.txt", "be32.txt"}) {
+    auto r = Reader::open(dir.file(name), {});
+    V got;
+    for (const Record& rec : test::read_all(*r)) got.push_back(rec.email);
+    EXPECT_EQ(got, want) << name;
+    EXPECT_EQ(r->bytes_read(), r->total_bytes()) << name;  // progress counts the file's own bytes
+  }
+}
+
+// Bounded and streamed: a file far larger than the transcoder's 64 KiB and the reader's 256 KiB
+// blocks, with a surrogate pair across the transcoder's block edge and UTF-8 sequences across
+// the reader's.
+TEST(UnicodeInput, LargeInputStreamsAcrossBlockEdges) {
+  // The BOM and unit 0 are read together (the BOM check reads 4 bytes); the transcoder's first
+  // 64 KiB block then holds units 1..32768: the pair's high surrogate is unit 32768, its low one
+  // comes with the next block.
+  std::u16string text(32768, u'x');
+  text += u"\U0001F600@x.com\n";
+  // The reader asks for 262,144 bytes a block; this line's 4-byte sequences start at byte 32,781,
+  // so one of them is cut by the block's end (262,144 - 32,781 is not a multiple of 4).
+  text += u"yy";
+  for (int i = 0; i < 70'000; ++i) text += u"\U0001F600";  // 4-byte UTF-8 sequences over 262,144
+  text += u"@x.com\n";
+  for (int i = 0; i < 50'000; ++i) text += u"u" + std::u16string(1, static_cast<char16_t>(u'0' + i % 10)) + u"@x.com\n";
+  auto r = Reader::from_memory(utf16(text, false), Format::txt, {});
+  const auto recs = test::read_all(*r);
+  ASSERT_EQ(recs.size(), 50'002u);
+  EXPECT_EQ(recs[0].email, std::string(32768, 'x') + "\xF0\x9F\x98\x80@x.com");
+  std::string emojis = "yy";
+  for (int i = 0; i < 70'000; ++i) emojis += "\xF0\x9F\x98\x80";
+  EXPECT_EQ(recs[1].email, emojis + "@x.com");
+  EXPECT_EQ(recs[2].email, "u0@x.com");
+  EXPECT_EQ(recs[50'001].email, "u9@x.com");  // i = 49,999
+}
+
+// Not well-formed UTF-16 is never a crash and never silently "fixed": it becomes bytes that are
+// not UTF-8 either, and the verifier reports the record (syntax.invalid_utf8).
+TEST(UnicodeInput, UnpairedSurrogatesAndAnOddByteBecomeIllFormedUtf8) {
+  const std::u16string lone_high = {0xD83D, u'a', u'@', u'x', u'.', u'c', u'o', u'm', u'\n'};
+  const std::u16string lone_low = {u'b', 0xDE00, u'@', u'x', u'.', u'c', u'o', u'm', u'\n'};
+  const std::u16string high_at_end = {u'c', u'@', u'x', u'.', u'c', u'o', u'm', u'\n', 0xD83D};
+  const std::string odd_tail = utf16(u"d@x.com\n", false) + "e";
+  struct Case {
+    std::string bytes;
+    V want;
+  } cases[] = {
+      {utf16(lone_high, false),
+       {"\xED\xA0\xBD"
+        "a@x.com"}},
+      {utf16(lone_low, true), {"b\xED\xB8\x80@x.com"}},
+      {utf16(high_at_end, false), {"c@x.com", "\xED\xA0\xBD"}},
+      {odd_tail, {"d@x.com", "\xFF"}},
+      {utf32(U"f@x.com\n", false) + std::string("\x00\x00\x11\x00", 4), {"f@x.com", "\xFF"}},  // past U+10FFFF
+  };
+  for (const Case& c : cases) {
+    auto r = Reader::from_memory(c.bytes, Format::txt, {});
+    V got;
+    for (const Record& rec : test::read_all(*r)) got.push_back(rec.email);
+    EXPECT_EQ(got, c.want);
+  }
+  EXPECT_EQ(test::verdict("\xED\xA0\xBD"
+                          "a@x.com")
+                .reason,
+            Reason::syntax_invalid_utf8);
+  EXPECT_EQ(test::verdict("b\xED\xB8\x80@x.com").reason, Reason::syntax_invalid_utf8);
+}
+
+// Without a UTF-16/32 mark the bytes pass unchanged, short inputs and the UTF-8 BOM included.
+TEST(UnicodeInput, OtherInputPassesUnchanged) {
+  for (const std::string& in : {std::string(""), std::string("a"), std::string("ab@x.com"),
+                                std::string("\xEF\xBB\xBF"
+                                            "a@x.com\n"),
+                                std::string("\xFE"
+                                            "a@x.com\n")}) {
+    auto r = Reader::from_memory(in, Format::txt, {});
+    const auto recs = test::read_all(*r);
+    std::string body = in.starts_with("\xEF\xBB\xBF") ? in.substr(3) : in;
+    if (body.ends_with('\n')) body.pop_back();
+    if (in.empty()) {
+      EXPECT_TRUE(recs.empty());
+    } else {
+      ASSERT_EQ(recs.size(), 1u) << in;
+      EXPECT_EQ(recs[0].email, body);
+    }
+  }
+}
+
 TEST(ReaderOpen, OpenErrorsNameThePath) {
   try {
     Reader::open("/nonexistent/dir/list.csv", {});

@@ -5,6 +5,9 @@
 #include <boost/json.hpp>
 #include <zlib.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 
 #include "ingest/helpers.hpp"
@@ -91,14 +94,14 @@ TEST(Render, CsvFieldQuotesExactlyWhenNeeded) {
     for (std::size_t n = 0; n <= 40; ++n) {
       const std::string plain(n, 'a');
       std::string got;
-      render::append_csv_field(plain, got, d);
+      render::append_csv_field(plain, got, d, render::CsvCells::raw);
       EXPECT_EQ(got, plain) << n;
       for (std::size_t at = 0; at < n; ++at) {
         for (const char special : {d, '"', '\n', '\r', ',', ';', '\t', '\0'}) {
           std::string s = plain;
           s[at] = special;
           got.clear();
-          render::append_csv_field(s, got, d);
+          render::append_csv_field(s, got, d, render::CsvCells::raw);  // RFC 4180 alone: see below for safe
           ASSERT_EQ(got, reference(s, d)) << "delimiter " << int(d) << " length " << n << " at " << at << " byte "
                                           << int(special);
         }
@@ -112,6 +115,99 @@ TEST(Render, CsvFieldQuotesExactlyWhenNeeded) {
   char raw[render::csv_field_bound(5)];
   const char* end = render::write_csv_field("a\"\"b\"", raw, ',');
   EXPECT_EQ(std::string_view(raw, static_cast<std::size_t>(end - raw)), got);
+}
+
+// OWASP "CSV Injection": a field starting with = + - @ TAB or CR gets a "'" and quotes; the
+// rest of the field is RFC 4180 as before; CsvCells::raw writes the bytes as they are.
+TEST(Render, CsvSafeCellsNeutraliseFormulaStarts) {
+  struct Case {
+    std::string in;
+    std::string safe;  // exact bytes with CsvCells::safe (the default)
+    std::string raw;   // exact bytes with CsvCells::raw
+  } cases[] = {
+      {"=1+2", "\"'=1+2\"", "=1+2"},
+      {"+1", "\"'+1\"", "+1"},
+      {"-2+3", "\"'-2+3\"", "-2+3"},
+      {"@SUM(A1:A9)", "\"'@SUM(A1:A9)\"", "@SUM(A1:A9)"},
+      {"\t=1", "\"'\t=1\"", "\t=1"},
+      {"\r=1", "\"'\r=1\"", "\"\r=1\""},  // CR is quoted by RFC 4180 anyway
+      {"=HYPERLINK(\"http://x\",\"y\")", "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\"",
+       "\"=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\""},
+      {"=a\nb", "\"'=a\nb\"", "\"=a\nb\""},
+      {"a=b", "a=b", "a=b"},  // only the first byte counts
+      {" =1", " =1", " =1"},  // a leading space is text to every spreadsheet
+      {"'=1", "'=1", "'=1"},
+      {"", "", ""},
+      {"=", "\"'=\"", "="},
+  };
+  for (const Case& c : cases) {
+    std::string safe, raw, dflt;
+    render::append_csv_field(c.in, safe, ',', render::CsvCells::safe);
+    render::append_csv_field(c.in, raw, ',', render::CsvCells::raw);
+    render::append_csv_field(c.in, dflt);
+    EXPECT_EQ(safe, c.safe) << c.in;
+    EXPECT_EQ(raw, c.raw) << c.in;
+    EXPECT_EQ(dflt, c.safe) << "safe is the default: " << c.in;
+  }
+  // The room csv_field_bound promises holds the worst case: a "'" and every other byte a quote.
+  for (std::size_t n = 1; n < 40; ++n) {
+    const std::string worst = "=" + std::string(n - 1, '"');
+    std::vector<char> room(render::csv_field_bound(n));
+    const char* end = render::write_csv_field(worst, room.data(), ',');
+    ASSERT_LE(static_cast<std::size_t>(end - room.data()), room.size()) << n;
+  }
+}
+
+// The whole row: the address columns of mailsift's own (email, normalized, canonical) and the
+// suggestion are untrusted too.
+TEST(Render, CsvRowNeutralisesMailsiftsOwnColumns) {
+  const Result r = test::verdict("=cmd@gmail.com");
+  ASSERT_EQ(r.address.normalized(), "=cmd@gmail.com");
+  std::string safe, raw;
+  render::append_csv(r, safe);
+  render::append_csv(r, raw, render::CsvCells::raw);
+  const std::string rest = ",valid,well_formed,";
+  EXPECT_TRUE(raw.starts_with("=cmd@gmail.com,=cmd@gmail.com,=cmd@gmail.com" + rest)) << raw;
+  EXPECT_TRUE(safe.starts_with("\"'=cmd@gmail.com\",\"'=cmd@gmail.com\",\"'=cmd@gmail.com\"" + rest)) << safe;
+  // Past the three address fields both rows are the same bytes.
+  EXPECT_EQ(safe.substr(safe.find(rest)), raw.substr(raw.find(rest)));
+}
+
+TEST(CsvWriter, InputFieldsAndHeaderAreNeutralisedUnlessRaw) {
+  const std::string in =
+      "name,email,=note\n"
+      "\"=HYPERLINK(\"\"http://evil.test\"\";\"\"x\"\")\",a@gmail.com,-5\n"
+      "+1,b@gmail.com,@x\n";
+  const auto write = [&](render::CsvCells cells) {
+    auto r = Reader::from_memory(in, Format::csv, {});
+    std::string out;
+    OutputOptions oo;
+    oo.format = Format::csv;
+    oo.cells = cells;
+    auto w = Writer::to_string(out, oo, r.get());
+    Record rec;
+    while (r->next(rec)) w->write(rec, test::verdict(rec.email), false);
+    w->close();
+    return out;
+  };
+  const std::string safe = write(render::CsvCells::safe);
+  const std::string raw = write(render::CsvCells::raw);
+  std::string results;
+  for (const std::string& n : result_names()) results += "," + n;
+  const auto row = [](const char* email) {
+    std::string s;
+    render::append_csv_result(test::verdict(email), s);
+    return "," + s + ",false";
+  };
+  EXPECT_EQ(safe, "name,email,\"'=note\"" + results + "\n" +
+                      "\"'=HYPERLINK(\"\"http://evil.test\"\";\"\"x\"\")\",a@gmail.com,\"'-5\"" + row("a@gmail.com") +
+                      "\n" + "\"'+1\",b@gmail.com,\"'@x\"" + row("b@gmail.com") + "\n");
+  EXPECT_EQ(raw, "name,email,=note" + results + "\n" +
+                     "\"=HYPERLINK(\"\"http://evil.test\"\";\"\"x\"\")\",a@gmail.com,-5" + row("a@gmail.com") + "\n" +
+                     "+1,b@gmail.com,@x" + row("b@gmail.com") + "\n");
+  // JSONL output carries no formulas: the same input goes out as it came.
+  const std::string jsonl = convert(in, Format::csv, Format::jsonl);
+  EXPECT_NE(jsonl.find("\"name\":\"=HYPERLINK(\\\"http://evil.test\\\";\\\"x\\\")\""), std::string::npos) << jsonl;
 }
 
 TEST(CsvWriter, RoundTripKeepsEveryFieldByteExact) {
@@ -442,11 +538,34 @@ TEST(WriterFile, OpenFailureNamesThePath) {
   }
 }
 
+// Open::create never follows a symbolic link and never replaces anything: a link planted where the
+// output goes (OUTPUT.partial) leaves its target as it was. The file's mode is 0640 less the umask.
+TEST(WriterFile, CreateIsExclusiveNeverFollowsALinkAndIsNotWorldReadable) {
+  test::TempDir dir;
+  test::write_file(dir.file("victim"), "precious\n");
+  ASSERT_EQ(::symlink(dir.file("victim").c_str(), dir.file("out.csv.partial").c_str()), 0);
+  OutputOptions oo;
+  oo.format = Format::csv;
+  EXPECT_THROW(Writer::open(dir.file("out.csv.partial"), oo, nullptr), std::runtime_error);
+  EXPECT_EQ(test::read_file(dir.file("victim")), "precious\n");
+  EXPECT_THROW(Writer::open(dir.file("victim"), oo, nullptr), std::runtime_error);  // exists: not truncated
+  EXPECT_EQ(test::read_file(dir.file("victim")), "precious\n");
+  const mode_t old = ::umask(022);
+  Writer::open(dir.file("new.csv"), oo, nullptr)->close();
+  ::umask(old);
+  struct stat st {};
+  ASSERT_EQ(::stat(dir.file("new.csv").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0640u);
+  // Existing: for FIFOs and devices only; a regular file is refused, not overwritten in place.
+  EXPECT_THROW(Writer::open(dir.file("victim"), oo, nullptr, Writer::Open::existing), std::runtime_error);
+  EXPECT_EQ(test::read_file(dir.file("victim")), "precious\n");
+}
+
 TEST(WriterFile, WriteFailureIsReportedByClose) {
   if (::access("/dev/full", W_OK) != 0) GTEST_SKIP() << "no /dev/full";
   OutputOptions oo;
   oo.format = Format::jsonl;
-  auto w = Writer::open("/dev/full", oo, nullptr);
+  auto w = Writer::open("/dev/full", oo, nullptr, Writer::Open::existing);
   Record rec;
   w->write(rec, test::verdict("a@gmail.com"), false);
   EXPECT_THROW(w->close(), std::runtime_error);

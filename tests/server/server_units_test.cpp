@@ -1,5 +1,6 @@
 // Unit tests of the server's pure parts: API keys and rate limits, metrics text, callback URLs,
 // --listen parsing, address masking, the job and error JSON.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -157,6 +158,12 @@ TEST(CallbackUrl, TargetSafetyAtCreation) {
   EXPECT_NE(strict.check("http://169.254.169.254/latest/meta-data"), "");  // cloud metadata
   EXPECT_EQ(strict.check("https://hooks.example.com/x"), "");  // names are checked when called
   EXPECT_EQ(strict.check("http://8.8.8.8/x"), "");
+  // IPv6 forms that reach an IPv4 host get that host's verdict (the same rule as MX targets).
+  EXPECT_THAT(strict.check("http://[64:ff9b::7f00:1]/x"), ::testing::HasSubstr("nat64_loopback"));
+  EXPECT_THAT(strict.check("http://[2002:7f00:1::1]/x"), ::testing::HasSubstr("6to4_loopback"));
+  EXPECT_THAT(strict.check("http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/x"), ::testing::HasSubstr("teredo_loopback"));
+  EXPECT_THAT(strict.check("http://[::ffff:169.254.169.254]/x"), ::testing::HasSubstr("ipv4_mapped_link_local"));
+  EXPECT_EQ(strict.check("http://[64:ff9b::808:808]/x"), "");  // NAT64 to a public address
   CallbackOptions lab;
   lab.allow_private = true;
   CallbackSender open(io, lab);

@@ -1,10 +1,13 @@
 // The SMTP stage for one domain (smtp/prober.hpp) against the fake server: sessions per batch of
 // addresses, one catch-all test per domain, results in input order, greylisting retries.
+#include "smtp/prober.hpp"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -13,7 +16,6 @@
 
 #include "dns/evidence.hpp"
 #include "smtp/fake_smtp.hpp"
-#include "smtp/prober.hpp"
 #include "smtp/session_harness.hpp"
 
 namespace mailsift::test {
@@ -53,6 +55,32 @@ Outcome probe(smtp::ProbeOptions o, smtp::RetryOptions retry, std::vector<std::s
   if (!out) throw std::runtime_error("the prober did not finish within the guard time");
   EXPECT_EQ(calls, 1);
   return {std::move(*out), prober.stats()};
+}
+
+// The same, with probe() called from inside io_context::run, as the CLI and the server call it
+// (from a DNS answer's completion handler). There co_spawn runs a session inline up to its first
+// suspension, so a session that needs no I/O ends inside the call that started it.
+Outcome probe_from_the_loop(smtp::ProbeOptions o, smtp::RetryOptions retry,
+                            std::vector<std::vector<std::string>> calls) {
+  asio::io_context io;
+  smtp::Prober prober(io, std::move(o), polite_options(), retry, 100);
+  std::vector<std::optional<std::vector<AddressProbe>>> results(calls.size());
+  asio::post(io, [&] {
+    for (std::size_t c = 0; c < calls.size(); ++c)
+      prober.probe("example.test", mx_at({"127.0.0.1"}), calls[c], [&results, c](std::vector<AddressProbe> r) {
+        if (results[c]) throw std::logic_error("callback called twice");
+        results[c] = std::move(r);
+      });
+  });
+  io.run_for(kGuard);
+  Outcome all;
+  for (std::size_t c = 0; c < calls.size(); ++c) {
+    if (!results[c]) throw std::runtime_error("the prober did not finish call " + std::to_string(c));
+    if (results[c]->size() != calls[c].size()) throw std::logic_error("a result per mailbox expected");
+    for (AddressProbe& p : *results[c]) all.out.push_back(std::move(p));
+  }
+  all.stats = prober.stats();
+  return all;
 }
 
 bool ours(const std::string& line) {
@@ -315,6 +343,121 @@ TEST(Prober, GreylistRetryGoesFirstToTheServerThatGreylisted) {
   EXPECT_EQ(run.out[0].tries, 2);
   ASSERT_EQ(run.out[0].session->attempts.size(), 1u);
   EXPECT_EQ(run.out[0].session->attempts[0].address, "127.0.0.2");
+}
+
+// Regression (issue 14): a session that ends without any I/O (every recipient refused before a
+// command is sent, no catch-all test) used to re-enter Prober::pump through first_session_done;
+// the inner call erased the domain's queue that the outer loop still used (heap use-after-free,
+// SIGSEGV in release). These run under the asan preset too.
+TEST(Prober, SessionWithoutIoFromTheLoopDoesNotReenterThePump) {
+  FakeSmtpServer server;
+  auto o = probe_options(server.port());
+  o.catch_all = false;
+  const Outcome run = probe_from_the_loop(o, {}, {{"\"a b\"@example.test"}});
+  ASSERT_EQ(run.out.size(), 1u);
+  ASSERT_TRUE(run.out[0].session);
+  EXPECT_EQ(code(run.out[0].outcome().reason), code(Reason::syntax_control_character));
+  EXPECT_EQ(run.out[0].catch_all, std::nullopt);
+  EXPECT_EQ(run.stats.sessions, 1u);
+  EXPECT_EQ(run.stats.rcpts, 0u);
+  EXPECT_EQ(server.connections(), 0);  // refused before any connection
+}
+
+// Several sessions in a row that need no I/O (one recipient each): before the fix each one
+// started the next from inside the previous one's pump, and the innermost erased the queue.
+TEST(Prober, ManySessionsWithoutIoOneRcptEach) {
+  FakeSmtpServer server;
+  auto o = probe_options(server.port());
+  o.catch_all = false;
+  o.max_rcpts = 1;
+  std::vector<std::string> mailboxes;
+  for (int i = 0; i < 20; ++i) mailboxes.push_back("\"a " + std::to_string(i) + "\"@example.test");
+  // Started outside the loop (the first session is posted) and from inside it (run inline).
+  for (const bool from_loop : {false, true}) {
+    SCOPED_TRACE(from_loop ? "from the loop" : "before run");
+    const Outcome run = from_loop ? probe_from_the_loop(o, {}, {mailboxes}) : probe(o, {}, mailboxes);
+    ASSERT_EQ(run.out.size(), mailboxes.size());
+    for (const AddressProbe& p : run.out) {
+      ASSERT_TRUE(p.session);
+      EXPECT_EQ(p.session->recipients.size(), 1u);
+      EXPECT_EQ(code(p.outcome().reason), code(Reason::syntax_control_character));
+    }
+    EXPECT_EQ(run.stats.sessions, mailboxes.size());
+  }
+  EXPECT_EQ(server.connections(), 0);
+}
+
+// The bulk shape (--rcpts-per-session 1), in batches as a bulk run hands them over: the first
+// address tests catch-all alone while a batch of addresses that need no I/O waits behind it; when
+// the test ends they all run inside its pump (before the fix: the innermost call erased the queue,
+// use-after-free). The next batch, sent when the first is done, mixes sessions with and without
+// I/O. The fix must keep the scheduling: one catch-all test for the domain, at most
+// --host-concurrency sessions at once, every answer in its place.
+TEST(Prober, OneRcptPerSessionMixingSessionsWithAndWithoutIo) {
+  FakeSmtpServer server;
+  const auto address = [](int i) {
+    return (i % 3 == 1 ? "\"u " + std::to_string(i) + "\"" : "user" + std::to_string(i)) + "@example.test";
+  };
+  std::vector<std::vector<std::string>> calls(3);
+  calls[0] = {address(0)};
+  for (int i = 0; i < 20; ++i) calls[1].push_back("\"q " + std::to_string(i) + "\"@example.test");
+  for (int i = 1; i < 60; ++i) calls[2].push_back(address(i));
+  int normal = 0;
+  for (const auto& call : calls)
+    for (const std::string& a : call) {
+      if (a[0] == '"') continue;
+      ++normal;
+      const std::string local = a.substr(0, a.find('@'));
+      server.on("RCPT TO:<" + local + "@", "250 2.1.5 <" + local + "> ok\r\n");
+    }
+  asio::io_context io;
+  auto o = probe_options(server.port());
+  o.max_rcpts = 1;
+  smtp::Prober prober(io, o, polite_options(), {}, 100);
+  std::vector<std::optional<std::vector<AddressProbe>>> results(3);
+  const auto keep = [&results](std::size_t c) {
+    return [&results, c](std::vector<AddressProbe> r) {
+      if (results[c]) throw std::logic_error("callback called twice");
+      results[c] = std::move(r);
+    };
+  };
+  asio::post(io, [&] {
+    prober.probe("example.test", mx_at({"127.0.0.1"}), calls[0], [&](std::vector<AddressProbe> r) {
+      keep(0)(std::move(r));
+      prober.probe("example.test", mx_at({"127.0.0.1"}), calls[2], keep(2));
+    });
+    prober.probe("example.test", mx_at({"127.0.0.1"}), calls[1], keep(1));
+  });
+  io.run_for(kGuard);
+  for (std::size_t c = 0; c < calls.size(); ++c) {
+    ASSERT_TRUE(results[c]) << "call " << c << " did not finish";
+    ASSERT_EQ(results[c]->size(), calls[c].size());
+    for (std::size_t i = 0; i < calls[c].size(); ++i) {
+      const std::string& a = calls[c][i];
+      SCOPED_TRACE(a);
+      const AddressProbe& p = (*results[c])[i];
+      ASSERT_TRUE(p.session);
+      EXPECT_EQ(p.session->recipients.size(), 1u);
+      EXPECT_EQ(p.catch_all, true);  // the domain's answer, from the one test
+      if (a[0] == '"') {
+        EXPECT_EQ(code(p.outcome().reason), code(Reason::syntax_control_character));
+      } else {
+        ASSERT_TRUE(p.outcome().reply);
+        const std::string local = a.substr(0, a.find('@'));
+        EXPECT_EQ(p.outcome().reply->lines, Lines{"<" + local + "> ok"});
+      }
+    }
+  }
+  EXPECT_EQ(prober.stats().sessions, 80u);
+  EXPECT_EQ(prober.stats().catch_all_tests, 1u);
+  ASSERT_TRUE(server.wait_until_closed());
+  EXPECT_EQ(server.connections(), normal);  // the catch-all test went with the first address
+  EXPECT_LE(server.max_concurrent(), static_cast<int>(polite_options().host_concurrency));
+  EXPECT_GE(server.max_concurrent(), 2);  // the mixed batch's sessions did run side by side
+  const Lines lines = server.lines();
+  EXPECT_EQ(
+      std::count_if(lines.begin(), lines.end(), [](const std::string& l) { return l.starts_with("RCPT") && !ours(l); }),
+      1);  // the random address, once for the domain
 }
 
 TEST(Prober, TargetsOfListsMxHostsInOrder) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -114,6 +115,38 @@ TEST(StoreState, RoundTrip) {
   s.commit();  // nothing open: no-op
   EXPECT_EQ(s.get("a@example.com"), "risky");
   EXPECT_EQ(s.size(), 3u);
+}
+
+// The files hold addresses: created 0640 less the umask (SQLite's own default is 0644), and the
+// -wal and -shm files SQLite makes next to them take the same mode. An existing file keeps its own.
+TEST(StoreFiles, NewStateAndCacheFilesAreNotWorldReadable) {
+  TestDir dir;
+  const mode_t old = ::umask(022);
+  const auto mode = [](const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return ~0u;
+    return static_cast<unsigned>(st.st_mode & 07777);
+  };
+  {
+    State s(dir.file("run.state"), "fp");
+    s.put("a@example.com", "valid");
+    s.commit();
+    Cache c(dir.file("run.cache"));
+    c.put_address("a@example.com", "valid");
+    c.commit();
+    EXPECT_EQ(mode(dir.file("run.state")), 0640u);
+    EXPECT_EQ(mode(dir.file("run.state-wal")), 0640u);
+    EXPECT_EQ(mode(dir.file("run.cache")), 0640u);
+    EXPECT_EQ(mode(dir.file("run.cache-wal")), 0640u);
+  }
+  ::umask(077);
+  { State s(dir.file("strict.state"), "fp"); }
+  EXPECT_EQ(mode(dir.file("strict.state")), 0600u);  // the umask still applies
+  ::umask(022);
+  ASSERT_EQ(::chmod(dir.file("run.state").c_str(), 0644), 0);
+  { State s(dir.file("run.state"), "fp"); }
+  EXPECT_EQ(mode(dir.file("run.state")), 0644u);  // the user's own choice is kept
+  ::umask(old);
 }
 
 TEST(StoreState, PersistsAcrossReopenAndDropsUncommitted) {

@@ -157,6 +157,20 @@ TEST_F(ClassifierTest, SmtpEvidenceHoldsTheStatedGreylistingDelay) {
   }
 }
 
+// OWASP "CSV Injection": every text column (the suggestion too) that starts like a formula.
+TEST_F(ClassifierTest, CsvNeutralisesFormulaStartsInEveryTextColumn) {
+  Result r;
+  classifier_.classify("-x@gmial.com", r);
+  ASSERT_EQ(r.address.normalized(), "-x@gmial.com");
+  std::string safe, raw;
+  render::append_csv(r, safe);
+  render::append_csv(r, raw, render::CsvCells::raw);
+  EXPECT_TRUE(safe.starts_with("\"'-x@gmial.com\",\"'-x@gmial.com\",\"'-x@gmial.com\",")) << safe;
+  EXPECT_TRUE(raw.starts_with("-x@gmial.com,-x@gmial.com,-x@gmial.com,")) << raw;
+  EXPECT_NE(safe.find(",\"'-x@gmail.com\","), std::string::npos) << safe;  // the suggestion
+  EXPECT_NE(raw.find(",-x@gmail.com,"), std::string::npos) << raw;
+}
+
 TEST_F(ClassifierTest, CsvQuotesFieldsPerRfc4180) {
   Result r;
   classifier_.classify("\"a,b\"@gmail.com", r);
