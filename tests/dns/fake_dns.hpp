@@ -100,10 +100,21 @@ inline Rr CNAME(std::string_view target, std::uint32_t ttl = 300) {
 
 class FakeDns {
  public:
-  explicit FakeDns(asio::io_context& io)
-      : io_(io),
-        sock_(io, asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), 0)),
-        tcp_(io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), sock_.local_endpoint().port())) {
+  explicit FakeDns(asio::io_context& io) : io_(io), sock_(io), tcp_(io) {
+    // The kernel picks a free UDP port; the same TCP port may be taken by another process (tests
+    // run in parallel): then pick again, a bounded number of times.
+    const auto lo = asio::ip::make_address("127.0.0.1");
+    for (int tries = 0;; ++tries) {
+      sock_ = asio::ip::udp::socket(io, asio::ip::udp::endpoint(lo, 0));
+      boost::system::error_code ec;
+      tcp_.open(asio::ip::tcp::v4());
+      tcp_.bind(asio::ip::tcp::endpoint(lo, sock_.local_endpoint().port()), ec);
+      if (!ec) break;
+      tcp_.close();
+      sock_.close();
+      if (tries == 100) throw boost::system::system_error(ec, "FakeDns: no port free for both UDP and TCP");
+    }
+    tcp_.listen();
     receive();
     accept();
   }
