@@ -130,6 +130,7 @@ class JobRunner {
   std::size_t in_flight_ = 0;
   bool stopped_ = false;
   bool purging_ = false;
+  bool flush_posted_ = false;
   bool storage_ok_ = true;
   bool disk_full_ = false;
   bool cache_failing_ = false;
