@@ -130,9 +130,20 @@ bool formula_like(std::string_view s) noexcept {
 }
 }  // namespace
 
+namespace {
+// A field starting like a byte order mark (UTF-8's EF BB BF; UTF-16's and UTF-32's start with 00,
+// FE or FF, never the first byte of UTF-8 text) is quoted: at the start of a file, a reader (ours
+// included: ingest/source.hpp) would take it for the file's encoding, not for data.
+bool bom_like(std::string_view s) noexcept {
+  if (s.empty()) return false;
+  const auto c = static_cast<unsigned char>(s.front());
+  return c == 0x00 || c == 0xFE || c == 0xFF || s.starts_with("\xEF\xBB\xBF");
+}
+}  // namespace
+
 char* write_csv_field(std::string_view s, char* p, char delimiter, CsvCells cells) noexcept {
   const bool neutralise = cells == CsvCells::safe && formula_like(s);
-  if (!neutralise && !csv_needs_quotes(s, delimiter)) return put(p, s);
+  if (!neutralise && !bom_like(s) && !csv_needs_quotes(s, delimiter)) return put(p, s);
   *p++ = '"';
   if (neutralise) *p++ = '\'';  // the one byte csv_field_bound allows beyond quoting
   for (;;) {

@@ -82,6 +82,7 @@ TEST(Render, CsvFieldQuotesExactlyWhenNeeded) {
   const auto reference = [](std::string_view s, char d) {
     bool quote = false;
     for (const char c : s) quote |= c == d || c == '"' || c == '\n' || c == '\r';
+    quote |= !s.empty() && s[0] == '\0';  // a UTF-32 BOM's first byte (see the next test)
     if (!quote) return std::string(s);
     std::string q = "\"";
     for (const char c : s) {
@@ -115,6 +116,23 @@ TEST(Render, CsvFieldQuotesExactlyWhenNeeded) {
   char raw[render::csv_field_bound(5)];
   const char* end = render::write_csv_field("a\"\"b\"", raw, ',');
   EXPECT_EQ(std::string_view(raw, static_cast<std::size_t>(end - raw)), got);
+}
+
+// A field starting like a byte order mark is quoted in both modes: at the start of a file a reader
+// would take it for the encoding (found by fuzz_csv: a UTF-8 file whose first field began with the
+// bytes FE FF read back as UTF-16).
+TEST(Render, CsvFieldsStartingLikeAByteOrderMarkAreQuoted) {
+  for (const std::string& in : {std::string("\xFE\xFFx"), std::string("\xFF\xFEx"), std::string("\0\0\xFE\xFF", 4),
+                                std::string("\xEF\xBB\xBFx")}) {
+    for (const auto cells : {render::CsvCells::safe, render::CsvCells::raw}) {
+      std::string out;
+      render::append_csv_field(in, out, ',', cells);
+      EXPECT_EQ(out, "\"" + in + "\"");
+    }
+  }
+  std::string out;
+  render::append_csv_field("\xEF\xBD\x85x", out);  // U+FF45 is text: only a whole BOM counts
+  EXPECT_EQ(out, "\xEF\xBD\x85x");
 }
 
 // OWASP "CSV Injection": a field starting with = + - @ TAB or CR gets a "'" and quotes; the
