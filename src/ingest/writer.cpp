@@ -134,27 +134,6 @@ char* write_bool(bool b, char* p) {
   return p + v.size();
 }
 
-// The first field of the output: a leading UTF-8 byte order mark would be taken for the file's
-// BOM and stripped by a reader, so such a field is quoted. Room: render::csv_field_bound(s.size()).
-// (A BOM is not a formula's start: such a field needs no "'".)
-char* write_first_field(std::string_view s, char* p, char delim, render::CsvCells cells) {
-  if (!s.starts_with("\xEF\xBB\xBF")) return render::write_csv_field(s, p, delim, cells);
-  *p++ = '"';
-  for (char c : s) {
-    if (c == '"') *p++ = '"';
-    *p++ = c;
-  }
-  *p++ = '"';
-  return p;
-}
-
-void append_first_field(std::string_view s, std::string& out, char delim, render::CsvCells cells) {
-  const std::size_t old = out.size();
-  out.resize(old + render::csv_field_bound(s.size()));
-  char* end = write_first_field(s, out.data() + old, delim, cells);
-  out.resize(static_cast<std::size_t>(end - out.data()));
-}
-
 void append_json_quoted(std::string_view s, std::string& out) {
   out.push_back('"');
   render::append_json_string(s, out);
@@ -247,10 +226,9 @@ void Writer::write_header() {
     for (std::size_t i = 0; i < width_; ++i) {
       const std::string_view h = i < header_.size() ? std::string_view(header_[i]) : std::string_view{};
       if (i) buf_.push_back(delim_);
-      if (i == 0)
-        append_first_field(h, buf_, delim_, o_.cells);
-      else
-        render::append_csv_field(h, buf_, delim_, o_.cells);
+      // A field starting like a byte order mark is quoted by render (it would read back as the
+      // file's encoding).
+      render::append_csv_field(h, buf_, delim_, o_.cells);
     }
     for (const std::string& n : result_names_) {
       buf_.push_back(delim_);
@@ -290,13 +268,10 @@ void Writer::write_csv(const Record& in, const Result& r, bool duplicate) {
     buf_.resize(old + bound);
     char* p = buf_.data() + old;
     for (std::size_t i = 0; i < width_; ++i) {
-      if (i == 0 && !wrote_row_ && header_.empty() && n > 0)
-        p = write_first_field(in.fields[0], p, delim_, o_.cells);
-      else if (i < n)
+      if (i < n)
         p = render::write_csv_field(in.fields[i], p, delim_, o_.cells);
       *p++ = delim_;
     }
-    wrote_row_ = true;
     p = render::write_csv_result(r, p, delim_, o_.cells);
     *p++ = delim_;
     p = write_bool(duplicate, p);

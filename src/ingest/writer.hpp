@@ -85,7 +85,6 @@ class Writer {
   std::size_t width_ = 0;
   std::string buf_;
   bool closed_ = false;
-  bool wrote_row_ = false;  // CSV: a data row is out (the BOM rule is for the file's first field)
 };
 
 }  // namespace mailsift::ingest

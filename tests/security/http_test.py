@@ -152,9 +152,6 @@ def test_trailers_and_extensions():
             check(f"trailer.huge_{name}.answered", st in (405, 431), (st, body[:200]))
             check(f"trailer.huge_{name}.server_lives", healthy(srv), srv.logtext()[-500:])
         # A 20 KB trailer section passes no more than a 20 KB header would.
-        st, _, body = request(srv.port, "POST", "/v1/verify", headers={**AUTH, "Transfer-Encoding": "chunked",
-                                                                      "Content-Type": "application/json"},
-                              body=b"")
         s = connect(srv.port)
         s.sendall(b"POST /v1/verify HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + KEY.encode() +
                   b"\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -217,9 +214,8 @@ def test_connections():
                 trickled += 1
                 s.settimeout(0.25)
                 try:
-                    answer = s.recv(4096)
-                    if answer or True:
-                        break
+                    answer = s.recv(4096)  # an answer (408) or the end: the server cut it off
+                    break
                 except socket.timeout:
                     continue
         except (BrokenPipeError, ConnectionResetError):
