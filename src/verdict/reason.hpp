@@ -83,6 +83,10 @@ enum class Reason : std::uint8_t {
   syntax_bad_address_literal,
   // unknown: the HTTP API (appended last: stored verdicts keep the numbers of the older reasons)
   check_pending,
+  // unknown: SMTP, a refusal of our envelope sender (issue 13; appended, numbers of older reasons kept)
+  sender_rejected,
+  // invalid: syntax, a reserved LDH label ("ab--cd": RFC 5890 §2.3.1) that is not a valid A-label
+  syntax_reserved_label,
 };
 
 struct ReasonInfo {

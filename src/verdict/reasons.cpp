@@ -76,6 +76,8 @@ constexpr std::array kReasons = {
     ReasonInfo{syntax_bad_idn, "syntax.bad_idn", I, "internationalized domain name is not valid under IDNA2008/UTS #46"},
     ReasonInfo{syntax_bad_address_literal, "syntax.bad_address_literal", I, "address literal is not a valid [IPv4] or [IPv6:...] address"},
     ReasonInfo{check_pending, "check_pending", U, "the check did not finish within the request's timeout; it goes on: ask again shortly"},
+    ReasonInfo{sender_rejected, "sender_rejected", U, "the mail server refused our envelope sender (MAIL FROM): nothing was learnt about the mailbox"},
+    ReasonInfo{syntax_reserved_label, "syntax.reserved_label", I, "a domain label has '--' in positions 3-4 but is not a valid xn-- A-label (RFC 5890 §2.3.1)"},
 };
 
 constexpr bool in_enum_order() {
@@ -84,7 +86,7 @@ constexpr bool in_enum_order() {
   return true;
 }
 static_assert(in_enum_order(), "kReasons must list reasons in enum order");
-static_assert(kReasons.size() == static_cast<std::size_t>(check_pending) + 1);
+static_assert(kReasons.size() == static_cast<std::size_t>(syntax_reserved_label) + 1);
 
 }  // namespace
 
