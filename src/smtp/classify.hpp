@@ -34,6 +34,15 @@ enum class Phrases : std::uint8_t {
   rate_limit,
   relay_denied,
   smtputf8,
+  sender,
+  account_blocked,
+  local_error,
+  first_contact,
+  recipient_refused,
+  recipient_address,
+  client_rejected,
+  m365_unknown,
+  access_denied,
 };
 [[nodiscard]] std::string_view name(Phrases p) noexcept;
 /// The phrases of one group (lower case), from the embedded data file.
@@ -81,7 +90,9 @@ enum class Failure : std::uint8_t {
 [[nodiscard]] Reason classify_failure(Stage stage, Failure failure) noexcept;
 
 /// The reply text the phrase groups are matched against: lines joined by spaces, ASCII lower
-/// case, URLs (http://, https://, www. tokens) replaced by a space.
+/// case, URLs (http://, https://, www. tokens) replaced by their host name between spaces: a
+/// link's path can hold any word ("550", "user-unknown"), but its host names the block list when a
+/// DNSBL's whole answer is a URL (rblsmtpd: `553 https://www.spamhaus.org/query/ip/…`).
 [[nodiscard]] std::string match_text(const Reply& reply);
 
 }  // namespace mailsift::smtp

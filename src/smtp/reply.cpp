@@ -9,9 +9,10 @@ namespace {
 
 bool digit(char c) noexcept { return c >= '0' && c <= '9'; }
 
-// RFC 5321 §4.2: Reply-code = %x32-35 %x30-35 %x30-39.
+// RFC 5321 §4.2: Reply-code = %x32-35 %x30-35 %x30-39. The second digit is taken up to 9: real
+// servers send 571 and 558 (the first digit is what the protocol runs on, RFC 5321 §4.2.1).
 bool reply_code(std::string_view s, int& code) noexcept {
-  if (s.size() < 3 || s[0] < '2' || s[0] > '5' || s[1] < '0' || s[1] > '5' || !digit(s[2])) return false;
+  if (s.size() < 3 || s[0] < '2' || s[0] > '5' || !digit(s[1]) || !digit(s[2])) return false;
   code = (s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0');
   return true;
 }
@@ -39,6 +40,25 @@ std::optional<std::string_view> strip_enhanced(std::string_view text, int reply_
   while (i < text.size() && (text[i] == ' ' || text[i] == '\t')) ++i;
   out = e;
   return text.substr(i);
+}
+
+// qmail and its patches (chkuser) put the enhanced code at the end, "(#5.1.1 - chkuser)", some
+// gateways at the start with a '#': "#5.1.0 Address rejected". Finds the first "#c.s.d" with the
+// reply's class, standing alone (after '(' or a blank or at the start).
+std::optional<EnhancedCode> enhanced_in_text(std::string_view text, int reply_class) {
+  for (std::size_t at = text.find('#'); at != std::string_view::npos; at = text.find('#', at + 1)) {
+    if (at > 0 && text[at - 1] != '(' && text[at - 1] != ' ' && text[at - 1] != '\t') continue;
+    std::string_view rest = text.substr(at + 1);
+    if (rest.size() < 5 || rest[0] != static_cast<char>('0' + reply_class) || rest[1] != '.') continue;
+    std::size_t i = 2;
+    EnhancedCode e{reply_class, 0, 0};
+    if (!one_to_three_digits(rest, i, e.subject) || i >= rest.size() || rest[i] != '.') continue;
+    ++i;
+    if (!one_to_three_digits(rest, i, e.detail)) continue;
+    if (i < rest.size() && rest[i] != ' ' && rest[i] != ')' && rest[i] != '\t' && rest[i] != '.') continue;
+    return e;
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -100,6 +120,16 @@ void ReplyReader::end_line() {
   current_.lines.emplace_back(text);
   line_.clear();
   if (!last) return;
+  current_.odd_code = current_.code % 100 / 10 > 5;
+  if (!current_.enhanced && (code / 100 == 4 || code / 100 == 5)) {
+    for (const std::string& l : current_.lines) {
+      if (auto found = enhanced_in_text(l, code / 100)) {
+        current_.enhanced = found;
+        current_.enhanced_in_text = true;
+        break;
+      }
+    }
+  }
   ready_.push_back(std::move(current_));
   current_ = Reply{};
   reply_bytes_ = 0;

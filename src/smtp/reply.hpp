@@ -7,7 +7,11 @@
 // error value (never an exception, never a partial reply).
 //
 // Real-server quirks tolerated: bare LF line ends (recorded in Reply::bare_lf), lines up to 2048
-// bytes (RFC 5321 says 512), a missing or class-mismatched enhanced code (left in the text).
+// bytes (RFC 5321 says 512), a missing or class-mismatched enhanced code (left in the text), reply
+// codes whose second digit is 6-9 (571, 558: qmail's chkuser, rblsmtpd, Exim ACLs send them; kept and
+// recorded in Reply::odd_code, classified by first digit and text), and an enhanced code written
+// inside the text instead of at its start, qmail style `(#5.1.1 - chkuser)` or `#5.1.0 Address
+// rejected` (taken as the reply's enhanced code, recorded in Reply::enhanced_in_text).
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -36,10 +40,12 @@ struct EnhancedCode {
 };
 
 struct Reply {
-  int code = 0;                          // 200–559 (RFC 5321 §4.2 Reply-code grammar)
+  int code = 0;                          // 200–599 (RFC 5321 §4.2 grammar allows 200–559; see odd_code)
   std::optional<EnhancedCode> enhanced;  // from the first line that carries one
   std::vector<std::string> lines;        // text of each line, enhanced code and separator removed
   bool bare_lf = false;                  // some line ended in LF without CR (RFC 5321 §2.3.8 says CRLF)
+  bool odd_code = false;                 // second digit 6-9: outside RFC 5321's grammar, sent anyway
+  bool enhanced_in_text = false;         // `enhanced` came from a "#c.s.d" inside the text (qmail)
 
   [[nodiscard]] int cls() const noexcept { return code / 100; }  // 2, 3, 4 or 5
 };

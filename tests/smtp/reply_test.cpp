@@ -74,12 +74,45 @@ TEST(SmtpReply, Rfc5321_4_2_MissingSeparatorIsError) {
 }
 
 TEST(SmtpReply, Rfc5321_4_2_CodeGrammar) {
-  // Reply-code = %x32-35 %x30-35 %x30-39
-  for (const char* bad : {"abc text\r\n", "25 x\r\n", "\r\n", "150 x\r\n", "650 x\r\n", "260 x\r\n", "2a0 x\r\n"}) {
+  // Reply-code = %x32-35 %x30-35 %x30-39, but the second digit is taken up to 9 (real servers send
+  // 571, 558: issue 13 class 2); the first digit must be 2-5.
+  for (const char* bad : {"abc text\r\n", "25 x\r\n", "\r\n", "150 x\r\n", "650 x\r\n", "2a0 x\r\n"}) {
     SCOPED_TRACE(bad);
     EXPECT_EQ(error_of(bad), "line 1: does not start with a reply code (3 digits, 2xx-5xx)");
   }
   EXPECT_EQ(one("559 x\r\n").code, 559);
+  EXPECT_FALSE(one("559 x\r\n").odd_code);
+}
+
+TEST(SmtpReply, OddCodesAreKeptAndRecorded) {
+  const Reply r = one("571 sorry, you are violating our security policies (#5.7.1 - chkuser)\r\n");
+  EXPECT_EQ(r.code, 571);
+  EXPECT_TRUE(r.odd_code);
+  EXPECT_EQ(one("260 x\r\n").code, 260);
+  EXPECT_EQ(one("598-a\r\n598 b\r\n").lines.size(), 2U);
+}
+
+// qmail/chkuser write the enhanced code at the end, "(#5.1.1 - chkuser)"; some gateways at the start
+// with a '#'. Taken when no RFC 2034 code starts the text; the text itself is left as it was.
+TEST(SmtpReply, EnhancedCodeInsideTheText) {
+  Reply r = one("511 sorry, no mailbox here by that name (#5.1.1 - chkuser)\r\n");
+  ASSERT_TRUE(r.enhanced);
+  EXPECT_EQ(*r.enhanced, (EnhancedCode{5, 1, 1}));
+  EXPECT_TRUE(r.enhanced_in_text);
+  EXPECT_EQ(r.lines.at(0), "sorry, no mailbox here by that name (#5.1.1 - chkuser)");
+  r = one("550 #5.1.0 Address rejected.\r\n");
+  ASSERT_TRUE(r.enhanced);
+  EXPECT_EQ(*r.enhanced, (EnhancedCode{5, 1, 0}));
+  r = one("553 sorry, your envelope sender is in my badmailfrom list (#5.7.1)\r\n");
+  ASSERT_TRUE(r.enhanced);
+  EXPECT_EQ(*r.enhanced, (EnhancedCode{5, 7, 1}));
+  // Not taken: another class than the reply's, glued to a word, a code at the start wins.
+  EXPECT_FALSE(one("550 no (#4.1.1)\r\n").enhanced);
+  EXPECT_FALSE(one("550 issue#5.1.1 x\r\n").enhanced);
+  r = one("550 5.2.1 x (#5.1.1)\r\n");
+  EXPECT_EQ(*r.enhanced, (EnhancedCode{5, 2, 1}));
+  EXPECT_FALSE(r.enhanced_in_text);
+  EXPECT_FALSE(one("250 ok (#2.0.0)\r\n").enhanced);  // success replies keep their text as is
 }
 
 TEST(SmtpReply, Rfc5321_2_3_8_BareLfToleratedAndRecorded) {
