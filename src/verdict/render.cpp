@@ -364,7 +364,11 @@ void append_reply(smtp::Stage stage, const smtp::Reply& r, std::string& out) {
     if (i) out.push_back(',');
     quoted(r.lines[i], out);
   }
-  out += "]}";
+  out += ']';
+  // Oddities of real servers (smtp/reply.hpp), present only when seen.
+  if (r.odd_code) out += ",\"odd_code\":true";
+  if (r.enhanced_in_text) out += ",\"enhanced_in_text\":true";
+  out += '}';
 }
 
 // The `smtp` object: what the probe did and heard, for this address.
