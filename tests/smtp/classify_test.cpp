@@ -194,6 +194,37 @@ TEST(SmtpClassify, UrlsAreStrippedBeforeMatching) {
   EXPECT_EQ(match_text(parse("550 awww.x b\r\n")), "awww.x b");
 }
 
+// "blocked" about the recipient's own account is a mailbox verdict; about us, or said to us, it is not.
+TEST(SmtpClassify, BlockedMeansUsUnlessTheTextSaysTheRecipient) {
+  EXPECT_EQ(classify_text(Stage::rcpt_to, "550 5.5.0 The recipient account is blocked.\r\n"), "mailbox_disabled");
+  EXPECT_EQ(classify_text(Stage::rcpt_to, "550 Mailbox is frozen.\r\n"), "mailbox_disabled");
+  EXPECT_EQ(classify_text(Stage::rcpt_to, "550 5.7.1 Your account is blocked\r\n"), "blocked");
+  EXPECT_EQ(classify_text(Stage::rcpt_to, "550 Blocked\r\n"), "blocked");
+  EXPECT_EQ(classify_text(Stage::mail_from, "550 5.5.0 The recipient account is blocked.\r\n"), "blocked");
+}
+
+// A '*' in a phrase matches any text between its parts, in order.
+TEST(SmtpClassify, PhraseWildcards) {
+  EXPECT_EQ(classify_text(Stage::mail_from, "554 Mail from x@example.net rejected for policy reasons.\r\n"),
+            "sender_rejected");
+  // No '@' between "mail from" and "rejected": not a sender address (an IP on a block list).
+  EXPECT_EQ(classify_text(Stage::banner, "550 5.7.1 Mail from IP 192.0.2.1 was rejected due to listing in Spamhaus\r\n"),
+            "blocked");
+  EXPECT_EQ(classify_text(Stage::mail_from, "450 sender <x@example.org> denied\r\n"), "sender_rejected");
+}
+
+// The Postfix prefix names the subject of a restriction: "Sender address rejected" is about our
+// sender even at RCPT, "Recipient address rejected" about the recipient (without a mailbox reason).
+TEST(SmtpClassify, PostfixPrefixNamesTheSubject) {
+  EXPECT_EQ(classify_text(Stage::rcpt_to, "550 5.1.0 <v@x.example>: Sender address rejected: User unknown in local "
+                                          "recipient table\r\n"),
+            "sender_rejected");
+  EXPECT_EQ(classify_text(Stage::rcpt_to, "554 5.1.2 <a@x.example>: Recipient address rejected: Domain not found\r\n"),
+            "recipient_rejected");
+  EXPECT_EQ(classify_text(Stage::rcpt_to, "450 4.7.1 <x>: Helo command rejected: Host not found\r\n"), "blocked");
+  EXPECT_EQ(classify_text(Stage::rcpt_to, "554 5.7.1 <x>: Client host rejected: Access denied\r\n"), "blocked");
+}
+
 TEST(SmtpClassify, MatchingIsCaseInsensitive) {
   EXPECT_EQ(classify_text(Stage::rcpt_to, "550 USER UNKNOWN\r\n"), "mailbox_not_found");
   EXPECT_EQ(classify_text(Stage::rcpt_to, "450 GreyListed\r\n"), "greylisted");
