@@ -54,6 +54,14 @@ bool HostGate::backing_off(const std::string& address) const {
   return it != hosts_.end() && it->second->backoff_until > Clock::now();
 }
 
+std::chrono::milliseconds HostGate::backoff_left(const std::string& address) const {
+  const auto it = hosts_.find(address);
+  if (it == hosts_.end()) return std::chrono::milliseconds(0);
+  const auto left = it->second->backoff_until - Clock::now();
+  // Rounded up: a wait of backoff_left() ends when the back-off has.
+  return std::max(std::chrono::milliseconds(0), std::chrono::ceil<std::chrono::milliseconds>(left));
+}
+
 asio::awaitable<HostGate::Slot> HostGate::acquire(const std::string& address, Priority priority) {
   if (hosts_.size() >= sweep_at_) sweep();
   auto [it, fresh] = hosts_.try_emplace(address, nullptr);

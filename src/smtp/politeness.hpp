@@ -103,6 +103,8 @@ class HostGate {
 
   /// True while `address` is in back-off after a 421.
   [[nodiscard]] bool backing_off(const std::string& address) const;
+  /// How long the back-off of `address` still lasts (0 when none).
+  [[nodiscard]] std::chrono::milliseconds backoff_left(const std::string& address) const;
   /// Waits for a free connection slot at `address` and for its rate limit.
   boost::asio::awaitable<Slot> acquire(const std::string& address, Priority priority = Priority::normal);
   /// The server said 421: no new connections to it for the back-off time.

@@ -39,6 +39,15 @@ std::optional<std::string> percent_decode(std::string_view s) {
 
 }  // namespace
 
+std::string_view name(Retry r) noexcept {
+  switch (r) {
+    case Retry::none: return "none";
+    case Retry::greylisting: return "greylisting";
+    case Retry::reconnect: return "reconnect";
+  }
+  return "none";
+}
+
 std::optional<Proxy> parse_proxy(std::string_view url, std::string* error) {
   auto bad = [&](std::string why) -> std::optional<Proxy> {
     if (error != nullptr) *error = std::move(why);

@@ -95,14 +95,30 @@ struct Attempt {
   std::uint32_t connect_ms = 0;
 };
 
+/// Why a recipient is asked again in a later session (smtp/prober.hpp), bounded by
+/// --greylist-tries and --max-wait, from the same source address.
+enum class Retry : std::uint8_t {
+  none,
+  // A 4xx that may be greylisting: the classifier's `greylisted`, or a generic `temporary_failure`
+  // (postscreen's "450 4.3.2 Service currently unavailable", Outlook.com's "451 4.7.500 Server
+  // busy", the gateways' "try again later") at RCPT TO or MAIL FROM. Never a 421 (the server
+  // closes: next MX, back-off), a rate limit (asking again sooner makes it worse), a full mailbox
+  // (an answer about the mailbox) or a refusal of us or our sender (the same from the same source).
+  greylisting,
+  // Never answered: the server said 421 after answering other RCPTs of the connection, and no
+  // other MX answered instead. Asked again once the server's back-off has passed.
+  reconnect,
+};
+[[nodiscard]] std::string_view name(Retry r) noexcept;
+
 /// What the session found out about one recipient.
 struct RecipientOutcome {
   Reason reason = Reason::connect_failed;  // a mailbox verdict, or why the session could not tell
   std::optional<Reply> reply;              // its RCPT TO reply, when one came
   std::string_view rule;                   // classification row id ("rcpt_bad_mailbox"), "" if none
-  bool retry = false;  // a temporary answer worth asking again later (greylisting)
-  // Greylisting only: the delay its reply asked for ("Greylisted for 300 seconds",
-  // smtp/retry_hint.hpp); nullopt when it stated none or the answer is not greylisting.
+  Retry retry = Retry::none;               // worth asking again later, and why
+  // Retry::greylisting only: the delay its reply asked for ("Greylisted for 300 seconds",
+  // smtp/retry_hint.hpp); nullopt when it stated none or the answer is not a deferral.
   std::optional<std::chrono::seconds> retry_after;
 };
 
@@ -133,6 +149,9 @@ struct AddressProbe {
   std::size_t index = 0;  // this address in session->recipients
   std::optional<bool> catch_all;  // the domain's catch-all status (possibly from another session)
   int tries = 1;                  // sessions that asked about this address (greylisting retries)
+  // The answers of the earlier sessions that asked (tries - 1 of them, oldest first): each one's
+  // `retry` says why it was asked again.
+  std::vector<RecipientOutcome> earlier;
 
   [[nodiscard]] const RecipientOutcome& outcome() const { return session->recipients.at(index); }
 };

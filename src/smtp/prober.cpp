@@ -21,7 +21,7 @@ namespace {
 // A bound on the catch-all cache (and on the set of greylisting domains): past it the cache starts
 // over (a run over more domains than this tests some of them twice, which costs one RCPT each).
 constexpr std::size_t kMaxCatchAllEntries = 1'000'000;
-// Added to a delay the server stated (see greylist_wait).
+// Added to a delay the server stated, and to a back-off (see retry_wait).
 constexpr std::chrono::milliseconds kHintMargin{500};
 
 void rethrow(const std::exception_ptr& e) {
@@ -48,6 +48,7 @@ struct Prober::Item {
   std::shared_ptr<Job> job;
   std::size_t index = 0;  // in job->out
   std::string mailbox;
+  std::vector<RecipientOutcome> earlier;  // AddressProbe::earlier
 };
 
 struct Prober::DomainQueue {
@@ -103,7 +104,7 @@ void Prober::probe(std::string domain, std::shared_ptr<const dns::DomainDns> dns
                                                         [](const Item& i) { return i.job->lane == Lane::bulk; })
                                          : q->waiting.end();
   std::vector<Item> items;
-  for (std::size_t i = 0; i < mailboxes.size(); ++i) items.push_back(Item{job, i, std::move(mailboxes[i])});
+  for (std::size_t i = 0; i < mailboxes.size(); ++i) items.push_back(Item{job, i, std::move(mailboxes[i]), {}});
   q->waiting.insert(at, std::make_move_iterator(items.begin()), std::make_move_iterator(items.end()));
   pump(domain);
 }
@@ -179,23 +180,29 @@ asio::awaitable<void> Prober::chunk_job(std::string domain, std::vector<Target> 
     const SessionPtr session = std::move(report);
     if (tries == 1) first_session_done(domain, tester);
     const bool deferred = std::any_of(session->recipients.begin(), session->recipients.end(),
-                                      [](const RecipientOutcome& o) { return o.retry; });
-    if (deferred) {
+                                      [](const RecipientOutcome& o) { return o.retry != Retry::none; });
+    if (std::any_of(session->recipients.begin(), session->recipients.end(),
+                    [](const RecipientOutcome& o) { return o.retry == Retry::greylisting; })) {
       if (greylisting_.size() >= kMaxCatchAllEntries) greylisting_.clear();
       greylisting_.insert(domain);
     }
-    // Greylisting: ask again later, from the same source address, with the same MAIL FROM, first
-    // to the same server (greylisters key on client address, sender and recipient). Bounded by
-    // the number of tries and by --max-wait; other domains go on meanwhile. A wait that would end
-    // past --max-wait is not started: the answer would come too late to be used.
-    const Millis wait = deferred ? greylist_wait(*session) : Millis(0);
+    // Greylisting (or a 4xx that may be greylisting), or a session a 421 broke off: ask again
+    // later, from the same source address, with the same MAIL FROM, first to the same server
+    // (greylisters key on client address, sender and recipient). Bounded by the number of tries
+    // and by --max-wait; other domains go on meanwhile. A wait that would end past --max-wait is
+    // not started: the answer would come too late to be used.
+    const Millis wait = deferred ? retry_wait(*session) : Millis(0);
     const bool retry = deferred && tries < retry_.greylist_tries && Clock::now() + wait - first <= retry_.max_wait;
     std::vector<Item> again;
     for (std::size_t k = 0; k < items.size(); ++k) {
       Job& job = *items[k].job;
-      job.out[items[k].index] = AddressProbe{session, k, session->catch_all, tries};
-      if (retry && session->recipients[k].retry) again.push_back(std::move(items[k]));
-      else if (--job.left == 0) finish(job, domain);  // the address has its final answer
+      job.out[items[k].index] = AddressProbe{session, k, session->catch_all, tries, items[k].earlier};
+      if (retry && session->recipients[k].retry != Retry::none) {
+        items[k].earlier.push_back(session->recipients[k]);
+        again.push_back(std::move(items[k]));
+      } else if (--job.left == 0) {
+        finish(job, domain);  // the address has its final answer
+      }
     }
     if (!retry) co_return;
     random_address = session->catch_all_address;
@@ -211,22 +218,39 @@ asio::awaitable<void> Prober::chunk_job(std::string domain, std::vector<Target> 
   }
 }
 
-Millis Prober::greylist_wait(const SessionReport& session) const {
-  // The server's own word beats our guess, but only when every deferred address of the session
-  // has one (they are retried together, so the longest decides); otherwise --greylist-retry.
+Millis Prober::retry_wait(const SessionReport& session) {
+  // Retried together, the addresses wait for the longest of their waits. A reconnection after a
+  // 421 waits out the back-off of every server the session was turned away from (the retry starts
+  // with the last one), no more: it was no greylisting.
+  Millis wait{0};
+  bool greylisting = false, reconnect = false, stated = true;
   std::chrono::seconds longest{0};
   for (const RecipientOutcome& o : session.recipients) {
-    if (!o.retry) continue;
-    if (!o.retry_after) return retry_.greylist_retry;
-    longest = std::max(longest, *o.retry_after);
+    reconnect = reconnect || o.retry == Retry::reconnect;
+    if (o.retry != Retry::greylisting) continue;
+    greylisting = true;
+    if (!o.retry_after)
+      stated = false;
+    else
+      longest = std::max(longest, *o.retry_after);
   }
+  if (reconnect) {
+    for (const Attempt& a : session.attempts) {
+      const Millis left = ctx_.gate().backoff_left(a.address);
+      if (left > Millis(0)) wait = std::max(wait, left + kHintMargin);
+    }
+  }
+  if (!greylisting) return wait;
+  // The server's own word beats our guess, but only when every deferred address of the session
+  // has one; otherwise --greylist-retry.
+  if (!stated) return std::max(wait, retry_.greylist_retry);
   // postgrey (and the greylisters like it) count whole seconds from the first try: it states
   // delay - (now - first) with `now` taken as it decided, before its reply left, and accepts a
   // retry once now' - first >= delay, again in whole seconds. So a retry `hint` seconds after we
   // received the reply is already at least `hint` whole seconds after its `now`: late enough.
   // The margin only absorbs timer and scheduling jitter on either side, and a server that
   // rounds its count differently; it is small next to any hint, so it costs nothing.
-  return std::chrono::duration_cast<Millis>(longest) + kHintMargin;
+  return std::max(wait, std::chrono::duration_cast<Millis>(longest) + kHintMargin);
 }
 
 void Prober::finish(Job& job, const std::string& domain) {

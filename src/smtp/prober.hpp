@@ -38,7 +38,7 @@ struct ProberStats {
   std::uint64_t sessions = 0;
   std::uint64_t rcpts = 0;             // RCPT TO commands answered (the random address included)
   std::uint64_t catch_all_tests = 0;   // sessions that sent the random address
-  std::uint64_t greylist_retries = 0;  // sessions that were a retry after greylisting
+  std::uint64_t greylist_retries = 0;  // sessions that were a retry (smtp::Retry: greylisting, 421)
   std::uint64_t catch_all_cached = 0;  // domains whose catch-all answer came from the cache
 };
 
@@ -83,8 +83,9 @@ class Prober {
   boost::asio::awaitable<void> chunk_job(std::string domain, std::vector<Target> targets, std::vector<Item> items,
                                          bool test_catch_all);
   // How long to wait before retrying the deferred addresses of `session`: the longest delay the
-  // server stated for them (plus a margin) when it stated one for each, else --greylist-retry.
-  [[nodiscard]] std::chrono::milliseconds greylist_wait(const SessionReport& session) const;
+  // server stated for them (plus a margin) when it stated one for each, else --greylist-retry;
+  // for Retry::reconnect, what is left of the back-off of the servers the session tried.
+  [[nodiscard]] std::chrono::milliseconds retry_wait(const SessionReport& session);
   // The first session of a chunk has ended: its place in the domain's limits is free.
   void first_session_done(const std::string& domain, bool tested);
   [[nodiscard]] std::optional<bool> known_catch_all(const std::string& domain) const;

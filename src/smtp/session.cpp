@@ -85,6 +85,34 @@ bool too_many_recipients(const Reply& r) {
   return match_text(r).find("too many recipients") != std::string::npos;
 }
 
+// Issue 13, class 5: a 4xx that may be greylisting is asked again like greylisting
+// (Retry::greylisting): the classifier's `greylisted`, and a generic `temporary_failure`, since
+// first-contact deferrals rarely say "greylisted" (Postfix postscreen answers every RCPT of a new
+// client "450 4.3.2 Service currently unavailable" while it tests it, Outlook.com "451 4.7.500
+// Server busy", Mimecast, Proofpoint and Barracuda document a generic "try again later" as their
+// greylisting). A retry costs one bounded session later (--greylist-tries, --max-wait). Not
+// retried: 421 (the server closes: Dialogue::refuse moves on and backs off), the other reasons a
+// 4xx can have (rate_limited: asking sooner makes it worse; mailbox_full: an answer about the
+// mailbox; blocked, relay_denied, sender_rejected, smtputf8_unsupported: the same answer from the
+// same source), and "too many recipients", which is read before classification.
+// The same holds at MAIL FROM: a gateway's first-contact deferral does not choose its stage to
+// suit us (Outlook.com's "451 4.7.700 PFA agent busy" answers MAIL FROM), RFC 5321 §4.2.5 makes
+// any 4yz "try again later", and a greylisting label at MAIL FROM was retried already.
+bool deferral(Reason r, const Reply& reply) {
+  return (r == Reason::greylisted || r == Reason::temporary_failure) && reply.cls() == 4 && reply.code != 421;
+}
+
+// Issue 13, class 6: a server that hangs up in the middle of the RCPTs after answering some of
+// them (a per-connection limit, a restart) is asked the rest on a new connection to the same
+// server, at most this many times per session (each only after the broken connection answered
+// at least one RCPT, so a server that hangs up at once is not called again). The same server, not
+// the next MX: a backup MX often accepts every recipient for relaying, and the catch-all test
+// belongs to the server that answered. A 421 is different: the server asked us to go away, so the
+// address is backed off and never reconnected to within its back-off; the next MX takes the rest
+// (as for a 421 anywhere), and whatever no MX answered is asked again by the prober after the
+// back-off (Retry::reconnect), which holds no connection or session slot meanwhile.
+constexpr int kMaxReconnects = 2;
+
 enum class Next : std::uint8_t { done, next_host, retry_without_tls };
 
 class Dialogue {
@@ -108,23 +136,37 @@ class Dialogue {
     if (!req_.test_catch_all && undecided() == 0) co_return;
 
     std::size_t tried = 0;
-    for (const Target& t : req_.targets) {
-      if (tried == opt_.max_addresses) break;
+    int reconnects = 0;
+    for (std::size_t ti = 0; ti < req_.targets.size();) {
+      const Target& t = req_.targets[ti];
+      if (tried == opt_.max_addresses && !reconnect_) break;
       if (Clock::now() >= end_) {
         note_session_timeout();
         break;
       }
-      ++tried;
+      if (reconnect_)
+        ++reconnects;  // the same address again: not one more address tried
+      else
+        ++tried;
       Next n = co_await attempt(t, opt_.starttls);
       if (n == Next::retry_without_tls && Clock::now() < end_) n = co_await attempt(t, false);
       if (n == Next::done) break;
       if (undecided() == 0 && catch_all_done_) break;
+      // See kMaxReconnects: the server hung up after answering some RCPTs.
+      if (!(reconnect_ && reconnects < kMaxReconnects)) {
+        reconnect_ = false;
+        ++ti;
+      }
     }
-    // Whoever is still undecided gets the reason the last attempt failed with.
+    // Whoever is still undecided gets the reason the last attempt failed with: a transport
+    // reason, never a mailbox verdict.
     Reason why = Reason::connect_failed;
     if (const Attempt* a = rep_.last(); a != nullptr && a->failure) why = *a->failure;
-    for (std::size_t i = 0; i < decided_.size(); ++i)
-      if (!decided_[i]) decide(i, why);
+    for (std::size_t i = 0; i < decided_.size(); ++i) {
+      if (decided_[i]) continue;
+      decide(i, why);
+      if (broken_off_) rep_.recipients[i].retry = Retry::reconnect;
+    }
     rep_.elapsed_ms = ms_between(start_, Clock::now());
   }
 
@@ -138,8 +180,8 @@ class Dialogue {
     o.reason = r;
     o.reply = std::move(reply);
     o.rule = rule;
-    o.retry = r == Reason::greylisted;
-    o.retry_after = o.retry && o.reply ? retry_after(*o.reply) : std::nullopt;
+    o.retry = o.reply && deferral(r, *o.reply) ? Retry::greylisting : Retry::none;
+    o.retry_after = o.retry == Retry::greylisting ? retry_after(*o.reply) : std::nullopt;
     decided_[i] = true;
   }
 
@@ -156,11 +198,26 @@ class Dialogue {
     if (opt_.keep_transcript) rep_.transcript.push_back({true, std::string(line), ms_between(start_, Clock::now())});
   }
 
-  // Fails the attempt at `stage` with the reason a transport failure implies.
+  // Fails the attempt at `stage` with the reason a transport failure implies. A hang-up after the
+  // server has answered RCPTs in this session (on this connection or an earlier one) is not a
+  // protocol error but the server ending the session: temporary_failure.
   Next fail(Stage stage, const Io& io) {
     attempt_->failure = classify_failure(stage, *io.failure);
+    if (io.failure == Failure::closed && rcpt_replies_ > 0 && attempt_->failure == Reason::protocol_error)
+      attempt_->failure = Reason::temporary_failure;
     attempt_->detail = io.detail;
     return Next::next_host;
+  }
+
+  // The connection failed where RCPT replies were due. A hang-up after answers on this very
+  // connection is worth a reconnection (kMaxReconnects).
+  Next rcpt_failed(const Io& io) {
+    const Next n = fail(Stage::rcpt_to, io);
+    if (io.failure == Failure::closed && attempt_rcpts_ > 0) {
+      attempt_->detail += " after " + std::to_string(attempt_rcpts_) + " RCPT replies";
+      reconnect_ = true;
+    }
+    return n;
   }
 
   // Records a reply that ends the attempt (a refusal before RCPT). 421 at any stage means the
@@ -203,6 +260,8 @@ class Dialogue {
 
   asio::awaitable<Next> attempt(const Target& t, bool use_tls) {
     attempt_ = &rep_.attempts.emplace_back();
+    attempt_rcpts_ = 0;
+    reconnect_ = false;
     attempt_->host = t.host;
     attempt_->address = t.address;
     // The TLS facts describe this connection, the report's last: nothing of an earlier server's.
@@ -379,7 +438,7 @@ class Dialogue {
           const auto t0 = Clock::now();
           ReadResult r = co_await conn_->read_reply(deadline(opt_.timeouts.command));
           if (!r.reply) {
-            next = fail(Stage::rcpt_to, r.io);
+            next = rcpt_failed(r.io);
             stop = true;
             break;
           }
@@ -391,7 +450,7 @@ class Dialogue {
               for (std::size_t k = answered + 1; k < rcpts.size(); ++k) {
                 ReadResult skip = co_await conn_->read_reply(deadline(opt_.timeouts.command));
                 if (!skip.reply) {
-                  next = fail(Stage::rcpt_to, skip.io);
+                  next = rcpt_failed(skip.io);
                   stop = true;
                   break;
                 }
@@ -408,7 +467,7 @@ class Dialogue {
           const auto t0 = Clock::now();
           ReadResult r = co_await command(Stage::rcpt_to, rcpts[answered]);
           if (!r.reply) {
-            next = fail(Stage::rcpt_to, r.io);
+            next = rcpt_failed(r.io);
             stop = true;
             break;
           }
@@ -439,8 +498,12 @@ class Dialogue {
     attempt_->reached = Stage::rcpt_to;
     if (r.code == 421) {
       next = refuse(Stage::rcpt_to, r);
+      // After answers on this connection: the rest are asked again (kMaxReconnects).
+      if (attempt_rcpts_ > 0) broken_off_ = true;
       return false;
     }
+    ++attempt_rcpts_;
+    ++rcpt_replies_;
     if (too_many_recipients(r)) {
       too_many = true;
       return false;
@@ -460,12 +523,19 @@ class Dialogue {
     return true;
   }
 
-  // MAIL FROM refused: nothing about the mailboxes; the refusal is every remaining recipient's reason.
+  // MAIL FROM refused: nothing about the mailboxes; the refusal is every remaining recipient's
+  // reason. A deferral is asked again like one at RCPT TO (see deferral()).
   Next mail_refused(const Reply& r, const std::vector<std::size_t>& todo, std::size_t pos) {
     if (r.code == 421) return refuse(Stage::mail_from, r);
     refuse(Stage::mail_from, r);
     const Reason why = attempt_->failure.value_or(Reason::session_rejected);
-    for (std::size_t k = pos; k < todo.size(); ++k) decide(todo[k], why);
+    const bool again = deferral(why, r);
+    for (std::size_t k = pos; k < todo.size(); ++k) {
+      decide(todo[k], why);
+      if (!again) continue;
+      rep_.recipients[todo[k]].retry = Retry::greylisting;
+      rep_.recipients[todo[k]].retry_after = retry_after(r);
+    }
     catch_all_done_ = true;
     return Next::done;
   }
@@ -499,6 +569,10 @@ class Dialogue {
   std::shared_ptr<Connection> conn_;
   bool starttls_offered_ = false;
   bool catch_all_done_ = false;
+  std::size_t rcpt_replies_ = 0;   // RCPT replies (not 421) in this session, every connection
+  std::size_t attempt_rcpts_ = 0;  // the same on the current connection
+  bool reconnect_ = false;         // the current connection broke after RCPT answers: ask the rest again
+  bool broken_off_ = false;        // a 421 came after RCPT answers: the unanswered get Retry::reconnect
 };
 
 }  // namespace

@@ -455,6 +455,30 @@ void append_smtp(const smtp::AddressProbe& p, std::string& out) {
   }
   out += "],\"tries\":";
   out += std::to_string(p.tries);
+  // The answers of the earlier sessions, and why each was asked again (smtp::Retry).
+  out += ",\"earlier_tries\":[";
+  for (std::size_t i = 0; i < p.earlier.size(); ++i) {
+    const smtp::RecipientOutcome& e = p.earlier[i];
+    if (i) out.push_back(',');
+    out += "{\"reason\":";
+    quoted(code(e.reason), out);
+    out += ",\"reply\":";
+    if (e.reply)
+      append_reply(smtp::Stage::rcpt_to, *e.reply, out);
+    else
+      out += "null";
+    out += ",\"rule\":";
+    null_or_quoted(e.rule, out);
+    out += ",\"retry_after_ms\":";
+    if (e.retry_after)
+      out += std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(*e.retry_after).count());
+    else
+      out += "null";
+    out += ",\"retried_as\":";
+    quoted(smtp::name(e.retry), out);
+    out.push_back('}');
+  }
+  out.push_back(']');
   out += ",\"elapsed_ms\":";
   out += std::to_string(s.elapsed_ms);
   if (!s.transcript.empty()) {

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -42,9 +43,9 @@ struct Outcome {
 };
 
 Outcome probe(smtp::ProbeOptions o, smtp::RetryOptions retry, std::vector<std::string> mailboxes,
-          std::vector<std::string> addresses = {"127.0.0.1"}) {
+              std::vector<std::string> addresses = {"127.0.0.1"}, smtp::PolitenessOptions polite = polite_options()) {
   asio::io_context io;
-  smtp::Prober prober(io, std::move(o), polite_options(), retry, 100);
+  smtp::Prober prober(io, std::move(o), polite, retry, 100);
   std::optional<std::vector<AddressProbe>> out;
   int calls = 0;
   prober.probe("example.test", mx_at(std::move(addresses)), std::move(mailboxes), [&](std::vector<AddressProbe> r) {
@@ -240,7 +241,7 @@ TEST(Prober, GreylistingWithoutTimeToWaitStaysGreylisted) {
                         {"grey@example.test"});
   ASSERT_EQ(run.out.size(), 1u);
   EXPECT_EQ(code(run.out[0].outcome().reason), code(Reason::greylisted));
-  EXPECT_TRUE(run.out[0].outcome().retry);
+  EXPECT_EQ(run.out[0].outcome().retry, smtp::Retry::greylisting);
   EXPECT_EQ(run.out[0].tries, 1);
   EXPECT_EQ(server.connections(), 1);
 }
@@ -343,6 +344,157 @@ TEST(Prober, GreylistRetryGoesFirstToTheServerThatGreylisted) {
   EXPECT_EQ(run.out[0].tries, 2);
   ASSERT_EQ(run.out[0].session->attempts.size(), 1u);
   EXPECT_EQ(run.out[0].session->attempts[0].address, "127.0.0.2");
+}
+
+// Issue 13, class 5: postscreen's first-contact deferral says nothing of greylisting; it is asked
+// again like greylisting, from the same source, and the evidence keeps the deferral.
+TEST(Prober, GenericFirstContact4xxIsRetriedLikeGreylisting) {
+  FakeSmtpServer server;
+  server.on("RCPT TO:<grey@", {"450 4.3.2 Service currently unavailable\r\n", "250 2.1.5 Ok\r\n"});
+  auto o = probe_options(server.port());
+  o.source_ips = {"127.0.0.3", "127.0.0.4"};  // a second session would take .4 unless pinned
+  const Outcome run = probe(
+      o, {.greylist_retry = std::chrono::milliseconds(100), .greylist_tries = 3, .max_wait = std::chrono::seconds(5)},
+      {"ok@example.test", "grey@example.test"});
+  ASSERT_EQ(run.out.size(), 2u);
+  EXPECT_EQ(code(run.out[0].outcome().reason), code(Reason::mailbox_exists));
+  EXPECT_EQ(run.out[0].tries, 1);
+  EXPECT_TRUE(run.out[0].earlier.empty());
+  const AddressProbe& grey = run.out[1];
+  EXPECT_EQ(code(grey.outcome().reason), code(Reason::mailbox_exists));
+  EXPECT_EQ(grey.tries, 2);
+  ASSERT_EQ(grey.earlier.size(), 1u);
+  EXPECT_EQ(grey.earlier[0].retry, smtp::Retry::greylisting);
+  ASSERT_TRUE(grey.earlier[0].reply);
+  EXPECT_EQ(grey.earlier[0].reply->code, 450);
+  EXPECT_EQ(run.stats.greylist_retries, 1u);
+  ASSERT_TRUE(server.wait_until_closed());
+  EXPECT_EQ(server.peers(), (Lines{"127.0.0.3", "127.0.0.3"}));
+  ASSERT_EQ(server.sessions().size(), 2u);
+  EXPECT_EQ(server.sessions()[1],
+            (Lines{"EHLO probe.test", "MAIL FROM:<verify@probe.test>", "RCPT TO:<grey@example.test>", "RSET", "QUIT"}));
+}
+
+// Still deferred after --greylist-tries: the final reason is the classifier's (temporary_failure
+// for a generic text), every try counted and kept.
+TEST(Prober, Persistent4xxEndsAsTemporaryFailureAfterTheTries) {
+  FakeSmtpServer server;
+  server.on("RCPT TO:<temp@", "451 4.3.0 Local error in processing\r\n");
+  const Outcome run =
+      probe(probe_options(server.port()),
+            {.greylist_retry = std::chrono::milliseconds(50), .greylist_tries = 3, .max_wait = std::chrono::seconds(5)},
+            {"temp@example.test"});
+  ASSERT_EQ(run.out.size(), 1u);
+  EXPECT_EQ(code(run.out[0].outcome().reason), code(Reason::temporary_failure));
+  EXPECT_EQ(run.out[0].outcome().retry, smtp::Retry::greylisting);
+  EXPECT_EQ(run.out[0].tries, 3);
+  ASSERT_EQ(run.out[0].earlier.size(), 2u);
+  for (const auto& e : run.out[0].earlier) EXPECT_EQ(code(e.reason), code(Reason::temporary_failure));
+  EXPECT_EQ(run.stats.greylist_retries, 2u);
+  EXPECT_EQ(server.connections(), 3);
+}
+
+// ... and within --max-wait: with 150 ms between tries and 400 ms to wait in all, a fourth try
+// would start at 450 ms at the earliest, so there are 2 or 3 tries (not the 10 allowed).
+TEST(Prober, Persistent4xxRetriesStayWithinMaxWait) {
+  FakeSmtpServer server;
+  server.on("RCPT TO:<temp@", "451 4.3.0 Local error in processing\r\n");
+  const auto started = std::chrono::steady_clock::now();
+  const Outcome run = probe(probe_options(server.port()),
+                            {.greylist_retry = std::chrono::milliseconds(150),
+                             .greylist_tries = 10,
+                             .max_wait = std::chrono::milliseconds(400)},
+                            {"temp@example.test"});
+  ASSERT_EQ(run.out.size(), 1u);
+  EXPECT_EQ(code(run.out[0].outcome().reason), code(Reason::temporary_failure));
+  EXPECT_GE(run.out[0].tries, 2);
+  EXPECT_LE(run.out[0].tries, 3);
+  EXPECT_EQ(server.connections(), run.out[0].tries);
+  EXPECT_GE(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(150));
+}
+
+// A rate limit is not asked again sooner: one session, rate_limited (the 250 is never asked for).
+TEST(Prober, RateLimitIsNotRetried) {
+  FakeSmtpServer server;
+  server.on("RCPT TO:<busy@", {"450 4.7.1 Error: too many connections from 127.0.0.1\r\n", "250 2.1.5 Ok\r\n"});
+  const Outcome run =
+      probe(probe_options(server.port()),
+            {.greylist_retry = std::chrono::milliseconds(50), .greylist_tries = 3, .max_wait = std::chrono::seconds(5)},
+            {"busy@example.test"});
+  ASSERT_EQ(run.out.size(), 1u);
+  EXPECT_EQ(code(run.out[0].outcome().reason), code(Reason::rate_limited));
+  EXPECT_EQ(run.out[0].outcome().retry, smtp::Retry::none);
+  EXPECT_EQ(run.out[0].tries, 1);
+  EXPECT_EQ(run.stats.greylist_retries, 0u);
+  EXPECT_EQ(server.connections(), 1);
+}
+
+// Issue 13, class 6: a 421 after the 2nd of 4 RCPTs at the only MX. The server is backed off; the
+// two unanswered addresses are asked on a new connection once the back-off has passed, from the
+// same source, with the catch-all test the first session could not finish.
+TEST(Prober, ReconnectsAfterThe421BackOff) {
+  FakeSmtpServer server;
+  server.on("RCPT TO:<c@", {FakeReply{"421 4.7.0 closing connection\r\n", std::chrono::milliseconds(0),
+                                      FakeReply::Action::reply_then_close},
+                            FakeReply{"250 2.1.5 Ok\r\n"}});
+  server.on("RCPT TO:<d@", "550 5.1.1 User unknown\r\n");
+  auto o = probe_options(server.port());
+  o.source_ips = {"127.0.0.3", "127.0.0.4"};
+  auto polite = polite_options();
+  polite.backoff = std::chrono::milliseconds(300);
+  const auto started = std::chrono::steady_clock::now();
+  const Outcome run =
+      probe(o, {.greylist_retry = std::chrono::seconds(60), .greylist_tries = 3, .max_wait = std::chrono::seconds(5)},
+            {"a@example.test", "b@example.test", "c@example.test", "d@example.test"}, {"127.0.0.1"}, polite);
+  ASSERT_EQ(run.out.size(), 4u);
+  // Waited the back-off (300 ms), not --greylist-retry (60 s: the guard would have failed).
+  EXPECT_GE(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(300));
+  EXPECT_EQ(code(run.out[0].outcome().reason), code(Reason::mailbox_exists));
+  EXPECT_EQ(run.out[0].tries, 1);
+  EXPECT_EQ(code(run.out[1].outcome().reason), code(Reason::mailbox_exists));
+  EXPECT_EQ(code(run.out[2].outcome().reason), code(Reason::mailbox_exists));
+  EXPECT_EQ(code(run.out[3].outcome().reason), code(Reason::mailbox_not_found));
+  for (std::size_t i = 2; i < 4; ++i) {
+    EXPECT_EQ(run.out[i].tries, 2);
+    ASSERT_EQ(run.out[i].earlier.size(), 1u);
+    EXPECT_EQ(run.out[i].earlier[0].retry, smtp::Retry::reconnect);
+    EXPECT_EQ(code(run.out[i].earlier[0].reason), code(Reason::temporary_failure));
+    EXPECT_EQ(run.out[i].catch_all, true);
+  }
+  ASSERT_TRUE(server.wait_until_closed());
+  EXPECT_EQ(server.peers(), (Lines{"127.0.0.3", "127.0.0.3"}));
+  const auto sessions = server.sessions();
+  ASSERT_EQ(sessions.size(), 2u);
+  EXPECT_EQ(std::count_if(sessions[1].begin(), sessions[1].end(),
+                          [](const std::string& l) {
+                            return l.starts_with("RCPT") && !l.starts_with("RCPT TO:<a@") &&
+                                   !l.starts_with("RCPT TO:<b@");
+                          }),
+            3);  // c, d and the random address; a and b kept their answers
+}
+
+// The reconnection is refused at once (421 before any answer): no further try, no loop; the
+// final reason is a transport one. A back-off beyond --max-wait: no reconnection at all.
+TEST(Prober, ReconnectionAfterA421IsBounded) {
+  for (const bool in_time : {true, false}) {
+    SCOPED_TRACE(in_time);
+    FakeSmtpServer server;
+    server.on("RCPT TO:<c@", FakeReply{"421 4.7.0 closing connection\r\n", std::chrono::milliseconds(0),
+                                       FakeReply::Action::reply_then_close});
+    auto polite = polite_options();
+    polite.backoff = in_time ? std::chrono::milliseconds(100) : std::chrono::seconds(30);
+    const Outcome run = probe(
+        probe_options(server.port()),
+        {.greylist_retry = std::chrono::milliseconds(50), .greylist_tries = 3, .max_wait = std::chrono::seconds(5)},
+        {"a@example.test", "b@example.test", "c@example.test", "d@example.test"}, {"127.0.0.1"}, polite);
+    ASSERT_EQ(run.out.size(), 4u);
+    for (std::size_t i = 2; i < 4; ++i) {
+      EXPECT_EQ(code(run.out[i].outcome().reason), code(Reason::temporary_failure));
+      EXPECT_EQ(run.out[i].tries, in_time ? 2 : 1);
+    }
+    ASSERT_TRUE(server.wait_until_closed());
+    EXPECT_EQ(server.connections(), in_time ? 2 : 1);
+  }
 }
 
 // Regression (issue 14): a session that ends without any I/O (every recipient refused before a

@@ -95,7 +95,7 @@ TEST(Session, HappyPathPipelined) {
     ASSERT_TRUE(o.reply);
     EXPECT_EQ(o.reply->code, 250);
     EXPECT_EQ(o.rule, "rcpt_accepted");
-    EXPECT_FALSE(o.retry);
+    EXPECT_EQ(o.retry, smtp::Retry::none);
   }
   // The random address: 18 of [a-z0-9], a letter first, at the recipients' domain; accepted.
   EXPECT_TRUE(random_address_at(rep.catch_all_address, "example.test")) << rep.catch_all_address;
@@ -254,7 +254,7 @@ struct RcptCase {
   std::string reply;
   Reason reason;
   std::string_view rule;
-  std::optional<std::chrono::seconds> retry_after = std::nullopt;  // the stated delay kept (greylisting only)
+  std::optional<std::chrono::seconds> retry_after = std::nullopt;  // the stated delay kept (deferrals only)
 };
 
 const std::vector<RcptCase>& rcpt_cases() {
@@ -279,9 +279,11 @@ const std::vector<RcptCase>& rcpt_cases() {
       {"grey", "450 4.7.1 Greylisted, please try again later\r\n", Reason::greylisted, "greylisted"},
       {"greyhint", "450 4.2.0 <greyhint@example.test>: Recipient address rejected: Greylisted for 299 seconds\r\n",
        Reason::greylisted, "greylisted", std::chrono::seconds(299)},
-      // A delay stated by anything but greylisting is not kept: nothing retries those.
+      // A delay stated by anything but a deferral is not kept: nothing retries those. A generic
+      // 4xx is retried like greylisting (issue 13, class 5), with the delay it states.
       {"fullhint", "452 4.2.2 Mailbox full, try again in 5 minutes\r\n", Reason::mailbox_full, "rcpt_full_text"},
-      {"temphint", "451 4.3.0 Local error, try again in 5 minutes\r\n", Reason::temporary_failure, "temporary"},
+      {"temphint", "451 4.3.0 Local error, try again in 5 minutes\r\n", Reason::temporary_failure, "temporary",
+       std::chrono::seconds(300)},
       {"generic", "550 Rejected\r\n", Reason::recipient_rejected, "rcpt_rejected"},
       {"relay", "554 5.7.1 <relay@example.test>: Relay access denied\r\n", Reason::relay_denied, "relay_denied"},
       {"temp", "451 4.3.0 Local error in processing\r\n", Reason::temporary_failure, "temporary"},
@@ -309,7 +311,9 @@ void expect_rcpt_verdicts(bool pipelining) {
     SCOPED_TRACE(c.local);
     EXPECT_EQ(rc(o.reason), rc(c.reason));
     EXPECT_EQ(o.rule, c.rule);
-    EXPECT_EQ(o.retry, c.reason == Reason::greylisted);
+    // Every 4xx deferral is asked again like greylisting; a full mailbox is not (an answer).
+    const bool deferral = c.reason == Reason::greylisted || c.reason == Reason::temporary_failure;
+    EXPECT_EQ(o.retry, deferral ? smtp::Retry::greylisting : smtp::Retry::none);
     EXPECT_EQ(o.retry_after, c.retry_after);
     ASSERT_TRUE(o.reply);
     EXPECT_EQ(o.reply->code, std::stoi(c.reply.substr(0, 3)));
@@ -346,6 +350,181 @@ TEST(Session, Rcpt421MovesToTheNextHostWithTheRest) {
   // a was decided by the first server; b, c and the random address go to the second.
   EXPECT_EQ(count_prefix(second.lines(), "RCPT"), 3u);
   EXPECT_EQ(count_prefix(second.lines(), rcpt("a@example.test")), 0u);
+}
+
+// ---------------------------------------------------------------------------------------------
+// A 4xx that may be greylisting (issue 13, class 5): asked again later (smtp/prober.hpp)
+
+TEST(Session, FirstContact4xxAtRcptIsDeferredLikeGreylisting) {
+  // Postfix postscreen's answer to every RCPT of a client it is still testing; Outlook.com's
+  // "server busy"; a generic temporary failure with a stated delay.
+  FakeSmtpServer server;
+  server.on("RCPT TO:<postscreen@", "450 4.3.2 Service currently unavailable\r\n");
+  server.on("RCPT TO:<outlook@", "451 4.7.500 Server busy. Please try again later from [192.0.2.2]. (AS761)\r\n");
+  server.on("RCPT TO:<hint@", "451 4.3.0 Temporary local problem, retry in 2 minutes\r\n");
+  server.on("RCPT TO:<rate@", "450 4.7.1 Error: too many connections from 127.0.0.1\r\n");
+  server.on("RCPT TO:<full@", "452 4.2.2 <full@example.test>: Mailbox full\r\n");
+  Harness h(probe_options(server.port()));
+  const SessionReport rep = h.run(request({"postscreen@example.test", "outlook@example.test", "hint@example.test",
+                                           "rate@example.test", "full@example.test"}));
+  ASSERT_EQ(rep.recipients.size(), 5u);
+  for (std::size_t i = 0; i < 3; ++i) {
+    SCOPED_TRACE(i);
+    const auto& o = rep.recipients[i];
+    // Whatever the classifier calls it (greylisted or temporary_failure), it is asked again.
+    EXPECT_THAT(rc(o.reason), testing::AnyOf(rc(Reason::greylisted), rc(Reason::temporary_failure)));
+    EXPECT_EQ(o.retry, smtp::Retry::greylisting);
+  }
+  EXPECT_EQ(rep.recipients[0].retry_after, std::nullopt);
+  EXPECT_EQ(rep.recipients[2].retry_after, std::chrono::seconds(120));
+  // A rate limit is not asked again sooner, a full mailbox is an answer.
+  EXPECT_EQ(rc(rep.recipients[3].reason), rc(Reason::rate_limited));
+  EXPECT_EQ(rep.recipients[3].retry, smtp::Retry::none);
+  EXPECT_EQ(rc(rep.recipients[4].reason), rc(Reason::mailbox_full));
+  EXPECT_EQ(rep.recipients[4].retry, smtp::Retry::none);
+}
+
+// The same at MAIL FROM (see deferral() in smtp/session.cpp); a 421 there moves on instead.
+TEST(Session, Generic4xxAtMailFromIsDeferredLikeGreylisting) {
+  FakeSmtpServer server;
+  server.on("MAIL", "451 4.7.700 PFA agent busy, please try again in 30 seconds\r\n");
+  Harness h(probe_options(server.port()));
+  const SessionReport rep = h.run(request({"a@example.test", "b@example.test"}));
+  for (const auto& o : rep.recipients) {
+    EXPECT_THAT(rc(o.reason), testing::AnyOf(rc(Reason::greylisted), rc(Reason::temporary_failure)));
+    EXPECT_EQ(o.retry, smtp::Retry::greylisting);
+    EXPECT_EQ(o.retry_after, std::chrono::seconds(30));
+    EXPECT_FALSE(o.reply);  // no RCPT was answered
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A session that breaks before every address is answered (issue 13, class 6)
+
+// The server hangs up at the 3rd of 4 RCPTs, once: the first two keep their answers, the other
+// two (and the random address) are asked on a new connection to the same server.
+void expect_hang_up_reasked(bool pipelining) {
+  SCOPED_TRACE(pipelining ? "pipelining" : "one by one");
+  FakeSmtpServer first;
+  if (!pipelining) first.on("EHLO", kEhloPlain);
+  first.on("RCPT TO:<a@", "250 2.1.5 Ok\r\n");
+  first.on("RCPT TO:<b@", "550 5.1.1 <b@example.test>: User unknown\r\n");
+  first.on("RCPT TO:<c@", {FakeReply(A::close), FakeReply("250 2.1.5 Ok\r\n")});
+  first.on("RCPT TO:<d@", "550 5.1.1 <d@example.test>: User unknown\r\n");
+  first.on("RCPT", "550 5.1.1 User unknown\r\n");
+  FakeSmtpServer second("127.0.0.2", first.port());  // another MX: the re-ask does not go there
+  Harness h(probe_options(first.port()));
+  const std::vector<std::string> r = {"a@example.test", "b@example.test", "c@example.test", "d@example.test"};
+  const SessionReport rep =
+      h.run(request(r, true, {{"mx1.example.test", "127.0.0.1"}, {"mx2.example.test", "127.0.0.2"}}));
+  EXPECT_EQ(reasons(rep), (std::vector<std::string_view>{rc(Reason::mailbox_exists), rc(Reason::mailbox_not_found),
+                                                         rc(Reason::mailbox_exists), rc(Reason::mailbox_not_found)}));
+  for (const auto& o : rep.recipients) EXPECT_EQ(o.retry, smtp::Retry::none);
+  EXPECT_EQ(rep.catch_all, false);
+  ASSERT_EQ(rep.attempts.size(), 2u);
+  EXPECT_EQ(rep.attempts[0].address, "127.0.0.1");
+  EXPECT_EQ(rc(rep.attempts[0].failure), rc(Reason::temporary_failure));  // not protocol_error
+  EXPECT_THAT(rep.attempts[0].detail, HasSubstr("after 2 RCPT replies"));
+  EXPECT_EQ(rep.attempts[1].address, "127.0.0.1");
+  EXPECT_EQ(rc(rep.attempts[1].failure), "(none)");
+  ASSERT_TRUE(first.wait_until_closed());
+  EXPECT_EQ(second.connections(), 0);
+  const auto sessions = first.sessions();
+  ASSERT_EQ(sessions.size(), 2u);
+  // Pipelined, the first connection received the whole batch before it hung up.
+  EXPECT_EQ(count_prefix(sessions[0], "RCPT TO:<a@"), 1u);
+  EXPECT_EQ(count_prefix(sessions[0], "RCPT TO:<c@"), 1u);
+  EXPECT_EQ(sessions[1],
+            (Lines{"EHLO probe.test", kMail, rcpt(r[2]), rcpt(r[3]), rcpt(rep.catch_all_address), "RSET", "QUIT"}));
+}
+
+TEST(Session, HangUpMidRcptsReasksTheRestPipelined) {
+  expect_hang_up_reasked(true);
+}
+TEST(Session, HangUpMidRcptsReasksTheRestOneByOne) {
+  expect_hang_up_reasked(false);
+}
+
+// A 421 after the 2nd of 4 RCPTs, one MX: the server is backed off and not called again within
+// the session; the two answered keep their verdicts, the others end temporary_failure, marked
+// for a reconnection after the back-off (Prober, ReconnectsAfterThe421BackOff).
+TEST(Session, Rcpt421AfterSomeAnswersMarksTheRestForAReconnection) {
+  for (const bool pipelining : {true, false}) {
+    SCOPED_TRACE(pipelining);
+    FakeSmtpServer server;
+    if (!pipelining) server.on("EHLO", kEhloPlain);
+    server.on("RCPT TO:<c@", FakeReply{"421 4.7.0 mx.example.test closing connection\r\n", 0ms, A::reply_then_close});
+    Harness h(probe_options(server.port()));
+    const SessionReport rep = h.run(request({"a@example.test", "b@example.test", "c@example.test", "d@example.test"}));
+    EXPECT_EQ(reasons(rep),
+              (std::vector<std::string_view>{rc(Reason::mailbox_exists), rc(Reason::mailbox_exists),
+                                             rc(Reason::temporary_failure), rc(Reason::temporary_failure)}));
+    EXPECT_EQ(rep.recipients[0].retry, smtp::Retry::none);
+    EXPECT_EQ(rep.recipients[2].retry, smtp::Retry::reconnect);
+    EXPECT_EQ(rep.recipients[3].retry, smtp::Retry::reconnect);
+    EXPECT_FALSE(rep.recipients[2].reply);
+    EXPECT_EQ(rep.catch_all, std::nullopt);
+    EXPECT_TRUE(h.ctx.gate().backing_off("127.0.0.1"));
+    ASSERT_TRUE(server.wait_until_closed());
+    EXPECT_EQ(server.connections(), 1);
+  }
+}
+
+// A 421 at the first RCPT is a refusal of the session, not a break after progress: no reconnection.
+TEST(Session, Rcpt421BeforeAnyAnswerIsNotReasked) {
+  FakeSmtpServer server;
+  server.on("RCPT", "421 4.7.0 closing connection\r\n");
+  Harness h(probe_options(server.port()));
+  const SessionReport rep = h.run(request({"a@example.test", "b@example.test"}));
+  EXPECT_EQ(reasons(rep), all(2, Reason::temporary_failure));
+  for (const auto& o : rep.recipients) EXPECT_EQ(o.retry, smtp::Retry::none);
+}
+
+// Every connection breaks again after one answer: at most kMaxReconnects (2) reconnections, no
+// loop; the unanswered end with a transport reason, never a mailbox verdict.
+TEST(Session, HangUpsAgainAndAgainAreBounded) {
+  for (const bool pipelining : {true, false}) {
+    SCOPED_TRACE(pipelining);
+    FakeSmtpServer server;
+    if (!pipelining) server.on("EHLO", kEhloPlain);
+    const FakeReply ok = "250 2.1.5 Ok\r\n";
+    const FakeReply hang_up = A::close;
+    // Connection 1 answers a and hangs up at b, 2 answers b and hangs up at c, 3 answers c and
+    // hangs up at d. The fake picks a reply when a line arrives: pipelined, the lines after the
+    // hang-up use up a reply of their sequence too.
+    server.on("RCPT TO:<b@", {hang_up, ok});
+    if (pipelining) {
+      server.on("RCPT TO:<c@", {ok, hang_up, ok});
+      server.on("RCPT TO:<d@", {ok, ok, hang_up, ok});
+    } else {
+      server.on("RCPT TO:<c@", {hang_up, ok});
+      server.on("RCPT TO:<d@", {hang_up, ok});
+    }
+    Harness h(probe_options(server.port()));
+    const SessionReport rep = h.run(
+        request({"a@example.test", "b@example.test", "c@example.test", "d@example.test", "e@example.test"}, false));
+    EXPECT_EQ(reasons(rep), (std::vector<std::string_view>{rc(Reason::mailbox_exists), rc(Reason::mailbox_exists),
+                                                           rc(Reason::mailbox_exists), rc(Reason::temporary_failure),
+                                                           rc(Reason::temporary_failure)}));
+    EXPECT_EQ(rep.recipients[3].retry, smtp::Retry::none);
+    ASSERT_TRUE(server.wait_until_closed());
+    EXPECT_EQ(server.connections(), 3);
+    EXPECT_EQ(rep.attempts.size(), 3u);
+  }
+}
+
+// A server that hangs up at the same RCPT on the reconnection too: that connection answered
+// nothing, so it is not called a third time.
+TEST(Session, HangUpBeforeAnyAnswerOnTheReconnectionStops) {
+  FakeSmtpServer server;
+  server.on("RCPT TO:<c@", A::close);
+  Harness h(probe_options(server.port()));
+  const SessionReport rep = h.run(request({"a@example.test", "b@example.test", "c@example.test", "d@example.test"}));
+  EXPECT_EQ(reasons(rep),
+            (std::vector<std::string_view>{rc(Reason::mailbox_exists), rc(Reason::mailbox_exists),
+                                           rc(Reason::temporary_failure), rc(Reason::temporary_failure)}));
+  ASSERT_TRUE(server.wait_until_closed());
+  EXPECT_EQ(server.connections(), 2);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -144,15 +144,50 @@ TEST_F(ClassifierTest, SmtpEvidenceHoldsTheStatedGreylistingDelay) {
     o.reason = Reason::greylisted;
     o.reply = smtp::parse_reply("450 4.2.0 Greylisted for 300 seconds\r\n");
     o.rule = "greylisted";
-    o.retry = true;
+    o.retry = smtp::Retry::greylisting;
     if (hinted) o.retry_after = std::chrono::seconds(300);
     Result r;
     classifier_.classify("someone@example.com", r);
-    apply_smtp(r, smtp::AddressProbe{session, 0, std::nullopt, 1});
+    apply_smtp(r, smtp::AddressProbe{session, 0, std::nullopt, 1, {}});
     std::string out;
     render::append_json(r, out);
     const std::string want =
         hinted ? "\"rule\":\"greylisted\",\"retry_after_ms\":300000," : "\"rule\":\"greylisted\",\"retry_after_ms\":null,";
+    EXPECT_NE(out.find(want), std::string::npos) << out;
+  }
+}
+
+// docs/schema.md, SMTP evidence: `earlier_tries` holds the answers of the earlier sessions that
+// asked the address and why it was asked again, oldest first; `[]` after one try.
+TEST_F(ClassifierTest, SmtpEvidenceKeepsTheEarlierTries) {
+  auto session = std::make_shared<smtp::SessionReport>();
+  smtp::RecipientOutcome& o = session->recipients.emplace_back();
+  o.reason = Reason::mailbox_exists;
+  o.reply = smtp::parse_reply("250 2.1.5 Ok\r\n");
+  o.rule = "rcpt_accepted";
+  smtp::RecipientOutcome deferred;
+  deferred.reason = Reason::temporary_failure;
+  deferred.reply = smtp::parse_reply("450 4.3.2 Service currently unavailable\r\n");
+  deferred.rule = "temporary";
+  deferred.retry = smtp::Retry::greylisting;
+  smtp::RecipientOutcome broken;
+  broken.reason = Reason::temporary_failure;
+  broken.retry = smtp::Retry::reconnect;
+  for (const bool retried : {false, true}) {
+    Result r;
+    classifier_.classify("someone@example.com", r);
+    smtp::AddressProbe p{session, 0, std::nullopt, retried ? 3 : 1, {}};
+    if (retried) p.earlier = {deferred, broken};
+    apply_smtp(r, p);
+    std::string out;
+    render::append_json(r, out);
+    const std::string want =
+        retried ? "\"tries\":3,\"earlier_tries\":[{\"reason\":\"temporary_failure\",\"reply\":{\"stage\":\"rcpt_to\","
+                  "\"code\":450,\"enhanced\":\"4.3.2\",\"lines\":[\"Service currently unavailable\"]},"
+                  "\"rule\":\"temporary\",\"retry_after_ms\":null,\"retried_as\":\"greylisting\"},"
+                  "{\"reason\":\"temporary_failure\",\"reply\":null,\"rule\":null,\"retry_after_ms\":null,"
+                  "\"retried_as\":\"reconnect\"}],"
+                : "\"tries\":1,\"earlier_tries\":[],";
     EXPECT_NE(out.find(want), std::string::npos) << out;
   }
 }
