@@ -157,6 +157,15 @@ expect_prefix "dead-primary: MX 10 refuses connections" "ERR ConnectionRefusedEr
 expect_prefix "dead-primary: MX 20 accepts" "250 2.1.5" "$(smtp "$LAB_POSTFIX" alice@dead-primary.$Z)"
 expect_prefix "tarpit: MX 10 never greets" "ERR" "$(smtp "$LAB_SMTP_SILENT" alice@tarpit.$Z --timeout 1)"
 expect_prefix "mx-order hosts: nothing listens" "ERR ConnectionRefusedError" "$(smtp fd00:25::21 a@mx-order.$Z)"
+nofrom="verify@unresolvable.invalid"
+expect_prefix "sender-checks: unresolvable sender refused at RCPT" "550 5.1.8" \
+  "$(smtp "$LAB_POSTFIX_STRICT" alice@sender-checks.$Z --from "$nofrom")"
+expect_prefix "sender-checks: null sender passes" "250 2.1.5" "$(smtp "$LAB_POSTFIX_STRICT" alice@sender-checks.$Z --from "")"
+expect_prefix "null-refused: MAIL FROM:<> refused" "501 bogus" "$(smtp "$LAB_SMTP_NONULL" alice@null-refused.$Z --from "")"
+expect_prefix "sender-callout: unroutable sender refused" "550 Verification failed" \
+  "$(smtp "$LAB_SMTP_CALLOUT" alice@sender-callout.$Z --from "$nofrom")"
+expect_prefix "sender-callout: real sender mailbox passes the callout" "250 2.1.5" \
+  "$(smtp "$LAB_SMTP_CALLOUT" alice@sender-callout.$Z --from "verify@sender.$Z")"
 sleep $((LAB_GREYLIST_DELAY + 1))
 expect_prefix "greylist: retry after ${LAB_GREYLIST_DELAY}s accepted" "250 2.1.5" \
   "$(smtp "$LAB_POSTFIX" alice@greylist.$Z --from "$grey_from")"

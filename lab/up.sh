@@ -95,7 +95,7 @@ ip netns add "$NS"
 # every other address of the lab ranges as local too (connection refused, not
 # unreachable): the MX hosts in the zones that have no server behind them.
 DNS_HOSTS=(1 2 3 4 5)      # 10.53.0.N / fd00:53::N
-MAIL_HOSTS=(10 11 98 99 200 201)   # 10.25.0.N / fd00:25::N (200, 201: the SOCKS5 proxies)
+MAIL_HOSTS=(10 11 12 13 14 98 99 200 201)   # 10.25.0.N / fd00:25::N (200, 201: the SOCKS5 proxies)
 # Extra client addresses for --source-ip tests: nothing listens on them.
 SOURCE_IPS=(10.99.0.1 10.99.0.2 fd00:99::1 fd00:99::2)
 {
@@ -159,6 +159,7 @@ ip netns exec "$NS" "$PYTHON" "$HERE/fakesrv.py" \
   --dns 10.53.0.4:53:refused --dns '[fd00:53::4]:53:refused' \
   --dns 10.53.0.5:53:drop --dns '[fd00:53::5]:53:drop' \
   --silent 10.25.0.98:25 --silent '[fd00:25::98]:25' \
+  --smtp 10.25.0.13:25:nonull --smtp 10.25.0.14:25:callout \
   >"$LAB_DIR/fakesrv.log" 2>&1 </dev/null &
 record $! fakesrv
 
@@ -294,6 +295,9 @@ wait_for "fakesrv" grep -q ready "$LAB_DIR/fakesrv.log"
 wait_for "postgrey" tcp_ok 127.0.0.1 10023
 wait_for "postfix 10.25.0.10" smtp_ok 10.25.0.10
 wait_for "postfix 10.25.0.11" smtp_ok 10.25.0.11
+wait_for "postfix 10.25.0.12" smtp_ok 10.25.0.12
+wait_for "fakesrv smtp 10.25.0.13" smtp_ok 10.25.0.13
+wait_for "fakesrv smtp 10.25.0.14" smtp_ok 10.25.0.14
 wait_for "postfix fd00:25::10" smtp_ok fd00:25::10
 wait_for "danted 10.25.0.200" tcp_ok 10.25.0.200 1080
 wait_for "danted 10.25.0.201" tcp_ok 10.25.0.201 1080
@@ -321,6 +325,9 @@ LAB_POSTFIX=10.25.0.10
 LAB_POSTFIX6=fd00:25::10
 LAB_POSTFIX_TLS=10.25.0.11
 LAB_POSTFIX_TLS6=fd00:25::11
+LAB_POSTFIX_STRICT=10.25.0.12
+LAB_SMTP_NONULL=10.25.0.13
+LAB_SMTP_CALLOUT=10.25.0.14
 LAB_SMTP_SILENT=10.25.0.98
 LAB_SMTP_REFUSED=10.25.0.99
 LAB_POSTGREY=127.0.0.1:10023
@@ -362,7 +369,9 @@ mail lab '$NAME' is up in $((elapsed_ms / 1000)).$(printf '%03d' $((elapsed_ms %
   bad DNS     10.53.0.2 SERVFAIL, 10.53.0.4 REFUSED, 10.53.0.5 no answer
   postfix     10.25.0.10 [fd00:25::10]:25 smtp1 (mailbox, catchall, greylist, ...)
               10.25.0.11 [fd00:25::11]:25 smtp-tls (STARTTLS required)
-  smtp stubs  10.25.0.98:25 silent (never greets), 10.25.0.99:25 refused
+              10.25.0.12:25 smtp-strict (reject_non_fqdn_sender, reject_unknown_sender_domain)
+  smtp stubs  10.25.0.98:25 silent (never greets), 10.25.0.99:25 refused,
+              10.25.0.13:25 refuses MAIL FROM:<>, 10.25.0.14:25 sender callout
   postgrey    127.0.0.1:10023 (in the namespace), delay ${GREYLIST_DELAY}s
   socks5      10.25.0.200:1080 no auth, 10.25.0.201:1080 user $SOCKS_USER / $SOCKS_PASS (dante)
   source IPs  ${SOURCE_IPS[*]} (on lo, for --source-ip)

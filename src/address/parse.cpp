@@ -515,6 +515,9 @@ Reason Parser::parse_domain(std::string_view d, Address& out, std::size_t pos, b
   if (rc != IDN2_OK) {
     if (rc == IDN2_TOO_BIG_DOMAIN) return syntax_domain_too_long;
     if (rc == IDN2_TOO_BIG_LABEL) return syntax_label_too_long;
+    // RFC 5891 §4.2.3.1: a label with "--" in positions 3-4, as given or after the UTS #46
+    // mapping (full-width "ａｂ--ｃｄ" is "ab--cd"); libidn2 refuses ASCII labels of the domain too.
+    if (rc == IDN2_2HYPHEN) return syntax_reserved_label;
     return syntax_bad_idn;
   }
   const std::string_view a(alabel.data(), alabel_len);
@@ -540,8 +543,8 @@ Reason Parser::parse_domain(std::string_view d, Address& out, std::size_t pos, b
 }
 
 // LDH labels (RFC 1034 §3.5, RFC 5890 §2.3.1), at least two labels, TLD not all-numeric
-// (RFC 3696 §2). `d` is lower case, has no leading or trailing dot. A-labels ("xn--") are
-// decoded by libidn2 to check they are valid IDNA2008.
+// (RFC 3696 §2), no reserved LDH label ("ab--cd"). `d` is lower case, has no leading or trailing
+// dot. A-labels ("xn--") are decoded by libidn2 to check they are valid IDNA2008.
 Reason Parser::check_ascii_domain(char* d, std::size_t n) noexcept {
   std::size_t labels = 0;
   std::size_t start = 0;
@@ -561,8 +564,12 @@ Reason Parser::check_ascii_domain(char* d, std::size_t n) noexcept {
     if (len == 0) return syntax_consecutive_dots;
     if (len > kMaxLabel) return syntax_label_too_long;
     if (d[start] == '-' || d[i - 1] == '-') return syntax_label_hyphen;
-    if (len >= 4 && d[start] == 'x' && d[start + 1] == 'n' && d[start + 2] == '-' && d[start + 3] == '-')
+    // RFC 5890 §2.3.1: "--" in positions 3-4 makes a reserved LDH label; only the "xn--" ones
+    // (XN-labels) may appear, and only when they are valid A-labels (checked below: bad_idn).
+    if (len >= 4 && d[start + 2] == '-' && d[start + 3] == '-') {
+      if (d[start] != 'x' || d[start + 1] != 'n') return syntax_reserved_label;
       has_alabel = true;
+    }
     tld_numeric = true;
     for (std::size_t k = start; k < i; ++k) tld_numeric &= text::is_ascii_digit(d[k]);
     ++labels;
@@ -595,7 +602,7 @@ Reason Parser::lower_and_check_domain(std::string_view d, char* dst) noexcept {
     const std::size_t end = dot != nullptr ? static_cast<std::size_t>(dot - dst) : n;
     const std::size_t len = end - start;
     ok &= len - 1 < kMaxLabel && dst[start] != '-' && dst[end - 1] != '-' &&
-          !(len >= 4 && dst[start] == 'x' && dst[start + 1] == 'n' && dst[start + 2] == '-');
+          !(len >= 4 && dst[start + 2] == '-' && dst[start + 3] == '-');  // A-label or reserved
     ++labels;
     if (dot == nullptr) break;
     start = end + 1;

@@ -319,9 +319,11 @@ std::string fingerprint(const VerifyOptions& o) {
   }
   f += "|level=" + o.level + "|dedupe=" + o.dedupe + "|column=" + o.column + "|field=" + o.field +
        "|in=" + o.input_format + "|allow_private=" + (o.allow_private_targets ? "1" : "0") +
-       "|catch_all=" + (o.no_catch_all ? "0" : "1") + "|helo=" + o.helo + "|from=" + o.mail_from +
-       "|port=" + std::to_string(o.smtp_port) + "|lists=" + (o.lists.builtin ? "1" : "0") +
-       (o.lists.extended_disposable ? "x" : "");
+       "|catch_all=" + (o.no_catch_all ? "0" : "1") + "|helo=" + o.helo +
+       // The reverse-path sent: no --mail-from is "<>" (it was verify@<host name> before issue 13, so
+       // a state file of that default does not resume under the new one).
+       "|from=" + (o.mail_from.empty() ? std::string("<>") : o.mail_from) + "|port=" + std::to_string(o.smtp_port) +
+       "|lists=" + (o.lists.builtin ? "1" : "0") + (o.lists.extended_disposable ? "x" : "");
   for (const auto* v : {&o.blocklists, &o.lists.disposable_files, &o.lists.disposable_domains, &o.lists.allow_files,
                         &o.lists.allow_domains, &o.lists.free_files, &o.lists.role_files})
     for (const std::string& s : *v) f += "|" + s;

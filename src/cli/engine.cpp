@@ -84,7 +84,14 @@ smtp::RetryOptions retry_options(const VerifyOptions& o) {
 smtp::ProbeOptions probe_options(const VerifyOptions& o) {
   smtp::ProbeOptions p;
   p.helo = o.helo.empty() ? smtp::default_helo() : o.helo;
-  p.mail_from = o.mail_from.empty() ? smtp::default_mail_from(p.helo) : o.mail_from;
+  // No --mail-from, or "<>": the null reverse-path (docs/smtp.md, "Who we say we are").
+  p.mail_from = smtp::default_mail_from();
+  if (!o.mail_from.empty() && o.mail_from != "<>") {
+    address::Address a;
+    if (address::parse(o.mail_from, a) != Reason::well_formed)
+      throw std::invalid_argument("--mail-from: not a valid address: " + o.mail_from);
+    p.mail_from = std::string(a.normalized());  // the RFC 5321 Mailbox form, as recipients are sent
+  }
   p.source_ips = o.source_ips;
   if (!o.proxy.empty()) {
     std::string error;
@@ -95,11 +102,6 @@ smtp::ProbeOptions probe_options(const VerifyOptions& o) {
     boost::system::error_code ec;
     (void)boost::asio::ip::make_address(ip, ec);
     if (ec) throw std::invalid_argument("--source-ip: not an IP address: " + ip);
-  }
-  if (!o.mail_from.empty()) {
-    address::Address a;
-    if (address::parse(o.mail_from, a) != Reason::well_formed)
-      throw std::invalid_argument("--mail-from: not a valid address: " + o.mail_from);
   }
   p.port = o.smtp_port;
   p.timeouts.connect = seconds_to_ms(o.connect_timeout);
@@ -113,6 +115,31 @@ smtp::ProbeOptions probe_options(const VerifyOptions& o) {
   return p;
 }
 
+void check_sender_domain(dns::MailLookup& mail, const std::string& mail_from,
+                         std::function<void(std::optional<std::string>)> done) {
+  const std::size_t at = mail_from.rfind('@');
+  // The null reverse-path has no domain; an address literal has nothing to look up.
+  if (mail_from.empty() || at == std::string::npos || mail_from[at + 1] == '[') return done(std::nullopt);
+  const std::string domain = mail_from.substr(at + 1);
+  mail.lookup(domain, "", [mail_from, domain, done = std::move(done)](const dns::DomainDnsPtr& d) {
+    switch (d->reason) {
+      case Reason::no_domain:
+      case Reason::null_mx:
+      case Reason::no_mail_server:
+        return done("warning: --mail-from " + mail_from + ": " + domain + " has no MX or address record (" +
+                    std::string(code(d->reason)) +
+                    "); servers that check the sender domain refuse every RCPT, and such a refusal reads "
+                    "like a verdict about the mailbox. Without --mail-from the null reverse-path <> is sent "
+                    "(docs/smtp.md, \"Who we say we are\").");
+      case Reason::dns_error:
+        return done("warning: --mail-from " + mail_from + ": the lookup of " + domain +
+                    " failed (DNS error); servers that check the sender domain may refuse it.");
+      default:
+        return done(std::nullopt);  // it resolves (to private or parked addresses too: a remote check only asks DNS)
+    }
+  });
+}
+
 Engine::Engine(const VerifyOptions& o)
     : knowledge_(o.lists), classifier_(knowledge_), dns_level_(o.level == "dns" || o.level == "smtp"),
       smtp_level_(o.level == "smtp"), concurrency_(std::max<std::size_t>(1, o.dns_concurrency)),
@@ -123,7 +150,18 @@ Engine::Engine(const VerifyOptions& o)
   mail_ = std::make_unique<dns::MailLookup>(*resolver_, mail_options(o));
   if (!smtp_level_) return;
   raise_open_files_limit(o.smtp_concurrency);
-  prober_ = std::make_unique<smtp::Prober>(io_, probe_options(o), politeness_options(o), retry_options(o), o.smtp_concurrency);
+  smtp::ProbeOptions probe = probe_options(o);
+  // The identity is checked once, before any probe (nothing else is queued yet).
+  bool checked = false;
+  check_sender_domain(*mail_, probe.mail_from, [&checked](std::optional<std::string> warning) {
+    if (warning) std::fprintf(stderr, "mailsift: %s\n", warning->c_str());
+    checked = true;
+  });
+  while (!checked && io_.run_one() != 0) {
+  }
+  io_.restart();
+  prober_ = std::make_unique<smtp::Prober>(io_, std::move(probe), politeness_options(o), retry_options(o),
+                                           o.smtp_concurrency);
 }
 
 std::size_t Engine::add(std::string_view input) {

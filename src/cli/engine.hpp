@@ -37,6 +37,13 @@ namespace mailsift::cli {
 [[nodiscard]] smtp::ProbeOptions probe_options(const VerifyOptions& o);
 [[nodiscard]] smtp::PolitenessOptions politeness_options(const VerifyOptions& o);
 [[nodiscard]] smtp::RetryOptions retry_options(const VerifyOptions& o);
+/// The start-up check of the identity (docs/smtp.md, "Who we say we are"): looks up the domain of
+/// `mail_from` (ProbeOptions::mail_from; "" is the null reverse-path: nothing to check) and calls
+/// `done` on the io_context with a one-line warning when it has no MX or address record or the
+/// lookup failed, else with nullopt. Servers with sender checks (Postfix reject_unknown_sender_domain,
+/// Exim sender verify) refuse such a sender at RCPT TO, which reads like a verdict on the mailbox.
+void check_sender_domain(dns::MailLookup& mail, const std::string& mail_from,
+                         std::function<void(std::optional<std::string>)> done);
 /// Raises the open-files soft limit so that `sessions` SMTP connections fit.
 void raise_open_files_limit(std::size_t sessions);
 

@@ -178,7 +178,9 @@ void add_engine_options(CLI::App* v, VerifyOptions& o) {
   v->add_option("--domain-blocklist", o.blocklists, "Domain block list (RHSBL) zone to query at --level dns (repeatable)")
       ->allow_extra_args(false);
   v->add_option("--helo", o.helo, "Name to give in EHLO/HELO (default: this machine's host name)");
-  v->add_option("--mail-from", o.mail_from, "Envelope sender for MAIL FROM (default: verify@<helo name>)");
+  v->add_option("--mail-from", o.mail_from,
+                "Envelope sender for MAIL FROM; its domain should have MX or A records (checked at start-up). "
+                "Default, or '<>': the null reverse-path");
   v->add_option("--source-ip", o.source_ips, "Local address to connect from (repeatable: rotated per connection)")
       ->allow_extra_args(false);
   v->add_option("--proxy", o.proxy, "Connect through a SOCKS5 proxy: socks5://[user:password@]IP:PORT");

@@ -1,6 +1,7 @@
 #include "server/verifier.hpp"
 
 #include <boost/asio/post.hpp>
+#include <cstdio>
 #include <unordered_set>
 
 #include "cli/engine.hpp"
@@ -39,7 +40,13 @@ Verifier::Verifier(boost::asio::io_context& io, const cli::VerifyOptions& o, Ver
   cli::raise_open_files_limit(o.smtp_concurrency);
   smtp::PolitenessOptions po = cli::politeness_options(o);
   po.realtime_sessions = realtime_reserve(o.smtp_concurrency, opt_.realtime_reserve);
-  prober_ = std::make_unique<smtp::Prober>(io_, cli::probe_options(o), po, cli::retry_options(o), o.smtp_concurrency);
+  smtp::ProbeOptions probe = cli::probe_options(o);
+  // The same start-up check of the identity as `verify` (docs/smtp.md, "Who we say we are"); the
+  // warning comes once the server runs.
+  cli::check_sender_domain(*mail_, probe.mail_from, [](std::optional<std::string> warning) {
+    if (warning) std::fprintf(stderr, "mailsift: %s\n", warning->c_str());
+  });
+  prober_ = std::make_unique<smtp::Prober>(io_, std::move(probe), po, cli::retry_options(o), o.smtp_concurrency);
   if (!opt_.cache_file.empty()) {
     cache_ = std::make_unique<store::Cache>(opt_.cache_file);
     cache_->expire(opt_.cache_ttl);

@@ -106,6 +106,8 @@ std::string default_helo() {
   return s;
 }
 
-std::string default_mail_from(std::string_view helo) { return "verify@" + std::string(helo); }
+std::string default_mail_from() {
+  return {};
+}
 
 }  // namespace mailsift::smtp

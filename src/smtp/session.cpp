@@ -24,6 +24,17 @@ bool safe_in_command(std::string_view s) noexcept {
   });
 }
 
+bool one_path_argument(std::string_view s) noexcept {
+  std::size_t rest = 0;
+  if (!s.empty() && s.front() == '"') {
+    std::size_t i = 1;
+    while (i < s.size() && s[i] != '"') i += s[i] == '\\' ? 2 : 1;
+    if (i >= s.size()) return false;  // unterminated: the rest would read as quoted
+    rest = i + 1;
+  }
+  return s.find_first_of(" <>\"", rest) == std::string_view::npos;
+}
+
 SessionContext::SessionContext(asio::any_io_executor ex, ProbeOptions probe, PolitenessOptions polite,
                                std::size_t max_sessions)
     : opt_(std::move(probe)), gate_(std::move(ex), polite),
@@ -32,8 +43,9 @@ SessionContext::SessionContext(asio::any_io_executor ex, ProbeOptions probe, Pol
   if (opt_.helo.empty()) opt_.helo = default_helo();
   if (!safe_in_command(opt_.helo) || opt_.helo.find(' ') != std::string::npos)
     throw std::invalid_argument("--helo: control characters or spaces in '" + opt_.helo + "'");
-  if (!safe_in_command(opt_.mail_from) || opt_.mail_from.find_first_of(" <>") != std::string::npos)
-    throw std::invalid_argument("--mail-from: control characters, spaces or <> in '" + opt_.mail_from + "'");
+  if (!safe_in_command(opt_.mail_from) || !one_path_argument(opt_.mail_from))
+    throw std::invalid_argument("--mail-from: control characters, or spaces or <> outside quotes, in '" +
+                                opt_.mail_from + "'");
   tls_.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
                    asio::ssl::context::no_sslv3);
   boost::system::error_code ignored;
@@ -124,11 +136,16 @@ class Dialogue {
 
   asio::awaitable<void> run() {
     rep_.recipients.resize(req_.recipients.size());
-    // Anything that could smuggle a command (CR, LF, NUL) or break the line is never sent.
+    // Anything that could smuggle a command (CR, LF, NUL, any control byte) is never sent, nor
+    // what would end the path early ("x@y> NOTIFY=..."). A quoted local part with a space or <>
+    // is an ordinary Mailbox (RFC 5321 §4.1.2) and goes out as address::Address::normalized()
+    // wrote it.
     for (std::size_t i = 0; i < req_.recipients.size(); ++i) {
       const std::string& m = req_.recipients[i];
-      if (!safe_in_command(m) || m.find_first_of(" <>") != std::string::npos) {
+      if (!safe_in_command(m)) {
         decide(i, Reason::syntax_control_character);
+      } else if (!one_path_argument(m)) {
+        decide(i, Reason::syntax_invalid_character);
       } else if (m.size() > address::kMaxAddress + 2) {
         decide(i, Reason::syntax_address_too_long);
       }

@@ -67,4 +67,9 @@ class SessionContext {
 /// inside an argument would start a command of the sender's choosing), no other control bytes.
 [[nodiscard]] bool safe_in_command(std::string_view s) noexcept;
 
+/// True when `s` reads as one path inside "<...>" (RFC 5321 §4.1.2 Mailbox, or "" for the null
+/// path): a space, '<', '>' or '"' only inside a leading Quoted-string local part, whose escapes
+/// are honoured. False for "x@y> NOTIFY=NEVER", which would end the path and add parameters.
+[[nodiscard]] bool one_path_argument(std::string_view s) noexcept;
+
 }  // namespace mailsift::smtp

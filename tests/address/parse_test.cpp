@@ -59,6 +59,15 @@ TEST(AddressRfc5321_4_1_2, QuotedLocalParts) {
       {"\"a\\\"b\"@x.org", well_formed, "\"a\\\"b\"@x.org"},
       {"\"a\\b\"@x.org", well_formed, "ab@x.org"},  // needless escape dropped
       {"\"\"@x.org", well_formed, "\"\"@x.org"},
+      // Issue 13 class 7: normalized() is what goes in RCPT TO:<...> (RFC 5321 Mailbox). A local
+      // part that is not a Dot-string is sent as a Quoted-string, '"' and '\\' escaped, nothing
+      // else: space, '@', '<', '>' and ',' are plain qtextSMTP inside the quotes.
+      {"\"a<b>\"@x.org", well_formed, "\"a<b>\"@x.org"},
+      {"\"a\\\\b\"@x.org", well_formed, "\"a\\\\b\"@x.org"},
+      {"\"a,b\"@x.org", well_formed, "\"a,b\"@x.org"},
+      {"\"x> NOTIFY=NEVER\"@x.org", well_formed, "\"x> NOTIFY=NEVER\"@x.org"},
+      {"\".john\"@x.org", well_formed, "\".john\"@x.org"},                      // not a Dot-string: stays quoted
+      {"\"jos\xC3\xA9 doe\"@x.org", well_formed, "\"jos\xC3\xA9 doe\"@x.org"},  // RFC 6531 qtext
       {"\"john@x.org", syntax_unterminated_quote},
       {"\"john\"doe@x.org", syntax_bad_quoted_string},
       {"john\"doe\"@x.org", syntax_bad_quoted_string},
@@ -107,6 +116,30 @@ TEST(AddressRfc1034_3_5, DomainLabels) {
       {"a@x.123", syntax_numeric_tld},
       {"a@192.168.0.1", syntax_numeric_tld},
       {"a@x.c0m", well_formed},  // syntax only: whether the TLD exists is domain knowledge
+  });
+}
+
+// RFC 5890 §2.3.1 / RFC 5891 §4.2.3.1: "--" in positions 3-4 is a reserved LDH label; of those
+// only valid A-labels ("xn--", else bad_idn) may be used. Hyphens elsewhere are plain LDH.
+TEST(AddressRfc5890_2_3_1, ReservedLdhLabels) {
+  run_table({
+      {"a@ab--cd.example.com", syntax_reserved_label},
+      {"a@AB--CD.example.com", syntax_reserved_label},
+      {"a@mail.ab--cd.com", syntax_reserved_label},
+      {"a@example.ab--cd", syntax_reserved_label},  // the TLD too
+      {"a@x.ab--", syntax_label_hyphen},            // a trailing hyphen says more
+      {"a@xn--zz.de", syntax_bad_idn},              // an XN-label that is no A-label
+      {"a@xn--bcher-kva.de", well_formed, "a@xn--bcher-kva.de"},
+      {"a@a--b.example.com", well_formed},    // "--" in positions 2-3
+      {"a@abc--d.example.com", well_formed},  // positions 4-5
+      {"a@ab-cd.example.com", well_formed},
+      {"a@ab---cd.example.com", syntax_reserved_label},
+      {"ab--cd@example.com", well_formed},  // the local part is not a host name
+      // U-label domains: libidn2 refuses a "--" label in the domain, given or after UTS #46 mapping.
+      {"a@ab--cd.\xC3\xA9t\xC3\xA9.de", syntax_reserved_label},  // ab--cd.été.de
+      {"a@ab--c\xC3\xA9.de", syntax_reserved_label},
+      {"a@\xEF\xBD\x81\xEF\xBD\x82--\xEF\xBD\x83\xEF\xBD\x84.com", syntax_reserved_label},  // full-width "ab--cd"
+      {"a@\xC3\xA9--x.example.com", well_formed, "a@xn----x-9la.example.com"},              // U-label "é--x"
   });
 }
 

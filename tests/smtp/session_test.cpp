@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "address/address.hpp"
 #include "smtp/fake_smtp.hpp"
 #include "smtp/fake_socks.hpp"
 #include "smtp/session_harness.hpp"
@@ -832,10 +833,10 @@ TEST(Session, ControlCharactersAreNeverSent) {
       "x@example.test> NOTIFY=SUCCESS",
   };
   const SessionReport rep = h.run(request(r));
-  EXPECT_EQ(reasons(rep), (std::vector<std::string_view>{
-                              rc(Reason::syntax_control_character), rc(Reason::mailbox_exists),
-                              rc(Reason::syntax_control_character), rc(Reason::syntax_control_character),
-                              rc(Reason::syntax_control_character)}));
+  EXPECT_EQ(reasons(rep),
+            (std::vector<std::string_view>{rc(Reason::syntax_control_character), rc(Reason::mailbox_exists),
+                                           rc(Reason::syntax_control_character), rc(Reason::syntax_control_character),
+                                           rc(Reason::syntax_invalid_character)}));
   for (std::size_t i : {0u, 2u, 3u, 4u}) EXPECT_FALSE(rep.recipients[i].reply);
   ASSERT_TRUE(server.wait_until_closed());
   const std::string raw = server.raw_bytes();
@@ -845,6 +846,55 @@ TEST(Session, ControlCharactersAreNeverSent) {
   EXPECT_TRUE(only_crlf_lines(raw));
   EXPECT_EQ(server.lines(), (Lines{"EHLO probe.test", kMail, rcpt("ok@example.test"), rcpt(rep.catch_all_address),
                                    "RSET", "QUIT"}));
+}
+
+// Issue 13 class 7: whatever passes syntax is sendable. The RCPT argument is the parser's
+// normalized() form, RFC 5321 §4.1.2 Mailbox: a local part that is no Dot-string goes as a
+// Quoted-string ('"' and '\\' escaped), so a space, '@', '<' or '>' inside it is ordinary text.
+TEST(Session, QuotedLocalPartsAreSentQuoted) {
+  FakeSmtpServer server;  // advertises SMTPUTF8
+  Harness h(probe_options(server.port()));
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"\"john doe\"@example.test", "\"john doe\"@example.test"},
+      {"\"a\\\"b\"@example.test", "\"a\\\"b\"@example.test"},
+      {"\"a@b\"@example.test", "\"a@b\"@example.test"},
+      {"\"a<b>\"@example.test", "\"a<b>\"@example.test"},
+      {"\"x> NOTIFY=NEVER\"@example.test", "\"x> NOTIFY=NEVER\"@example.test"},
+      {"\"john.doe\"@example.test", "john.doe@example.test"},  // a Dot-string: sent plain
+      {"Plain.Dot-Atom@Example.TEST", "Plain.Dot-Atom@example.test"},
+      {"\"j\xC3\xB6rg d\"@example.test", "\"j\xC3\xB6rg d\"@example.test"},  // RFC 6531 + SMTPUTF8
+  };
+  std::vector<std::string> mailboxes;
+  Lines want = {"EHLO probe.test", kMail + " SMTPUTF8"};
+  for (const auto& [input, wire] : cases) {
+    address::Address a;
+    ASSERT_EQ(code(address::parse(input, a)), code(Reason::well_formed)) << input;
+    EXPECT_EQ(a.normalized(), wire) << input;
+    mailboxes.emplace_back(a.normalized());
+    want.push_back(rcpt(wire));
+  }
+  want.insert(want.end(), {"RSET", "QUIT"});
+  const SessionReport rep = h.run(request(mailboxes, false));
+  EXPECT_EQ(reasons(rep), all(cases.size(), Reason::mailbox_exists));
+  ASSERT_TRUE(server.wait_until_closed());
+  EXPECT_EQ(server.lines(), want);
+  EXPECT_TRUE(only_crlf_lines(server.raw_bytes()));
+}
+
+// The path is one argument: a space or <> outside a leading quoted local part is refused (it would
+// end the path and add parameters), and so is an unterminated quote.
+TEST(Session, OnePathArgument) {
+  EXPECT_TRUE(smtp::one_path_argument(""));  // the null path
+  EXPECT_TRUE(smtp::one_path_argument("a@b.test"));
+  EXPECT_TRUE(smtp::one_path_argument("\"a b<c>\"@b.test"));
+  EXPECT_TRUE(smtp::one_path_argument("\"a\\\" b\"@b.test"));
+  EXPECT_TRUE(smtp::one_path_argument("a@[IPv6:2001:db8::1]"));
+  EXPECT_FALSE(smtp::one_path_argument("a@b.test> NOTIFY=NEVER"));
+  EXPECT_FALSE(smtp::one_path_argument("a b@b.test"));
+  EXPECT_FALSE(smtp::one_path_argument("\"a\"@b.test> X"));
+  EXPECT_FALSE(smtp::one_path_argument("\"a\\\"@b.test> X"));  // the quote is escaped: unterminated
+  EXPECT_FALSE(smtp::one_path_argument("\"a\"\"@b.test"));
+  EXPECT_FALSE(smtp::one_path_argument("<a@b.test>"));
 }
 
 TEST(Session, NothingToAskMeansNoConnection) {
