@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "address/address.hpp"
@@ -106,10 +107,34 @@ void BM_ParseClassifyJson(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * c.lines.size()));
 }
 
+// The offline facts of a new domain (public suffix list, disposable/free/known lists, typo
+// suggestion): Knowledge::lookup, uncached, once per distinct valid domain of the corpus. This is
+// the per-domain cost that a list with many distinct domains pays (issue 15: at most 1 µs).
+void BM_NewDomainFacts(benchmark::State& state) {
+  static const std::vector<std::string> domains = [] {
+    std::unordered_set<std::string> seen;
+    std::vector<std::string> v;
+    mailsift::address::Address a;
+    for (std::string_view line : corpus().lines)
+      if (mailsift::address::parse(line, a) == mailsift::Reason::well_formed && seen.emplace(a.domain()).second)
+        v.emplace_back(a.domain());
+    return v;
+  }();
+  static const mailsift::domain::Knowledge knowledge;
+  for (auto _ : state) {
+    std::size_t suggested = 0;
+    for (const std::string& d : domains) suggested += !knowledge.lookup(d).suggestion.empty();
+    benchmark::DoNotOptimize(suggested);
+  }
+  state.counters["domains"] = static_cast<double>(domains.size());
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * domains.size()));
+}
+
 }  // namespace
 
 BENCHMARK(BM_LineScan)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Parse)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_ParseClassify)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_ParseClassifyJson)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_NewDomainFacts)->Unit(benchmark::kMillisecond);
 BENCHMARK_MAIN();
