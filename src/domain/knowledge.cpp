@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <array>
+#include <boost/unordered/unordered_flat_map.hpp>
 #include <stdexcept>
+#include <utility>
 
 #include "domain/embedded_lists.hpp"
 #include "domain/lists.hpp"
@@ -74,6 +76,14 @@ struct Knowledge::Impl {
   // Real domains that must never get a typo suggestion; `allow` and `user_free` count too.
   lists::ViewSet known;
   lists::ViewSet roles;
+  // Every domain of the sets above with one bit per set: Knowledge::lookup walks the domain's
+  // labels once and tests all the sets with one look-up per parent.
+  enum : std::uint8_t { kDisposable = 1, kWildcard = 2, kAllow = 4, kFree = 8, kUserFree = 16, kKnown = 32 };
+  boost::unordered_flat_map<std::string_view, std::uint8_t, StringHash, std::equal_to<>> domain_bits;
+  [[nodiscard]] std::uint8_t bits(std::string_view d) const noexcept {
+    const auto it = domain_bits.find(d);
+    return it == domain_bits.end() ? 0 : it->second;
+  }
   FlatSet<std::string_view> role_index;  // the same entries, in the table the per-address lookup uses
   // One bit per (first byte, second byte, length) that some role has: almost every personal local
   // part is rejected here, in L1 cache, before hashing. 64 KiB of bits would be too much, so the
@@ -140,6 +150,10 @@ Knowledge::Knowledge(const ListOptions& opt) : impl_(std::make_unique<Impl>()) {
   for (const std::string& d : opt.allow_domains) lists::add_entry(m.allow, d, Kind::domain, m.store);
   for (const std::string& f : opt.free_files) lists::add_file(m.user_free, f, "free", Kind::domain, m.store);
   for (const std::string& f : opt.role_files) lists::add_file(m.roles, f, "role", Kind::local_part, m.store);
+  for (const auto& [set, bit] : {std::pair{&m.disposable, Impl::kDisposable}, std::pair{&m.wildcard, Impl::kWildcard},
+                                 std::pair{&m.allow, Impl::kAllow}, std::pair{&m.free, Impl::kFree},
+                                 std::pair{&m.user_free, Impl::kUserFree}, std::pair{&m.known, Impl::kKnown}})
+    for (std::string_view d : *set) m.domain_bits[d] |= bit;
   for (std::string_view r : m.roles) {
     m.longest_role = std::max(m.longest_role, r.size());
     m.role_index.insert(r);
@@ -181,17 +195,29 @@ DomainFacts Knowledge::lookup(std::string_view domain) const {
   }
   if (!tld_exists) f.reason = Reason::unknown_tld;
 
-  // Walk up to the registrable domain and no further: a list entry must never stand for a whole
-  // public suffix, whose other registrants are unrelated (a "0-mailer.dynv6.net" entry says nothing
-  // about "me.dynv6.net"). When the domain is itself a public suffix, only the domain is tested.
+  // The domain itself is tested against every set. Its parents: the disposable and allow sets up
+  // to the registrable domain and no further (a list entry must never stand for a whole public
+  // suffix, whose other registrants are unrelated: a "0-mailer.dynv6.net" entry says nothing about
+  // "me.dynv6.net"; when the domain is itself a public suffix, only the domain is tested); the
+  // wildcard set every parent that still has a dot. A single label is a TLD: no entry stands for it.
   const std::size_t floor = registrable.empty() ? d.size() : registrable.size();
-  const bool listed =
-      lists::contains_self_or_parent(m.disposable, d, floor) || lists::contains_self_or_parent(m.wildcard, d, 0);
-  f.disposable = listed && !lists::contains_self_or_parent(m.allow, d, floor);
-  f.free = m.free.contains(d) || m.user_free.contains(d);
+  const std::uint8_t self = m.bits(d);
+  bool listed = (self & (Impl::kDisposable | Impl::kWildcard)) != 0;
+  bool allowed = (self & Impl::kAllow) != 0;
+  for (std::string_view v = d;;) {
+    const std::size_t dot = v.find('.');
+    if (dot == std::string_view::npos) break;
+    v.remove_prefix(dot + 1);
+    if (v.find('.') == std::string_view::npos) break;
+    const std::uint8_t b = m.bits(v);
+    listed = listed || (b & Impl::kWildcard) != 0 || (v.size() >= floor && (b & Impl::kDisposable) != 0);
+    allowed = allowed || (v.size() >= floor && (b & Impl::kAllow) != 0);
+  }
+  f.disposable = listed && !allowed;
+  f.free = (self & (Impl::kFree | Impl::kUserFree)) != 0;
 
   // The disposable lists do not make a domain "known": gmial.com is disposable and a typo.
-  if (!m.known.contains(d) && !m.allow.contains(d) && !m.user_free.contains(d)) {
+  if ((self & (Impl::kKnown | Impl::kAllow | Impl::kUserFree)) == 0) {
     std::string s = m.typo.suggest(d, tld_exists);
     if (!s.empty() && s != d && !is_reserved(s)) f.suggestion = std::move(s);
   }
