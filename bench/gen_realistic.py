@@ -226,7 +226,7 @@ def main():
     # twice. Sized with N so the distinct-domain ratio stays near 20% at any N.
     pool_size = max(100, int(n * 0.22))
     pool = [company_domain(rng) for _ in range(pool_size)]
-    counts = {"invalid": 0, "idn": 0, "free": 0, "disposable": 0, "typo": 0, "sub": 0, "plus": 0,
+    counts = {"invalid": 0, "idn": 0, "idn_domain": 0, "free": 0, "disposable": 0, "typo": 0, "sub": 0, "plus": 0,
               "mixed": 0, "role": 0}
     domains = set()
     rows = []
@@ -273,7 +273,7 @@ def main():
             dom = a.rsplit("@", 1)[1].lower()
             domains.add(dom)
             if any(ord(c) > 127 for c in dom) or "xn--" in dom:
-                counts["idn"] += 1
+                counts["idn_domain"] += 1
         rows.append((a, f, l, d))
     with open(out, "w", encoding="utf-8", newline="\n") as fh:
         fh.write("\n".join(r[0] for r in rows))
@@ -287,7 +287,7 @@ def main():
     pct = lambda k: 100.0 * counts[k] / n
     print(f"corpus {out}: {n:,} addresses, seed {seed}")
     print(f"  distinct domains: {len(domains):,} ({100.0 * len(domains) / n:.1f}% of addresses)")
-    print(f"  IDN domains {pct('idn'):.1f}%, invalid by construction {pct('invalid'):.1f}%, "
+    print(f"  IDN domains {pct('idn_domain'):.1f}%, invalid by construction {pct('invalid'):.1f}%, "
           f"free {pct('free'):.1f}%, disposable {pct('disposable'):.1f}%, typos {pct('typo'):.1f}%, "
           f"subdomains {pct('sub'):.1f}%, plus-tags {pct('plus'):.1f}%, mixed case {pct('mixed'):.1f}%, "
           f"roles {pct('role'):.1f}%")
