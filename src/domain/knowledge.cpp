@@ -4,7 +4,11 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <boost/unordered/unordered_flat_map.hpp>
+#include <cstring>
 #include <stdexcept>
+#include <utility>
 
 #include "domain/embedded_lists.hpp"
 #include "domain/lists.hpp"
@@ -60,6 +64,63 @@ struct PslFree {
 // RFC 5321 §4.5.3.1.1: longer local parts are not valid, so they cannot be listed either.
 constexpr std::size_t kMaxLocal = 64;
 
+// libpsl's answers for the parents and TLDs of the domains looked up. psl_registrable_domain tests
+// the domain and then every parent in turn, and a list's domains share few parents ("com",
+// "co.uk", "acme.com" under its subdomains): remembering the parents' answers leaves one libpsl
+// call per new domain (issue 15). Per thread, because a Knowledge is shared between threads and
+// the memo is written on every miss; keyed by the Knowledge's serial number, so two instances with
+// different lists (tests) never share answers; bounded like FactsCache: it starts over when full.
+struct PslMemo {
+  static constexpr std::size_t kMaxEntries = 1 << 14;
+  std::uint64_t owner = 0;
+  FlatMap<std::string, std::uint16_t> registrable;  // parent -> size of its registrable domain, 0: none
+  FlatMap<std::string, bool> tld_exists;
+  void reset_if_full() {
+    if (registrable.size() + tld_exists.size() >= kMaxEntries) {
+      registrable.clear();
+      tld_exists.clear();
+    }
+  }
+};
+
+PslMemo& psl_memo(std::uint64_t owner) {
+  thread_local PslMemo memo;
+  if (memo.owner != owner) {
+    memo.registrable.clear();
+    memo.tld_exists.clear();
+    memo.owner = owner;
+  }
+  return memo;
+}
+
+std::atomic<std::uint64_t> next_serial{1};
+
+// Whether the last label of `d` is a TLD of the list, without the implicit "*" rule (which would
+// make every label one). `tld` is d's last label, NUL-terminated.
+bool is_known_tld(const psl_ctx_t* psl, PslMemo& memo, const char* tld, std::string_view tld_view) {
+  if (const bool* hit = memo.tld_exists.find(tld_view)) return *hit;
+  memo.reset_if_full();
+  return memo.tld_exists.insert(tld_view, psl_is_public_suffix2(psl, tld, PSL_TYPE_ANY | PSL_TYPE_NO_STAR_RULE) != 0);
+}
+
+// psl_registrable_domain(psl, p), whose d is p's text: it returns NULL when d is a public suffix (or
+// a single label), else d when the parent's answer is NULL, else the parent's answer, because it
+// walks the suffixes from the left and returns the one before the first public suffix. The
+// parent's answer comes from the memo. The test RegistrableDomainAsLibpsl pins the equality.
+std::string_view registrable_domain(const psl_ctx_t* psl, PslMemo& memo, const char* p, std::string_view d) {
+  if (psl_is_public_suffix(psl, p) != 0) return {};
+  const std::size_t dot = d.find('.');
+  if (dot == std::string_view::npos) return {};
+  const std::string_view parent = d.substr(dot + 1);
+  const std::uint16_t* known = memo.registrable.find(parent);
+  if (known == nullptr) {
+    memo.reset_if_full();
+    const char* reg = psl_registrable_domain(psl, p + dot + 1);
+    known = &memo.registrable.insert(parent, static_cast<std::uint16_t>(reg != nullptr ? std::strlen(reg) : 0));
+  }
+  return *known == 0 ? d : d.substr(d.size() - *known);
+}
+
 }  // namespace
 
 struct Knowledge::Impl {
@@ -74,6 +135,14 @@ struct Knowledge::Impl {
   // Real domains that must never get a typo suggestion; `allow` and `user_free` count too.
   lists::ViewSet known;
   lists::ViewSet roles;
+  // Every domain of the sets above with one bit per set: Knowledge::lookup walks the domain's
+  // labels once and tests all the sets with one look-up per parent.
+  enum : std::uint8_t { kDisposable = 1, kWildcard = 2, kAllow = 4, kFree = 8, kUserFree = 16, kKnown = 32 };
+  boost::unordered_flat_map<std::string_view, std::uint8_t, StringHash, std::equal_to<>> domain_bits;
+  [[nodiscard]] std::uint8_t bits(std::string_view d) const noexcept {
+    const auto it = domain_bits.find(d);
+    return it == domain_bits.end() ? 0 : it->second;
+  }
   FlatSet<std::string_view> role_index;  // the same entries, in the table the per-address lookup uses
   // One bit per (first byte, second byte, length) that some role has: almost every personal local
   // part is rejected here, in L1 cache, before hashing. 64 KiB of bits would be too much, so the
@@ -86,6 +155,7 @@ struct Knowledge::Impl {
   }
   std::size_t longest_role = 0;  // longer local parts skip the hash lookup
   typo::Suggester typo;
+  std::uint64_t serial = next_serial.fetch_add(1, std::memory_order_relaxed);  // keys the per-thread PslMemo
 };
 
 Knowledge::Knowledge(const ListOptions& opt) : impl_(std::make_unique<Impl>()) {
@@ -140,6 +210,10 @@ Knowledge::Knowledge(const ListOptions& opt) : impl_(std::make_unique<Impl>()) {
   for (const std::string& d : opt.allow_domains) lists::add_entry(m.allow, d, Kind::domain, m.store);
   for (const std::string& f : opt.free_files) lists::add_file(m.user_free, f, "free", Kind::domain, m.store);
   for (const std::string& f : opt.role_files) lists::add_file(m.roles, f, "role", Kind::local_part, m.store);
+  for (const auto& [set, bit] : {std::pair{&m.disposable, Impl::kDisposable}, std::pair{&m.wildcard, Impl::kWildcard},
+                                 std::pair{&m.allow, Impl::kAllow}, std::pair{&m.free, Impl::kFree},
+                                 std::pair{&m.user_free, Impl::kUserFree}, std::pair{&m.known, Impl::kKnown}})
+    for (std::string_view d : *set) m.domain_bits[d] |= bit;
   for (std::string_view r : m.roles) {
     m.longest_role = std::max(m.longest_role, r.size());
     m.role_index.insert(r);
@@ -165,14 +239,12 @@ DomainFacts Knowledge::lookup(std::string_view domain) const {
   p[domain.size()] = '\0';
   const std::string_view d(p, domain.size());
 
-  const std::size_t last_dot = d.rfind('.');
-  const char* tld = p + (last_dot == std::string_view::npos ? 0 : last_dot + 1);
-  // Without PSL_TYPE_NO_STAR_RULE the implicit "*" rule would make every label a public suffix.
-  const bool tld_exists = psl_is_public_suffix2(m.psl, tld, PSL_TYPE_ANY | PSL_TYPE_NO_STAR_RULE) != 0;
+  const std::size_t tld_at = d.rfind('.') == std::string_view::npos ? 0 : d.rfind('.') + 1;
+  PslMemo& memo = psl_memo(m.serial);
+  const bool tld_exists = is_known_tld(m.psl, memo, p + tld_at, d.substr(tld_at));
   // psl_registrable_domain applies the "*" rule, so an unknown TLD still gives "name.tld": good
   // enough as the floor of the disposable walk, but not reported as a registrable domain.
-  const char* reg = psl_registrable_domain(m.psl, p);
-  const std::string_view registrable = reg != nullptr ? std::string_view(reg) : std::string_view{};
+  const std::string_view registrable = registrable_domain(m.psl, memo, p, d);
   if (tld_exists) f.registrable = registrable;
 
   if (is_reserved(d)) {
@@ -181,17 +253,29 @@ DomainFacts Knowledge::lookup(std::string_view domain) const {
   }
   if (!tld_exists) f.reason = Reason::unknown_tld;
 
-  // Walk up to the registrable domain and no further: a list entry must never stand for a whole
-  // public suffix, whose other registrants are unrelated (a "0-mailer.dynv6.net" entry says nothing
-  // about "me.dynv6.net"). When the domain is itself a public suffix, only the domain is tested.
+  // The domain itself is tested against every set. Its parents: the disposable and allow sets up
+  // to the registrable domain and no further (a list entry must never stand for a whole public
+  // suffix, whose other registrants are unrelated: a "0-mailer.dynv6.net" entry says nothing about
+  // "me.dynv6.net"; when the domain is itself a public suffix, only the domain is tested); the
+  // wildcard set every parent that still has a dot. A single label is a TLD: no entry stands for it.
   const std::size_t floor = registrable.empty() ? d.size() : registrable.size();
-  const bool listed =
-      lists::contains_self_or_parent(m.disposable, d, floor) || lists::contains_self_or_parent(m.wildcard, d, 0);
-  f.disposable = listed && !lists::contains_self_or_parent(m.allow, d, floor);
-  f.free = m.free.contains(d) || m.user_free.contains(d);
+  const std::uint8_t self = m.bits(d);
+  bool listed = (self & (Impl::kDisposable | Impl::kWildcard)) != 0;
+  bool allowed = (self & Impl::kAllow) != 0;
+  for (std::string_view v = d;;) {
+    const std::size_t dot = v.find('.');
+    if (dot == std::string_view::npos) break;
+    v.remove_prefix(dot + 1);
+    if (v.find('.') == std::string_view::npos) break;
+    const std::uint8_t b = m.bits(v);
+    listed = listed || (b & Impl::kWildcard) != 0 || (v.size() >= floor && (b & Impl::kDisposable) != 0);
+    allowed = allowed || (v.size() >= floor && (b & Impl::kAllow) != 0);
+  }
+  f.disposable = listed && !allowed;
+  f.free = (self & (Impl::kFree | Impl::kUserFree)) != 0;
 
   // The disposable lists do not make a domain "known": gmial.com is disposable and a typo.
-  if (!m.known.contains(d) && !m.allow.contains(d) && !m.user_free.contains(d)) {
+  if ((self & (Impl::kKnown | Impl::kAllow | Impl::kUserFree)) == 0) {
     std::string s = m.typo.suggest(d, tld_exists);
     if (!s.empty() && s != d && !is_reserved(s)) f.suggestion = std::move(s);
   }

@@ -78,16 +78,4 @@ void add_file(ViewSet& set, const std::string& path, std::string_view what, Kind
   for (std::string_view line : text::list_lines(text, /*csv_first_column=*/false)) add_line(set, line, kind, store);
 }
 
-bool contains_self_or_parent(const ViewSet& set, std::string_view domain, std::size_t floor_len) noexcept {
-  std::string_view v = domain;
-  for (;;) {
-    if (set.contains(v)) return true;
-    const std::size_t dot = v.find('.');
-    if (dot == std::string_view::npos) return false;
-    v.remove_prefix(dot + 1);
-    // A single label is a TLD: no list entry may stand for a whole TLD.
-    if (v.size() < floor_len || v.find('.') == std::string_view::npos) return false;
-  }
-}
-
 }  // namespace mailsift::domain::lists

@@ -93,6 +93,21 @@ std::size_t osa_distance(std::string_view a, std::string_view b, std::size_t lim
   return rows[n % 3][m];
 }
 
+void NeighbourIndex::add(std::string_view s, std::uint32_t id) {
+  if (s.size() > kMaxLen) return;
+  longest_ = std::max(longest_, s.size());
+  const auto file = [&](std::string key) {
+    std::vector<std::uint32_t>& ids = map_[std::move(key)];
+    if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
+  };
+  file(std::string(s));
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    std::string key(s.substr(0, i));
+    key += s.substr(i + 1);
+    file(std::move(key));
+  }
+}
+
 void Suggester::add_domain(std::string_view domain) {
   if (!domain_set_.insert(domain).second) return;
   const std::string_view sld = split_first_label(domain).first;
@@ -100,34 +115,43 @@ void Suggester::add_domain(std::string_view domain) {
   if (it != groups_.end()) {
     it->domains.push_back(domain);
   } else {
+    group_index_.add(sld, static_cast<std::uint32_t>(groups_.size()));
     groups_.push_back(Group{sld, {domain}});
   }
 }
 
 void Suggester::add_tld(std::string_view tld) {
-  if (tld_set_.insert(tld).second) tlds_.push_back(tld);
+  if (tld_set_.insert(tld).second) tlds_.push_back(Tld{tld, label_count(tld)});
 }
 
 void Suggester::add_sld(std::string_view sld) {
   if (sld_set_.insert(sld).second) slds_.push_back(sld);
 }
 
+// Only groups whose first label is within one edit of the input's can hold an accepted target, so
+// the index hands out those and nothing else. The answer is the accepted target with the smallest
+// (distance, group, position in group): the order in which a scan of every group in insertion
+// order would have kept it (the reference in tests/domain/typo_reference.hpp).
 std::string_view Suggester::closest_domain(std::string_view domain, bool tld_exists) const {
   if (domain_set_.contains(domain)) return {};
   const auto [sld, rest] = split_first_label(domain);
   const std::size_t n = domain.size();
   std::string_view best;
   std::size_t best_dist = kMaxDistance + 1;
-  std::size_t best_group = 0;
-  for (std::size_t gi = 0; gi < groups_.size(); ++gi) {
+  std::size_t best_group = groups_.size();
+  std::size_t best_pos = 0;
+  group_index_.for_each_near(sld, [&](std::uint32_t gi) {
     const Group& g = groups_[gi];
     // A short first label is too easy to hit by accident (aon/aol, mi/me, mall/mail).
-    if (g.sld != sld && (g.sld.size() < kMinChangedSldLength || osa_distance(sld, g.sld, 1) > 1)) continue;
-    for (const std::string_view cand : g.domains) {
+    if (g.sld != sld && (g.sld.size() < kMinChangedSldLength || osa_distance(sld, g.sld, 1) > 1)) return;
+    for (std::size_t pos = 0; pos < g.domains.size(); ++pos) {
+      const std::string_view cand = g.domains[pos];
+      // Cheaper than the distance and implied by it: a longer or shorter target needs that many edits.
+      if ((n > cand.size() ? n - cand.size() : cand.size() - n) > kMaxDistance) continue;
       const std::size_t d = osa_distance(domain, cand, kMaxDistance);
       if (d > kMaxDistance || !similar_enough(d, n, cand.size())) continue;
       // Ties: the earlier group (the popular list is ordered by provider size), then list order.
-      if (d > best_dist || (d == best_dist && gi >= best_group)) continue;
+      if (d > best_dist || (d == best_dist && (gi > best_group || (gi == best_group && pos >= best_pos)))) continue;
       const std::string_view cand_rest = split_first_label(cand).second;
       if (rest != cand_rest && tld_exists &&
           (std::find(kGenericTlds.begin(), kGenericTlds.end(), cand_rest) == kGenericTlds.end() ||
@@ -136,8 +160,9 @@ std::string_view Suggester::closest_domain(std::string_view domain, bool tld_exi
       best = cand;
       best_dist = d;
       best_group = gi;
+      best_pos = pos;
     }
-  }
+  });
   return best;
 }
 
@@ -145,7 +170,9 @@ std::string Suggester::correct_sld(std::string_view domain) const {
   const auto [sld, rest] = split_first_label(domain);
   if (rest.empty() || !tld_set_.contains(rest) || sld_set_.contains(sld)) return {};
   for (std::string_view cand : slds_) {
-    if (cand.size() >= kMinChangedSldLength && osa_distance(sld, cand, 1) <= 1) {
+    // The length test is implied by the distance and rules out almost every entry for free.
+    if (cand.size() >= kMinChangedSldLength && cand.size() + 1 >= sld.size() && sld.size() + 1 >= cand.size() &&
+        osa_distance(sld, cand, 1) <= 1) {
       std::string out(cand);
       out += '.';
       out += rest;
@@ -166,10 +193,10 @@ std::string Suggester::suggest(std::string_view domain, bool tld_exists) const {
   if (!tld_exists) {
     std::string_view best_suffix;
     std::string_view best_tld;
-    for (std::string_view tld : tlds_) {
-      const std::string_view suffix = last_labels(domain, label_count(tld));
+    for (const auto& [tld, labels] : tlds_) {
+      const std::string_view suffix = last_labels(domain, labels);
       if (suffix.empty() || suffix.size() == domain.size()) continue;
-      if (osa_distance(suffix, tld, 1) == 1) {
+      if (suffix.size() + 1 >= tld.size() && tld.size() + 1 >= suffix.size() && osa_distance(suffix, tld, 1) == 1) {
         best_suffix = suffix;
         best_tld = tld;
         break;  // tlds_ is in order of preference and every hit is at distance 1

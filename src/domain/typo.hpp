@@ -1,6 +1,7 @@
 #pragma once
 // Typo suggestions for mailbox domains, mailcheck-style but tuned for precision: a wrong
 // suggestion on a real company domain costs more than a missed one (docs/typo-suggestions.md).
+#include <boost/unordered/unordered_flat_map.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -19,6 +20,42 @@ inline constexpr std::size_t kMaxLen = 253;
 /// Returns min(distance, limit + 1); inputs longer than kMaxLen give limit + 1. Stack only, and
 /// O(len * limit) with an early exit, because it runs against hundreds of candidates per domain.
 [[nodiscard]] std::size_t osa_distance(std::string_view a, std::string_view b, std::size_t limit) noexcept;
+
+/// Strings within one edit of a query, found without comparing the query to every entry: each
+/// entry is filed under itself and under each string it gives with one character deleted, and a
+/// query looks up itself and its own one-deletion strings (SymSpell's symmetric deletion
+/// neighbourhood). Two strings at OSA distance <= 1 always share one of those keys (an insertion
+/// or deletion: the shorter one; a substitution or an adjacent transposition: the same deletion
+/// from both), so the ids found are a superset of the entries at distance <= 1; the caller checks
+/// each with osa_distance. Costs |query| + 1 hash look-ups.
+class NeighbourIndex {
+ public:
+  /// Files `s` under `id`. Entries longer than kMaxLen are never found.
+  void add(std::string_view s, std::uint32_t id);
+  /// Calls f(id) for every entry that may be within one edit of `s` (each at least once; an id
+  /// can come more than once).
+  template <typename F>
+  void for_each_near(std::string_view s, F&& f) const {
+    if (s.size() > longest_ + 1 || s.size() > kMaxLen) return;
+    visit(s, f);
+    char buf[kMaxLen];
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      if (i > 0 && s[i] == s[i - 1]) continue;  // deleting either of two equal neighbours: same key
+      s.copy(buf, i);
+      s.copy(buf + i, s.size() - i - 1, i + 1);
+      visit(std::string_view(buf, s.size() - 1), f);
+    }
+  }
+
+ private:
+  template <typename F>
+  void visit(std::string_view key, F& f) const {
+    if (const auto it = map_.find(key); it != map_.end())
+      for (const std::uint32_t id : it->second) f(id);
+  }
+  boost::unordered_flat_map<std::string, std::vector<std::uint32_t>, StringHash, std::equal_to<>> map_;
+  std::size_t longest_ = 0;
+};
 
 /// Candidate lists are kept as views: everything added must outlive the Suggester.
 class Suggester {
@@ -42,12 +79,17 @@ class Suggester {
     std::string_view sld;
     std::vector<std::string_view> domains;  // in insertion order: earlier wins a tie
   };
+  struct Tld {
+    std::string_view text;
+    std::size_t labels;
+  };
   [[nodiscard]] std::string_view closest_domain(std::string_view domain, bool tld_exists) const;
   [[nodiscard]] std::string correct_sld(std::string_view domain) const;
 
   std::vector<Group> groups_;
+  NeighbourIndex group_index_;  // group first labels -> index in groups_
   lists::ViewSet domain_set_;
-  std::vector<std::string_view> tlds_;
+  std::vector<Tld> tlds_;
   lists::ViewSet tld_set_;
   std::vector<std::string_view> slds_;
   lists::ViewSet sld_set_;

@@ -2,16 +2,18 @@
 #include "domain/knowledge.hpp"
 
 #include <gtest/gtest.h>
+#include <libpsl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "domain/lists.hpp"
-
 #include "test_knowledge.hpp"
 
 namespace mailsift::domain {
@@ -132,6 +134,55 @@ TEST(PublicSuffix, RegistrableDomain) {
   };
   for (const auto& [domain, want] : cases) {
     EXPECT_EQ(defaults().lookup(domain).registrable, want) << domain;
+  }
+}
+
+// Knowledge remembers libpsl's answers for parents (issue 15): the registrable domain must still be
+// exactly psl_registrable_domain's, whatever was looked up before on the thread. Tricky rules:
+// exceptions (!city.kawasaki.jp), wildcards (*.ck, *.compute.amazonaws.com), a rule under a
+// non-rule ("forgot.his.name" with "name"), private-section suffixes, IDN suffixes.
+TEST(PublicSuffix, RegistrableDomainAsLibpsl) {
+  const std::unique_ptr<psl_ctx_t, void (*)(psl_ctx_t*)> psl(psl_latest(nullptr), psl_free);
+  ASSERT_NE(psl, nullptr);
+  const std::vector<std::string> bases = {"forgot.his.name",
+                                          "city.kawasaki.jp",
+                                          "www.ck",
+                                          "x.compute.amazonaws.com",
+                                          "s3.amazonaws.com",
+                                          "someone.github.io",
+                                          "bbc.co.uk",
+                                          "example.com",
+                                          "blogspot.com",
+                                          "x.blogspot.co.uk",
+                                          "xn--80aswg.xn--p1ai",
+                                          "a.b.xn--fiqs8s",
+                                          "k12.ak.us",
+                                          "pvt.k12.ma.us",
+                                          "gov.uk",
+                                          "sch.uk",
+                                          "kyoto.jp",
+                                          "nom.br",
+                                          "uk.com"};
+  std::vector<std::string> domains;
+  for (const std::string& b : bases) {
+    for (const char* prefix : {"", "a.", "mail.a.", "x.y.mail.a."}) {
+      std::string d = std::string(prefix) + b;
+      // Every suffix too, so parents are met both before and after their children.
+      for (std::string_view v = d;; v.remove_prefix(v.find('.') + 1)) {
+        domains.emplace_back(v);
+        if (v.find('.') == std::string_view::npos) break;
+      }
+    }
+  }
+  const Knowledge k;
+  for (int round = 0; round < 2; ++round) {
+    for (const std::string& d : domains) {
+      const DomainFacts f = k.lookup(d);
+      if (f.reason == Reason::unknown_tld) continue;  // not reported: the implicit '*' rule's answer
+      const char* want = psl_registrable_domain(psl.get(), d.c_str());
+      EXPECT_EQ(f.registrable, want != nullptr ? std::string(want) : std::string()) << d << " round " << round;
+    }
+    std::reverse(domains.begin(), domains.end());
   }
 }
 
