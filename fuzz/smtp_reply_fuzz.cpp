@@ -1,6 +1,7 @@
 // Fuzzes the SMTP reply reader and the classifier (untrusted bytes from any mail server). The input
 // is fed in pieces whose sizes come from the input itself, so splits land anywhere (mid-line,
-// mid-CRLF). Properties: no crash, no UB, no leak (sanitizers); every reply has a code 200-559, at
+// mid-CRLF). Properties: no crash, no UB, no leak (sanitizers); every reply has a code 200-599 (a
+// second digit over 5 flagged odd_code), at
 // most kMaxLines lines, each within kMaxLineBytes and free of CR/LF; every reply classifies to a
 // row of the table at every stage, and only RCPT TO gives mailbox verdicts; a retry delay read from
 // its text (smtp/retry_hint.hpp) is within 0..kMaxRetryHint.
@@ -26,7 +27,9 @@ bool mailbox_verdict(std::optional<Reason> r) {
 }
 
 void check(const Reply& r) {
-  if (r.code < 200 || r.code > 559) __builtin_trap();
+  if (r.code < 200 || r.code > 599) __builtin_trap();
+  if (r.odd_code != (r.code % 100 / 10 > 5)) __builtin_trap();
+  if (r.enhanced_in_text && !r.enhanced) __builtin_trap();
   if (r.lines.empty() || r.lines.size() > kMaxLines) __builtin_trap();
   for (const std::string& l : r.lines) {
     if (l.size() > kMaxLineBytes - 5) __builtin_trap();  // "ddd " + text + LF (CRLF: one less)

@@ -134,7 +134,10 @@ void Suggester::add_sld(std::string_view sld) {
 // order would have kept it (the reference in tests/domain/typo_reference.hpp).
 std::string_view Suggester::closest_domain(std::string_view domain, bool tld_exists) const {
   if (domain_set_.contains(domain)) return {};
-  const auto [sld, rest] = split_first_label(domain);
+  // Plain variables, not a structured binding: clang before 16 cannot capture those in a lambda.
+  const auto parts = split_first_label(domain);
+  const std::string_view sld = parts.first;
+  const std::string_view rest = parts.second;
   const std::size_t n = domain.size();
   std::string_view best;
   std::size_t best_dist = kMaxDistance + 1;
