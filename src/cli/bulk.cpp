@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "address/address.hpp"
-#include "cli/engine.hpp"
+#include "engine/engine.hpp"
 #include "cli/verify.hpp"
 #include "common/flat_map.hpp"
 #include "common/text.hpp"
@@ -370,7 +370,7 @@ int verify_bulk(const VerifyOptions& o) {
       std::string(out_opt.format == ingest::Format::csv ? ".csv" : ".jsonl") + (out_opt.gzip ? ".gz" : "");
   refuse_writing_over_input(o, split_ext);
 
-  Engine engine(o);
+  engine::Engine engine(o);
   const bool network = engine.network();
   std::unique_ptr<store::State> state;
   std::unique_ptr<store::Cache> cache;
@@ -547,7 +547,7 @@ int verify_bulk(const VerifyOptions& o) {
       progress.update(summary);
       pending.pop_front();
     };
-    const Engine::Sink to_pending = [&](std::size_t pos, Result& r) { pending.front().engine_results[pos] = r; };
+    const engine::Engine::Sink to_pending = [&](std::size_t pos, Result& r) { pending.front().engine_results[pos] = r; };
     // Writes every pending batch that is done; with `wait`, first waits for the window to have
     // room for another batch (all: for every batch).
     auto drain = [&](bool all) {
@@ -631,7 +631,7 @@ int verify_bulk(const VerifyOptions& o) {
       }
       drain(false);
     }
-  } catch (const Engine::Interrupted&) {
+  } catch (const engine::Engine::Interrupted&) {
     interrupted = true;
   }
   if (cache && engine.prober()) {

@@ -1,6 +1,6 @@
 #pragma once
 // Every option of `mailsift verify`, as parsed by CLI11 (cli/verify.cpp). Plain data: the engine
-// (cli/engine.hpp) and the output paths read it.
+// (engine/engine.hpp) and the output paths read it.
 #include <cstddef>
 #include <cstdint>
 #include <string>

@@ -17,7 +17,7 @@
 
 #include "cli/bulk.hpp"
 #include "cli/commands.hpp"
-#include "cli/engine.hpp"
+#include "engine/engine.hpp"
 #include "server/serve.hpp"
 #include "cli/options.hpp"
 #include "common/line_reader.hpp"
@@ -110,7 +110,7 @@ class Run {
     out_.maybe_flush();
   }
 
-  Engine engine_;
+  engine::Engine engine_;
   render::Format format_;
   Output out_;
   bool strict_;

@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <unordered_set>
 
-#include "cli/engine.hpp"
+#include "engine/engine.hpp"
 #include "common/text.hpp"
 #include "server/auth.hpp"
 #include "verdict/stored.hpp"
@@ -33,20 +33,20 @@ Verifier::Verifier(boost::asio::io_context& io, const cli::VerifyOptions& o, Ver
     : io_(io), opt_(std::move(options)), metrics_(metrics), knowledge_(o.lists), classifier_(knowledge_),
       answers_(AnswerCache::Limits{opt_.result_ttl, opt_.result_cache_entries, opt_.result_cache_bytes}),
       catch_all_since_(std::chrono::steady_clock::now()) {
-  dns::ResolverOptions ro = cli::resolver_options(o);
+  dns::ResolverOptions ro = engine::resolver_options(o);
   ro.realtime_reserve = realtime_reserve(ro.max_inflight, opt_.realtime_reserve);
   resolver_ = std::make_unique<dns::Resolver>(io_, std::move(ro));
-  mail_ = std::make_unique<dns::MailLookup>(*resolver_, cli::mail_options(o));
-  cli::raise_open_files_limit(o.smtp_concurrency);
-  smtp::PolitenessOptions po = cli::politeness_options(o);
+  mail_ = std::make_unique<dns::MailLookup>(*resolver_, engine::mail_options(o));
+  engine::raise_open_files_limit(o.smtp_concurrency);
+  smtp::PolitenessOptions po = engine::politeness_options(o);
   po.realtime_sessions = realtime_reserve(o.smtp_concurrency, opt_.realtime_reserve);
-  smtp::ProbeOptions probe = cli::probe_options(o);
+  smtp::ProbeOptions probe = engine::probe_options(o);
   // The same start-up check of the identity as `verify` (docs/smtp.md, "Who we say we are"); the
   // warning comes once the server runs.
-  cli::check_sender_domain(*mail_, probe.mail_from, [](std::optional<std::string> warning) {
+  engine::check_sender_domain(*mail_, probe.mail_from, [](std::optional<std::string> warning) {
     if (warning) std::fprintf(stderr, "mailsift: %s\n", warning->c_str());
   });
-  prober_ = std::make_unique<smtp::Prober>(io_, std::move(probe), po, cli::retry_options(o), o.smtp_concurrency);
+  prober_ = std::make_unique<smtp::Prober>(io_, std::move(probe), po, engine::retry_options(o), o.smtp_concurrency);
   if (!opt_.cache_file.empty()) {
     cache_ = std::make_unique<store::Cache>(opt_.cache_file);
     cache_->expire(opt_.cache_ttl);

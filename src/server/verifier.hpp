@@ -1,6 +1,6 @@
 #pragma once
 // The engine behind the HTTP API: one address at a time, asynchronously, on the server's event loop
-// (cli::Engine is the batch form for files). A check runs syntax and domain knowledge at once, then
+// (engine::Engine is the batch form for files). A check runs syntax and domain knowledge at once, then
 // the DNS stage, then the SMTP probe; checks of the same address and level share one run, checks
 // at the same domain that wait for a probe go to the mail server together (many RCPTs in one
 // session), and finished answers are kept for a while (--result-ttl) so a repeated request — a form

@@ -132,7 +132,7 @@ def main():
     return 0
 
 
-BATCH = 16384    # the engine's batch at --level smtp (src/cli/engine.cpp kSmtpBatch)
+BATCH = 16384    # the engine's batch at --level smtp (src/engine/engine.cpp kSmtpBatch)
 GREY_DELAY = 5  # postgrey's delay (lab/up.sh LAB_GREYLIST_DELAY), stated in its replies
 GREY_WAIT = GREY_DELAY + 0.5  # what a retry waits: the stated delay and mailsift's 500 ms margin
 # --greylist-retry, the wait for replies that state no delay: as long as --max-wait, so that a retry

@@ -1,4 +1,4 @@
-#include "cli/engine.hpp"
+#include "engine/engine.hpp"
 
 #include <sys/resource.h>
 
@@ -11,7 +11,7 @@
 
 #include "address/address.hpp"
 
-namespace mailsift::cli {
+namespace mailsift::engine {
 namespace {
 
 // Offline, a batch only amortizes the call: small, so the first results appear at once.
@@ -332,4 +332,4 @@ bool Engine::probe(Batch& b, std::size_t k) {
   return true;
 }
 
-}  // namespace mailsift::cli
+}  // namespace mailsift::engine

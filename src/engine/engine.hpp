@@ -27,7 +27,8 @@
 #include "verdict/classify.hpp"
 #include "verdict/result.hpp"
 
-namespace mailsift::cli {
+namespace mailsift::engine {
+using cli::VerifyOptions;
 
 [[nodiscard]] std::chrono::milliseconds seconds_to_ms(double s);
 // The DNS and SMTP stages' settings from the command line (shared with `mailsift serve`). probe_options
@@ -145,4 +146,4 @@ class Engine {
   std::optional<std::chrono::steady_clock::time_point> stop_at_;
 };
 
-}  // namespace mailsift::cli
+}  // namespace mailsift::engine

@@ -1,5 +1,5 @@
 // The identity: the default reverse-path and the start-up check of --mail-from's domain
-// (cli::probe_options, cli::check_sender_domain; docs/smtp.md, "Who we say we are"), against the
+// (engine::probe_options, engine::check_sender_domain; docs/smtp.md, "Who we say we are"), against the
 // scripted fake DNS server on 127.0.0.1:0 (tests/dns/fake_dns.hpp). Nothing is sent anywhere else.
 #include <gtest/gtest.h>
 
@@ -11,10 +11,10 @@
 #include <stdexcept>
 #include <string>
 
-#include "cli/engine.hpp"
+#include "engine/engine.hpp"
 #include "dns/fake_dns.hpp"
 
-namespace mailsift::cli {
+namespace mailsift::engine {
 namespace {
 
 using namespace mailsift::testing;
@@ -91,4 +91,4 @@ TEST_F(SenderCheck, DomainsWithoutMxOrAddressAreWarnedAbout) {
 }
 
 }  // namespace
-}  // namespace mailsift::cli
+}  // namespace mailsift::engine
