@@ -1,6 +1,7 @@
 #include "smtp/politeness.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -9,19 +10,24 @@ namespace mailsift::smtp {
 namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
 
-asio::awaitable<void> Semaphore::acquire(Priority priority) {
+std::shared_ptr<asio::steady_timer> Semaphore::enter(Priority priority, const asio::any_io_executor& ex) {
   // A newcomer goes behind the waiters of its own priority and above.
   const bool queued_before = !realtime_.empty() || (priority != Priority::realtime && !urgent_.empty()) ||
                              (priority == Priority::normal && !waiters_.empty());
   if (!queued_before && room(priority)) {
     ++used_;
     if (priority != Priority::realtime) ++others_used_;
-    co_return;
+    return nullptr;
   }
   // Park on a timer that never expires; dispatch() counts the slot as ours and cancels it.
-  auto t = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor, Clock::time_point::max());
+  auto t = std::make_shared<asio::steady_timer>(ex, Clock::time_point::max());
   (priority == Priority::realtime ? realtime_ : priority == Priority::urgent ? urgent_ : waiters_).push_back(t);
-  co_await t->async_wait(asio::as_tuple(asio::use_awaitable));
+  return t;
+}
+
+asio::awaitable<void> Semaphore::acquire(Priority priority) {
+  if (auto t = enter(priority, co_await asio::this_coro::executor))
+    co_await t->async_wait(asio::as_tuple(asio::use_awaitable));
 }
 
 void Semaphore::release(Priority priority) {
@@ -40,21 +46,27 @@ void Semaphore::dispatch() {
       queue->pop_front();
       ++used_;
       if (p != Priority::realtime) ++others_used_;
-      t->cancel();
+      if (wake_ == Wake::cancel) {
+        t->cancel();
+      } else {
+        // The waiter's loop may be another thread: a timer is only touched on its own loop. Its
+        // coroutine is already suspended on the wait (it queued itself and awaited without
+        // yielding in between, and its loop runs on one thread), so the cancel finds the wait.
+        const auto ex = t->get_executor();
+        asio::post(ex, [t = std::move(t)] { t->cancel(); });
+      }
     }
   }
 }
 
-void HostGate::Slot::reset() {
-  if (gate_ != nullptr) std::exchange(gate_, nullptr)->release(address_, priority_);
+LocalGate::Host& LocalGate::host(const std::string& address) {
+  auto [it, fresh] = hosts_.try_emplace(address, nullptr);
+  if (fresh) it->second = std::make_unique<Host>(opt_.host_concurrency);
+  return *it->second;
 }
 
-bool HostGate::backing_off(const std::string& address) const {
-  const auto it = hosts_.find(address);
-  return it != hosts_.end() && it->second->backoff_until > Clock::now();
-}
-
-std::chrono::milliseconds HostGate::backoff_left(const std::string& address) const {
+std::chrono::milliseconds LocalGate::backoff_left(const std::string& address) const {
+  const std::lock_guard lock(mu_);
   const auto it = hosts_.find(address);
   if (it == hosts_.end()) return std::chrono::milliseconds(0);
   const auto left = it->second->backoff_until - Clock::now();
@@ -62,36 +74,69 @@ std::chrono::milliseconds HostGate::backoff_left(const std::string& address) con
   return std::max(std::chrono::milliseconds(0), std::chrono::ceil<std::chrono::milliseconds>(left));
 }
 
-asio::awaitable<HostGate::Slot> HostGate::acquire(const std::string& address, Priority priority) {
-  if (hosts_.size() >= sweep_at_) sweep();
-  auto [it, fresh] = hosts_.try_emplace(address, nullptr);
-  if (fresh) it->second = std::make_unique<Host>(opt_.host_concurrency);
-  // Hosts are only erased when idle, and we are about to use this one: the pointer stays valid
-  // across the suspensions below.
-  Host* h = it->second.get();
-  co_await h->slots.acquire(priority);
-  peak_ = std::max(peak_, h->slots.in_use());
-  if (opt_.host_rate > 0) {
-    // Token spacing: connection k may start no sooner than 1/rate after connection k-1.
-    const auto spacing = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0 / opt_.host_rate));
-    const auto now = Clock::now();
-    const auto at = std::max(now, h->next_connect);
-    h->next_connect = at + spacing;
-    if (at > now) {
-      asio::steady_timer t(co_await asio::this_coro::executor, at);
-      co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+asio::awaitable<PolitenessGate::Slot> LocalGate::acquire(const std::string& address, Priority priority) {
+  const asio::any_io_executor ex = co_await asio::this_coro::executor;
+  Host* h = nullptr;
+  std::shared_ptr<asio::steady_timer> wait;
+  {
+    const std::lock_guard lock(mu_);
+    if (hosts_.size() >= sweep_at_) sweep();
+    // Hosts are only erased when idle, and from here on this one has a holder or a waiter (us):
+    // the pointer stays valid across the suspensions below.
+    h = &host(address);
+    wait = h->slots.enter(priority, ex);
+  }
+  if (wait) co_await wait->async_wait(asio::as_tuple(asio::use_awaitable));
+  Clock::time_point at;
+  const auto now = Clock::now();
+  {
+    const std::lock_guard lock(mu_);
+    peak_ = std::max(peak_, h->slots.in_use());
+    at = now;
+    if (opt_.host_rate > 0) {
+      // Token spacing: connection k may start no sooner than 1/rate after connection k-1.
+      const auto spacing =
+          std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0 / opt_.host_rate));
+      at = std::max(now, h->next_connect);
+      h->next_connect = at + spacing;
     }
   }
-  co_return Slot(this, address, priority);
+  // The slot is ours from here: a Slot gives it back even if the rate wait is cut short.
+  Slot slot(this, address, priority);
+  if (at > now) {
+    asio::steady_timer t(ex, at);
+    co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  co_return slot;
 }
 
-void HostGate::back_off(const std::string& address) {
-  auto [it, fresh] = hosts_.try_emplace(address, nullptr);
-  if (fresh) it->second = std::make_unique<Host>(opt_.host_concurrency);
-  it->second->backoff_until = Clock::now() + opt_.backoff;
+void LocalGate::back_off(const std::string& address) {
+  const std::lock_guard lock(mu_);
+  host(address).backoff_until = Clock::now() + opt_.backoff;
 }
 
-void HostGate::sweep() {
+void LocalGate::for_each_busy(const std::function<void(const std::string&, std::size_t, std::size_t)>& f) const {
+  const std::lock_guard lock(mu_);
+  for (const auto& [address, h] : hosts_)
+    if (!h->slots.idle()) f(address, h->slots.in_use(), h->slots.waiting());
+}
+
+std::size_t LocalGate::peak() const {
+  const std::lock_guard lock(mu_);
+  return peak_;
+}
+
+std::size_t LocalGate::hosts() const {
+  const std::lock_guard lock(mu_);
+  return hosts_.size();
+}
+
+void LocalGate::abandon_waiters() {
+  const std::lock_guard lock(mu_);
+  for (auto& [address, h] : hosts_) h->slots.abandon_waiters();
+}
+
+void LocalGate::sweep() {
   const auto now = Clock::now();
   std::erase_if(hosts_, [now](const auto& kv) {
     const Host& h = *kv.second;
@@ -101,7 +146,8 @@ void HostGate::sweep() {
   sweep_at_ = std::max<std::size_t>(4096, 2 * hosts_.size());
 }
 
-void HostGate::release(const std::string& address, Priority priority) {
+void LocalGate::release(const std::string& address, Priority priority) {
+  const std::lock_guard lock(mu_);
   const auto it = hosts_.find(address);
   if (it == hosts_.end()) return;
   Host& h = *it->second;

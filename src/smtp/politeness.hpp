@@ -1,10 +1,10 @@
 #pragma once
 // Politeness: what keeps a verifier from hurting the servers it asks, and with them the operator's
-// IP reputation. Entry point: HostGate — per MX address, a cap on concurrent connections, a rate
+// IP reputation. Entry point: PolitenessGate (LocalGate in process) — per MX address, a cap on concurrent connections, a rate
 // of new connections, and a back-off after a 421 ("service not available, closing", RFC 5321
 // §3.8). Plus Semaphore, the awaitable counter both the gate and the global session cap use.
 //
-// Single-threaded: everything runs on one io_context thread, so no locks.
+// Semaphore is single-threaded (one loop, no locks); LocalGate is shared by several loops.
 #include <algorithm>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -13,7 +13,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -35,15 +37,27 @@ enum class Priority : std::uint8_t { normal, urgent, realtime };
 /// bulk run at tarpits (each session holding its slot for a whole timeout) cannot take them all.
 class Semaphore {
  public:
+  /// How a waiter is woken: `cancel` its timer at once (every user on one loop), or `post` the
+  /// cancel to the timer's own executor (users on several loops; the caller serializes the calls).
+  enum class Wake : std::uint8_t { cancel, post };
   /// `reserve` is capped at limit - 1 (the others always keep a slot).
-  explicit Semaphore(std::size_t limit, std::size_t reserve = 0)
-      : limit_(limit == 0 ? 1 : limit), others_limit_(limit_ - std::min(reserve, limit_ - 1)) {}
+  explicit Semaphore(std::size_t limit, std::size_t reserve = 0, Wake wake = Wake::cancel)
+      : limit_(limit == 0 ? 1 : limit), others_limit_(limit_ - std::min(reserve, limit_ - 1)), wake_(wake) {}
   boost::asio::awaitable<void> acquire(Priority priority = Priority::normal);
+  /// The synchronous half of acquire: takes a slot now (returns null) or queues a waiter and
+  /// returns the timer to wait on (on `ex`); the slot is the waiter's once the wait ends.
+  std::shared_ptr<boost::asio::steady_timer> enter(Priority priority, const boost::asio::any_io_executor& ex);
   /// Gives back a slot taken with `priority` (it says which count the slot leaves).
   void release(Priority priority = Priority::normal);
   [[nodiscard]] std::size_t in_use() const noexcept { return used_; }
   [[nodiscard]] std::size_t waiting() const noexcept { return waiters_.size() + urgent_.size() + realtime_.size(); }
   [[nodiscard]] bool idle() const noexcept { return used_ == 0 && waiting() == 0; }
+  /// Forgets every waiter without waking it (shutdown).
+  void abandon_waiters() {
+    waiters_.clear();
+    urgent_.clear();
+    realtime_.clear();
+  }
 
  private:
   [[nodiscard]] bool room(Priority p) const noexcept {
@@ -56,6 +70,7 @@ class Semaphore {
   std::size_t others_limit_;
   std::size_t used_ = 0;
   std::size_t others_used_ = 0;  // held by normal and urgent
+  Wake wake_;
   std::deque<std::shared_ptr<boost::asio::steady_timer>> waiters_;
   std::deque<std::shared_ptr<boost::asio::steady_timer>> urgent_;
   std::deque<std::shared_ptr<boost::asio::steady_timer>> realtime_;
@@ -70,15 +85,20 @@ struct PolitenessOptions {
   std::size_t realtime_sessions = 0;
 };
 
-class HostGate {
+/// The politeness gate: per MX address, a cap on concurrent connections, a rate of new connections
+/// and the 421 back-off. An interface, because the address's budget may be shared wider than one
+/// event loop: LocalGate serves every loop of one process (the embedded default, and --threads N);
+/// a broker-backed gate (issue 16) serves a cluster. Sessions only see this interface.
+class PolitenessGate {
  public:
-  HostGate(boost::asio::any_io_executor ex, PolitenessOptions o) : ex_(std::move(ex)), opt_(o) {}
+  virtual ~PolitenessGate() = default;
 
-  /// Held while connected to one address; releases the slot when destroyed.
+  /// Held while connected to one address; gives the slot back when destroyed. Must be destroyed on
+  /// the loop that acquired it (or after every loop stopped), before the gate.
   class Slot {
    public:
     Slot() = default;
-    Slot(HostGate* g, std::string a, Priority p) : gate_(g), address_(std::move(a)), priority_(p) {}
+    Slot(PolitenessGate* g, std::string a, Priority p) : gate_(g), address_(std::move(a)), priority_(p) {}
     Slot(Slot&& o) noexcept
         : gate_(std::exchange(o.gate_, nullptr)), address_(std::move(o.address_)), priority_(o.priority_) {}
     Slot& operator=(Slot&& o) noexcept {
@@ -93,46 +113,72 @@ class HostGate {
     Slot(const Slot&) = delete;
     Slot& operator=(const Slot&) = delete;
     ~Slot() { reset(); }
-    void reset();
+    void reset() {
+      if (gate_ != nullptr) std::exchange(gate_, nullptr)->release(address_, priority_);
+    }
 
    private:
-    HostGate* gate_ = nullptr;
+    PolitenessGate* gate_ = nullptr;
     std::string address_;
     Priority priority_ = Priority::normal;
   };
 
-  /// True while `address` is in back-off after a 421.
-  [[nodiscard]] bool backing_off(const std::string& address) const;
-  /// How long the back-off of `address` still lasts (0 when none).
-  [[nodiscard]] std::chrono::milliseconds backoff_left(const std::string& address) const;
-  /// Waits for a free connection slot at `address` and for its rate limit.
-  boost::asio::awaitable<Slot> acquire(const std::string& address, Priority priority = Priority::normal);
+  /// Waits (on the calling coroutine's executor) for a free connection slot at `address` and for
+  /// its rate limit.
+  virtual boost::asio::awaitable<Slot> acquire(const std::string& address, Priority priority = Priority::normal) = 0;
   /// The server said 421: no new connections to it for the back-off time.
-  void back_off(const std::string& address);
-
-  [[nodiscard]] std::size_t hosts() const noexcept { return hosts_.size(); }
+  virtual void back_off(const std::string& address) = 0;
+  /// How long the back-off of `address` still lasts (0 when none).
+  [[nodiscard]] virtual std::chrono::milliseconds backoff_left(const std::string& address) const = 0;
+  /// True while `address` is in back-off after a 421.
+  [[nodiscard]] bool backing_off(const std::string& address) const {
+    return backoff_left(address) > std::chrono::milliseconds(0);
+  }
   /// Calls `f(address, connections, waiting)` for every address with a connection or a waiter
   /// (for the server's metrics).
-  template <class F>
-  void for_each_busy(F&& f) const {
-    for (const auto& [address, h] : hosts_)
-      if (!h->slots.idle()) f(address, h->slots.in_use(), h->slots.waiting());
-  }
+  virtual void for_each_busy(const std::function<void(const std::string&, std::size_t, std::size_t)>& f) const = 0;
   /// Most connections held at once to any one address so far (the per-host cap, observed).
-  [[nodiscard]] std::size_t peak() const noexcept { return peak_; }
+  [[nodiscard]] virtual std::size_t peak() const = 0;
+  /// Addresses with state kept (connections, waiters, a rate or back-off window still open).
+  [[nodiscard]] virtual std::size_t hosts() const = 0;
+  /// Drops every waiter without waking it. For shutdown only: called once the loops have stopped,
+  /// before they are destroyed (a waiter's timer must not outlive its loop).
+  virtual void abandon_waiters() = 0;
+
+ protected:
+  virtual void release(const std::string& address, Priority priority) = 0;
+};
+
+/// The in-process gate: one table under a mutex, shared by any number of event loops (each run by
+/// one thread). A freed slot passes straight to the next waiter, which is woken on its own loop.
+/// The lock is held for table updates only, never across a wait: one look-up per connection.
+class LocalGate final : public PolitenessGate {
+ public:
+  explicit LocalGate(PolitenessOptions o) : opt_(o) {}
+
+  boost::asio::awaitable<Slot> acquire(const std::string& address, Priority priority = Priority::normal) override;
+  void back_off(const std::string& address) override;
+  [[nodiscard]] std::chrono::milliseconds backoff_left(const std::string& address) const override;
+  void for_each_busy(const std::function<void(const std::string&, std::size_t, std::size_t)>& f) const override;
+  [[nodiscard]] std::size_t peak() const override;
+  [[nodiscard]] std::size_t hosts() const override;
+  void abandon_waiters() override;
+
+ protected:
+  void release(const std::string& address, Priority priority) override;
 
  private:
   struct Host {
-    explicit Host(std::size_t limit) : slots(limit) {}
+    explicit Host(std::size_t limit) : slots(limit, 0, Semaphore::Wake::post) {}
     Semaphore slots;
     std::chrono::steady_clock::time_point next_connect{};
     std::chrono::steady_clock::time_point backoff_until{};
   };
-  void release(const std::string& address, Priority priority);
-  void sweep();  // forgets idle hosts whose rate and back-off windows have passed
+  Host& host(const std::string& address);  // under mu_
+  void sweep();                            // under mu_: forgets idle hosts whose windows have passed
 
-  boost::asio::any_io_executor ex_;
   PolitenessOptions opt_;
+  mutable std::mutex mu_;
   std::unordered_map<std::string, std::unique_ptr<Host>> hosts_;
   std::size_t peak_ = 0;
   std::size_t sweep_at_ = 4096;

@@ -44,8 +44,9 @@ struct ProberStats {
 
 class Prober {
  public:
+  /// `gate`: the politeness gate shared with other loops' probers (null: one of its own).
   Prober(boost::asio::io_context& io, ProbeOptions probe, PolitenessOptions polite, RetryOptions retry,
-         std::size_t max_sessions);
+         std::size_t max_sessions, std::shared_ptr<PolitenessGate> gate = nullptr);
   ~Prober();
   Prober(const Prober&) = delete;
   Prober& operator=(const Prober&) = delete;

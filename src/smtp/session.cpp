@@ -35,9 +35,9 @@ bool one_path_argument(std::string_view s) noexcept {
   return s.find_first_of(" <>\"", rest) == std::string_view::npos;
 }
 
-SessionContext::SessionContext(asio::any_io_executor ex, ProbeOptions probe, PolitenessOptions polite,
-                               std::size_t max_sessions)
-    : opt_(std::move(probe)), gate_(std::move(ex), polite),
+SessionContext::SessionContext(asio::any_io_executor /*ex*/, ProbeOptions probe, PolitenessOptions polite,
+                               std::size_t max_sessions, std::shared_ptr<PolitenessGate> gate)
+    : opt_(std::move(probe)), gate_(gate ? std::move(gate) : std::make_shared<LocalGate>(polite)),
       sessions_(max_sessions, polite.realtime_sessions),
       tls_(asio::ssl::context::tls_client) {
   if (opt_.helo.empty()) opt_.helo = default_helo();
@@ -301,7 +301,7 @@ class Dialogue {
     // Waiting for our own politeness limits is not the server's time: it does not count against
     // the session bound.
     const auto wait_from = Clock::now();
-    HostGate::Slot host_slot = co_await ctx_.gate().acquire(t.address, req_.priority);
+    PolitenessGate::Slot host_slot = co_await ctx_.gate().acquire(t.address, req_.priority);
     co_await ctx_.sessions().acquire(req_.priority);
     struct Release {
       Semaphore& s;

@@ -7,6 +7,7 @@
 // smtp/prober.hpp.
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -38,11 +39,12 @@ struct SessionRequest {
 /// What every session shares: options, the TLS client context, politeness, the session cap.
 class SessionContext {
  public:
+  /// `gate` is the politeness gate the sessions share with other loops (null: one of its own).
   SessionContext(boost::asio::any_io_executor ex, ProbeOptions probe, PolitenessOptions polite,
-                 std::size_t max_sessions);
+                 std::size_t max_sessions, std::shared_ptr<PolitenessGate> gate = nullptr);
 
   [[nodiscard]] const ProbeOptions& options() const noexcept { return opt_; }
-  [[nodiscard]] HostGate& gate() noexcept { return gate_; }
+  [[nodiscard]] PolitenessGate& gate() noexcept { return *gate_; }
   [[nodiscard]] Semaphore& sessions() noexcept { return sessions_; }
   [[nodiscard]] boost::asio::ssl::context& tls() noexcept { return tls_; }
   /// The next --source-ip of the address family of `remote` ("" when none is configured).
@@ -53,7 +55,7 @@ class SessionContext {
 
  private:
   ProbeOptions opt_;
-  HostGate gate_;
+  std::shared_ptr<PolitenessGate> gate_;
   Semaphore sessions_;
   boost::asio::ssl::context tls_;
   std::size_t next_source_ = 0;

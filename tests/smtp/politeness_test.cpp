@@ -1,14 +1,21 @@
-// Politeness (smtp/politeness.hpp): the awaitable Semaphore, the per-address HostGate (cap, rate,
+// Politeness (smtp/politeness.hpp): the awaitable Semaphore, the per-address LocalGate (cap, rate,
 // back-off) on their own, and their effect on real sessions against the fake server.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 #include <exception>
+#include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "smtp/fake_smtp.hpp"
@@ -19,7 +26,8 @@ namespace mailsift::test {
 namespace {
 
 namespace asio = boost::asio;
-using smtp::HostGate;
+using smtp::LocalGate;
+using smtp::PolitenessGate;
 using smtp::Semaphore;
 using Clock = std::chrono::steady_clock;
 
@@ -169,21 +177,21 @@ TEST(Politeness, SemaphoreReserveLeavesTheOthersOneSlot) {
   EXPECT_EQ(a, (std::vector<int>{0, 1}));
 }
 
-asio::awaitable<void> enter_as(HostGate* g, std::string address, smtp::Priority priority, int id, std::vector<int>* got,
-                               std::vector<HostGate::Slot>* held) {
-  HostGate::Slot s = co_await g->acquire(address, priority);
+asio::awaitable<void> enter_as(PolitenessGate* g, std::string address, smtp::Priority priority, int id, std::vector<int>* got,
+                               std::vector<PolitenessGate::Slot>* held) {
+  PolitenessGate::Slot s = co_await g->acquire(address, priority);
   got->push_back(id);
   held->push_back(std::move(s));
 }
 
 // Per address, a realtime session's connection goes before the waiting ones of every other
 // priority; the slot it frees goes back to them.
-TEST(Politeness, HostGateServesRealtimeWaitersFirst) {
+TEST(Politeness, LocalGateServesRealtimeWaitersFirst) {
   using smtp::Priority;
   asio::io_context io;
-  HostGate gate(io.get_executor(), {.host_concurrency = 1, .host_rate = 0, .backoff = std::chrono::seconds(60)});
+  LocalGate gate({.host_concurrency = 1, .host_rate = 0, .backoff = std::chrono::seconds(60)});
   std::vector<int> got;
-  std::vector<HostGate::Slot> held;
+  std::vector<PolitenessGate::Slot> held;
   held.reserve(8);
   asio::co_spawn(io, enter_as(&gate, "192.0.2.1", Priority::normal, 0, &got, &held), rethrow);
   asio::co_spawn(io, enter_as(&gate, "192.0.2.1", Priority::normal, 1, &got, &held), rethrow);
@@ -201,19 +209,19 @@ TEST(Politeness, HostGateServesRealtimeWaitersFirst) {
   EXPECT_EQ(gate.hosts(), 0u);
 }
 
-asio::awaitable<void> enter(HostGate* g, std::string address, std::vector<std::string>* got,
-                            std::vector<HostGate::Slot>* held, std::vector<Clock::time_point>* at) {
-  HostGate::Slot s = co_await g->acquire(address);
+asio::awaitable<void> enter(PolitenessGate* g, std::string address, std::vector<std::string>* got,
+                            std::vector<PolitenessGate::Slot>* held, std::vector<Clock::time_point>* at) {
+  PolitenessGate::Slot s = co_await g->acquire(address);
   if (at != nullptr) at->push_back(Clock::now());
   got->push_back(address);
   held->push_back(std::move(s));
 }
 
-TEST(Politeness, HostGateCapsEachAddressSeparately) {
+TEST(Politeness, LocalGateCapsEachAddressSeparately) {
   asio::io_context io;
-  HostGate gate(io.get_executor(), {.host_concurrency = 2, .host_rate = 0, .backoff = std::chrono::seconds(60)});
+  LocalGate gate({.host_concurrency = 2, .host_rate = 0, .backoff = std::chrono::seconds(60)});
   std::vector<std::string> got;
-  std::vector<HostGate::Slot> held;
+  std::vector<PolitenessGate::Slot> held;
   held.reserve(16);
   for (const char* a : {"192.0.2.1", "192.0.2.1", "192.0.2.1", "192.0.2.2"})
     asio::co_spawn(io, enter(&gate, a, &got, &held, nullptr), rethrow);
@@ -232,11 +240,11 @@ TEST(Politeness, HostGateCapsEachAddressSeparately) {
   EXPECT_EQ(gate.hosts(), 0u);
 }
 
-TEST(Politeness, HostGateRateSpacesConnections) {
+TEST(Politeness, LocalGateRateSpacesConnections) {
   asio::io_context io;
-  HostGate gate(io.get_executor(), {.host_concurrency = 10, .host_rate = 20.0, .backoff = std::chrono::seconds(60)});
+  LocalGate gate({.host_concurrency = 10, .host_rate = 20.0, .backoff = std::chrono::seconds(60)});
   std::vector<std::string> got;
-  std::vector<HostGate::Slot> held;
+  std::vector<PolitenessGate::Slot> held;
   std::vector<Clock::time_point> at;
   held.reserve(16);
   const auto start = Clock::now();
@@ -251,17 +259,58 @@ TEST(Politeness, HostGateRateSpacesConnections) {
   for (std::size_t i = 1; i < at.size(); ++i) EXPECT_LE(at[i - 1], at[i]);
 }
 
-TEST(Politeness, HostGateBackOff) {
+TEST(Politeness, LocalGateBackOff) {
   asio::io_context io;
-  HostGate gate(io.get_executor(), {.host_concurrency = 2, .host_rate = 0, .backoff = std::chrono::seconds(60)});
+  LocalGate gate({.host_concurrency = 2, .host_rate = 0, .backoff = std::chrono::seconds(60)});
   EXPECT_FALSE(gate.backing_off("192.0.2.1"));
   gate.back_off("192.0.2.1");
   EXPECT_TRUE(gate.backing_off("192.0.2.1"));
   EXPECT_FALSE(gate.backing_off("192.0.2.2"));
 
-  HostGate none(io.get_executor(), {.host_concurrency = 2, .host_rate = 0, .backoff = std::chrono::milliseconds(0)});
+  LocalGate none({.host_concurrency = 2, .host_rate = 0, .backoff = std::chrono::milliseconds(0)});
   none.back_off("192.0.2.1");
   EXPECT_FALSE(none.backing_off("192.0.2.1"));
+}
+
+// Several loops on their own threads share one LocalGate (--threads N): the cap on one address
+// holds across them, every waiter is woken on its own loop, and nothing is lost.
+asio::awaitable<void> hold_briefly(PolitenessGate* g, std::string address, std::atomic<int>* now,
+                                   std::atomic<int>* most, std::atomic<int>* done) {
+  PolitenessGate::Slot s = co_await g->acquire(address);
+  const int n = now->fetch_add(1) + 1;
+  int m = most->load();
+  while (n > m && !most->compare_exchange_weak(m, n)) {
+  }
+  asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::microseconds(300));
+  co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+  now->fetch_sub(1);
+  done->fetch_add(1);
+}
+
+TEST(Politeness, LocalGateCapHoldsAcrossLoops) {
+  LocalGate gate({.host_concurrency = 3, .host_rate = 0, .backoff = std::chrono::seconds(60)});
+  constexpr int kLoops = 4;
+  constexpr int kEach = 60;
+  std::atomic<int> now{0}, most{0}, done{0}, other_done{0}, other_now{0}, other_most{0};
+  std::vector<std::unique_ptr<asio::io_context>> loops;
+  for (int i = 0; i < kLoops; ++i) {
+    loops.push_back(std::make_unique<asio::io_context>(1));
+    for (int j = 0; j < kEach; ++j) {
+      asio::co_spawn(*loops.back(), hold_briefly(&gate, "192.0.2.1", &now, &most, &done), rethrow);
+      if (j % 10 == 0)  // another address on the same loops: its own cap, not held up by the first
+        asio::co_spawn(*loops.back(), hold_briefly(&gate, "192.0.2.2", &other_now, &other_most, &other_done), rethrow);
+    }
+  }
+  std::vector<std::thread> threads;
+  for (auto& io : loops) threads.emplace_back([&io] { io->run_for(kGuard); });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(done.load(), kLoops * kEach);
+  EXPECT_EQ(other_done.load(), kLoops * kEach / 10);
+  EXPECT_LE(most.load(), 3);
+  EXPECT_GE(most.load(), 2);  // the loops did overlap at the address
+  EXPECT_LE(other_most.load(), 3);
+  EXPECT_EQ(gate.peak(), 3u);
+  EXPECT_EQ(gate.hosts(), 0u);  // every slot given back
 }
 
 TEST(Politeness, HostConcurrencyCapsSessionsToOneServer) {
