@@ -605,12 +605,12 @@ int verify_bulk(const VerifyOptions& o) {
         row.kind = Row::Kind::engine;
         row.pos = engine.add(email);
         // --cache: the domain's catch-all answer from an earlier run spares its random RCPT.
-        if (cache && engine.prober() && row.key.front() != '\x01' && scratch.literal == address::Literal::none) {
+        if (cache && engine.probing() && row.key.front() != '\x01' && scratch.literal == address::Literal::none) {
           std::string domain(scratch.domain());
           if (primed.size() >= 1'000'000) primed.clear();
           if (primed.insert(domain).second) {
             if (auto v = cache->get_domain(domain, ttl); v && (*v == "0" || *v == "1"))
-              engine.prober()->remember_catch_all(domain, *v == "1");
+              engine.remember_catch_all(domain, *v == "1");
           }
         }
       }
@@ -634,8 +634,8 @@ int verify_bulk(const VerifyOptions& o) {
   } catch (const engine::Engine::Interrupted&) {
     interrupted = true;
   }
-  if (cache && engine.prober()) {
-    for (const auto& [domain, ca] : engine.prober()->catch_all_answers()) cache->put_domain(domain, ca ? "1" : "0");
+  if (cache && engine.probing()) {
+    for (const auto& [domain, ca] : engine.catch_all_answers()) cache->put_domain(domain, ca ? "1" : "0");
     cache->commit();
   }
   progress.update(summary, true);

@@ -16,6 +16,8 @@ struct VerifyOptions {
   std::string format;
   domain::ListOptions lists;
   bool strict = false;
+  // --threads: event loops (network levels) and workers (offline); 0 = the machine's cores.
+  std::size_t threads = 0;
   // --level dns
   std::vector<std::string> dns_servers;
   int dns_timeout_ms = 2000;

@@ -164,6 +164,11 @@ void add_engine_options(CLI::App* v, VerifyOptions& o) {
                 "smtp (+ ask the mail server about the mailbox, without sending mail)")
       ->check(CLI::IsMember({"syntax", "dns", "smtp"}))
       ->capture_default_str();
+  v->add_option("--threads", o.threads,
+                "Threads to use (0: one per core). Network levels: event loops, each domain on one of them, "
+                "per-server limits shared")
+      ->check(CLI::Range(0, 256))
+      ->capture_default_str();
   v->add_option("--dns-server", o.dns_servers,
                 "DNS server HOST[:PORT] or [IPV6]:PORT to use instead of the system's (repeatable)")
       ->allow_extra_args(false);

@@ -6,6 +6,8 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
 #include <cstdio>
+#include <future>
+#include <thread>
 #include <stdexcept>
 #include <unordered_map>
 
@@ -140,28 +142,124 @@ void check_sender_domain(dns::MailLookup& mail, const std::string& mail_from,
   });
 }
 
+std::size_t thread_count(std::size_t requested) {
+  if (requested != 0) return requested;
+  return std::max<std::size_t>(1, std::thread::hardware_concurrency());
+}
+
+namespace {
+// Share i of n of a budget (the sum of the shares is the budget; each at least 1).
+std::size_t share(std::size_t total, std::size_t n, std::size_t i) {
+  return std::max<std::size_t>(1, total / n + (i < total % n ? 1 : 0));
+}
+}  // namespace
+
 Engine::Engine(const VerifyOptions& o)
     : knowledge_(o.lists), classifier_(knowledge_), dns_level_(o.level == "dns" || o.level == "smtp"),
-      smtp_level_(o.level == "smtp"), concurrency_(std::max<std::size_t>(1, o.dns_concurrency)),
+      smtp_level_(o.level == "smtp"),
       batch_size_(smtp_level_ ? kSmtpBatch : dns_level_ ? kDnsBatch : kSyntaxBatch),
       window_rows_(dns_level_ ? std::max(kNetworkWindow, batch_size_) : batch_size_) {
   if (!dns_level_) return;
-  resolver_ = std::make_unique<dns::Resolver>(io_, resolver_options(o));
-  mail_ = std::make_unique<dns::MailLookup>(*resolver_, mail_options(o));
-  if (!smtp_level_) return;
-  raise_open_files_limit(o.smtp_concurrency);
-  smtp::ProbeOptions probe = probe_options(o);
-  // The identity is checked once, before any probe (nothing else is queued yet).
-  bool checked = false;
-  check_sender_domain(*mail_, probe.mail_from, [&checked](std::optional<std::string> warning) {
-    if (warning) std::fprintf(stderr, "mailsift: %s\n", warning->c_str());
-    checked = true;
-  });
-  while (!checked && io_.run_one() != 0) {
+  // More loops than domains in a batch would idle; more than the DNS budget could not each have
+  // a lookup in flight.
+  const std::size_t dns_budget = std::max<std::size_t>(1, o.dns_concurrency);
+  const std::size_t n = std::min({thread_count(o.threads), dns_budget, std::size_t{256}});
+  smtp::ProbeOptions probe;
+  smtp::PolitenessOptions polite;
+  if (smtp_level_) {
+    raise_open_files_limit(o.smtp_concurrency);
+    probe = probe_options(o);
+    polite = politeness_options(o);
+    gate_ = std::make_shared<smtp::LocalGate>(polite);
   }
-  io_.restart();
-  prober_ = std::make_unique<smtp::Prober>(io_, std::move(probe), politeness_options(o), retry_options(o),
-                                           o.smtp_concurrency);
+  for (std::size_t i = 0; i < n; ++i) {
+    auto sh = std::make_unique<Shard>();
+    sh->concurrency = share(dns_budget, n, i);
+    dns::ResolverOptions ro = resolver_options(o);
+    sh->resolver = std::make_unique<dns::Resolver>(sh->io, ro);
+    sh->mail = std::make_unique<dns::MailLookup>(*sh->resolver, mail_options(o));
+    shards_.push_back(std::move(sh));
+  }
+  if (smtp_level_) {
+    // The identity is checked once, before any probe (nothing else is queued yet).
+    Shard& first = *shards_.front();
+    bool checked = false;
+    check_sender_domain(*first.mail, probe.mail_from, [&checked](std::optional<std::string> warning) {
+      if (warning) std::fprintf(stderr, "mailsift: %s\n", warning->c_str());
+      checked = true;
+    });
+    while (!checked && first.io.run_one() != 0) {
+    }
+    first.io.restart();
+    // --smtp-concurrency is the cap in all: each loop holds its share of the sessions.
+    for (std::size_t i = 0; i < n; ++i)
+      shards_[i]->prober = std::make_unique<smtp::Prober>(shards_[i]->io, probe, polite, retry_options(o),
+                                                          share(o.smtp_concurrency, n, i), gate_);
+  }
+  threaded_ = n > 1;
+  if (!threaded_) return;
+  for (const auto& sh : shards_) {
+    sh->guard.emplace(sh->io.get_executor());
+    sh->thread = std::thread([this, s = sh.get()] {
+      try {
+        s->io.run();
+      } catch (...) {
+        // A bug in a handler: the caller's thread rethrows it from deliver(), as a lone loop's
+        // io_context::run would have thrown it there.
+        const std::lock_guard lock(done_mu_);
+        if (!failure_) failure_ = std::current_exception();
+        done_cv_.notify_all();
+      }
+    });
+  }
+}
+
+Engine::~Engine() { stop_shards(); }
+
+void Engine::stop_shards() noexcept {
+  for (const auto& sh : shards_) {
+    sh->guard.reset();
+    sh->io.stop();
+  }
+  for (const auto& sh : shards_)
+    if (sh->thread.joinable()) sh->thread.join();
+  // Waiters parked in the shared gate hold timers of the loops: let go of them while the loops
+  // still exist. Then the stages, then the loops (and the handlers they still hold).
+  if (gate_) gate_->abandon_waiters();
+  shards_.clear();
+}
+
+Engine::Shard& Engine::shard_of(std::string_view domain) {
+  return *shards_[shards_.size() == 1 ? 0 : std::hash<std::string_view>{}(domain) % shards_.size()];
+}
+
+void Engine::run_on(Shard& sh, const std::function<void()>& f) {
+  if (!threaded_) return f();
+  std::promise<void> done;
+  boost::asio::post(sh.io, [&f, &done] {
+    f();
+    done.set_value();
+  });
+  done.get_future().wait();
+}
+
+void Engine::remember_catch_all(const std::string& domain, bool catch_all) {
+  if (!smtp_level_) return;
+  Shard& sh = shard_of(domain);
+  if (!threaded_) return sh.prober->remember_catch_all(domain, catch_all);
+  // Queued on the domain's loop ahead of the batch that holds the domain (posted later): it is
+  // known before the domain's first probe.
+  boost::asio::post(sh.io, [p = sh.prober.get(), domain, catch_all] { p->remember_catch_all(domain, catch_all); });
+}
+
+std::unordered_map<std::string, bool> Engine::catch_all_answers() {
+  std::unordered_map<std::string, bool> all;
+  if (!smtp_level_) return all;
+  for (const auto& sh : shards_)
+    run_on(*sh, [&all, p = sh->prober.get()] {
+      for (const auto& [domain, ca] : p->catch_all_answers()) all[domain] = ca;
+    });
+  return all;
 }
 
 std::size_t Engine::add(std::string_view input) {
@@ -189,8 +287,11 @@ bool Engine::deliver(const Sink& sink, bool wait) {
   Batch& b = *flight_.front();
   if (dns_level_ && !b.done()) {
     if (!wait) {
-      if (io_.stopped()) io_.restart();
-      io_.poll();
+      if (!threaded_) {
+        boost::asio::io_context& io = shards_.front()->io;
+        if (io.stopped()) io.restart();
+        io.poll();
+      }
       if (!b.done()) return false;
     } else {
       wait_for(b);
@@ -214,9 +315,20 @@ bool Engine::deliver(const Sink& sink, bool wait) {
   return true;
 }
 
-std::string Engine::dns_stats() const {
-  if (!resolver_) return {};
-  const dns::ResolverStats st = resolver_->stats();
+std::string Engine::dns_stats() {
+  if (shards_.empty()) return {};
+  dns::ResolverStats st;
+  for (const auto& sh : shards_)
+    run_on(*sh, [&st, r = sh->resolver.get()] {
+      const dns::ResolverStats s = r->stats();
+      st.queries_sent += s.queries_sent;
+      st.cache_hits += s.cache_hits;
+      st.coalesced += s.coalesced;
+      st.queued += s.queued;
+      st.udp_send_calls += s.udp_send_calls;
+      st.udp_receive_calls += s.udp_receive_calls;
+      st.udp_send_dropped += s.udp_send_dropped;
+    });
   char line[320];
   std::snprintf(line, sizeof line,
                 "mailsift: dns: %llu queries sent, %llu cache hits, %llu coalesced, %llu queued, "
@@ -228,20 +340,29 @@ std::string Engine::dns_stats() const {
   return line;
 }
 
-std::string Engine::smtp_stats() const {
-  if (!prober_) return {};
-  const smtp::ProberStats& st = prober_->stats();
+std::string Engine::smtp_stats() {
+  if (!smtp_level_ || shards_.empty()) return {};
+  smtp::ProberStats st;
+  for (const auto& sh : shards_)
+    run_on(*sh, [&st, p = sh->prober.get()] {
+      const smtp::ProberStats& s = p->stats();
+      st.sessions += s.sessions;
+      st.rcpts += s.rcpts;
+      st.catch_all_tests += s.catch_all_tests;
+      st.catch_all_cached += s.catch_all_cached;
+      st.greylist_retries += s.greylist_retries;
+    });
   char line[512];
   std::snprintf(line, sizeof line,
                 "mailsift: smtp: %llu sessions, %llu RCPT replies, %llu catch-all tests (%llu domains from cache), "
                 "%llu greylist retries, at most %zu connections to one server\n",
                 static_cast<unsigned long long>(st.sessions), static_cast<unsigned long long>(st.rcpts),
                 static_cast<unsigned long long>(st.catch_all_tests), static_cast<unsigned long long>(st.catch_all_cached),
-                static_cast<unsigned long long>(st.greylist_retries), prober_->context().gate().peak());
+                static_cast<unsigned long long>(st.greylist_retries), gate_->peak());
   return line;
 }
 
-// Classifies the batch's inputs, gathers its distinct domains and queues their lookups.
+// Classifies the batch's inputs, gathers its distinct domains and hands each to its shard.
 void Engine::start(Batch& b) {
   const std::size_t n = b.inputs.size();
   b.results.resize(n);
@@ -260,57 +381,93 @@ void Engine::start(Batch& b) {
     b.domains[it->second].rows.push_back(i);
     b.slot[i] = it->second;
   }
-  launch();
-}
-
-// Starts lookups, oldest batch first, until `concurrency_` are in flight; each completion starts
-// its domain's probe and the next lookups.
-void Engine::launch() {
-  for (const std::unique_ptr<Batch>& bp : flight_) {
-    Batch& b = *bp;
-    while (b.next < b.domains.size() && lookups_ < concurrency_) {
-      const std::size_t k = b.next++;
-      ++lookups_;
-      auto finished = [this, &b, k](dns::DomainDnsPtr p) {
-        b.domains[k].dns = std::move(p);
-        ++b.looked;
-        --lookups_;
-        if (smtp_level_ && probe(b, k)) ++b.probing;
-        launch();
-      };
-      if (b.domains[k].literal) {
-        // No query: post, so completions never run inside launch() itself.
-        boost::asio::post(io_, [this, finished, &b, k] { finished(mail_->literal(b.domains[k].name)); });
-      } else {
-        mail_->lookup(b.domains[k].name, b.domains[k].registrable, finished);
-      }
-    }
-    if (lookups_ >= concurrency_) return;
+  b.open.store(b.domains.size(), std::memory_order_release);
+  if (!threaded_) {
+    Shard& sh = *shards_.front();
+    for (std::size_t k = 0; k < b.domains.size(); ++k) sh.todo.emplace_back(&b, k);
+    launch(sh);
+    return;
+  }
+  std::vector<std::vector<std::size_t>> part(shards_.size());
+  for (std::size_t k = 0; k < b.domains.size(); ++k)
+    part[std::hash<std::string_view>{}(b.domains[k].name) % shards_.size()].push_back(k);
+  for (std::size_t s = 0; s < shards_.size(); ++s) {
+    if (part[s].empty()) continue;
+    Shard* sh = shards_[s].get();
+    // Everything the shard reads of the batch was written above: the post orders it.
+    boost::asio::post(sh->io, [this, sh, bp = &b, ks = std::move(part[s])] {
+      for (const std::size_t k : ks) sh->todo.emplace_back(bp, k);
+      launch(*sh);
+    });
   }
 }
 
-// Runs lookups and probes (of every batch in flight) until `b` is done. Every lookup and probe
-// ends (c-ares bounds each query by its timeout and tries, the probe each session by its time
-// limit and the retries by --max-wait), so this does.
+// Starts lookups on one shard, oldest batch first, until its share of --dns-concurrency is in
+// flight; each completion starts its domain's probe and the next lookups. Runs on the shard's loop.
+void Engine::launch(Shard& sh) {
+  while (!sh.todo.empty() && sh.lookups < sh.concurrency) {
+    const auto [bp, k] = sh.todo.front();
+    sh.todo.pop_front();
+    ++sh.lookups;
+    Batch* b = bp;
+    const std::size_t d = k;
+    auto finished = [this, &sh, b, d](dns::DomainDnsPtr p) {
+      b->domains[d].dns = std::move(p);
+      --sh.lookups;
+      if (!(smtp_level_ && probe(sh, *b, d))) domain_done(*b);
+      launch(sh);
+    };
+    if (b->domains[d].literal) {
+      // No query: post, so completions never run inside launch() itself.
+      boost::asio::post(sh.io, [this, &sh, finished, b, d] { finished(sh.mail->literal(b->domains[d].name)); });
+    } else {
+      sh.mail->lookup(b->domains[d].name, b->domains[d].registrable, finished);
+    }
+  }
+}
+
+// A domain of `b` has its lookup and probe done; the batch's last one wakes the caller's thread.
+void Engine::domain_done(Batch& b) {
+  if (b.open.fetch_sub(1, std::memory_order_acq_rel) != 1 || !threaded_) return;
+  const std::lock_guard lock(done_mu_);
+  done_cv_.notify_all();
+}
+
+// Waits until `b` is done: with one shard by running its loop here, else by sleeping until a shard
+// says a batch finished. Every lookup and probe ends (c-ares bounds each query by its timeout and
+// tries, the probe each session by its time limit and the retries by --max-wait), so this does.
 void Engine::wait_for(const Batch& b) {
-  if (io_.stopped()) io_.restart();
+  if (threaded_) {
+    std::unique_lock lock(done_mu_);
+    while (!b.done()) {
+      if (failure_) std::rethrow_exception(failure_);
+      if (interrupt_ != nullptr) {
+        if (!stop_at_ && interrupt_->load()) stop_at_ = std::chrono::steady_clock::now() + grace_;
+        if (stop_at_ && std::chrono::steady_clock::now() >= *stop_at_) throw Interrupted{};
+      }
+      done_cv_.wait_for(lock, std::chrono::milliseconds(200));
+    }
+    return;
+  }
+  boost::asio::io_context& io = shards_.front()->io;
+  if (io.stopped()) io.restart();
   while (!b.done()) {
     if (interrupt_ != nullptr) {
       // Wake up often enough to notice Ctrl-C; once it came, in-flight work gets the grace time.
       if (!stop_at_ && interrupt_->load()) stop_at_ = std::chrono::steady_clock::now() + grace_;
       if (stop_at_ && std::chrono::steady_clock::now() >= *stop_at_) throw Interrupted{};
-      if (io_.run_one_for(std::chrono::milliseconds(200)) == 0 && io_.stopped())
+      if (io.run_one_for(std::chrono::milliseconds(200)) == 0 && io.stopped())
         throw std::logic_error("verify: lookups or probes pending with no work left");
       continue;
     }
     // run_one() returning 0 with work unfinished would be a bug; fail loudly rather than spin.
-    if (io_.run_one() == 0) throw std::logic_error("verify: lookups or probes pending with no work left");
+    if (io.run_one() == 0) throw std::logic_error("verify: lookups or probes pending with no work left");
   }
 }
 
 // Starts the SMTP probe of domain k of batch b when its DNS verdict leaves a server to ask. One
-// RCPT per distinct address: duplicates in the batch share the answer.
-bool Engine::probe(Batch& b, std::size_t k) {
+// RCPT per distinct address: duplicates in the batch share the answer. Runs on the shard's loop.
+bool Engine::probe(Shard& sh, Batch& b, std::size_t k) {
   Domain& d = b.domains[k];
   if (!d.dns || !d.dns->has_target()) return false;
   const Status ds = info(d.dns->reason).status;
@@ -324,10 +481,10 @@ bool Engine::probe(Batch& b, std::size_t k) {
     if (fresh) mailboxes.emplace_back(m);
     rows->push_back(it->second);
   }
-  prober_->probe(d.name, d.dns, std::move(mailboxes), [&b, k, rows](std::vector<smtp::AddressProbe> res) {
+  sh.prober->probe(d.name, d.dns, std::move(mailboxes), [this, &b, k, rows](std::vector<smtp::AddressProbe> res) {
     const std::vector<std::size_t>& r = b.domains[k].rows;
     for (std::size_t j = 0; j < r.size(); ++j) b.probes[r[j]] = res[(*rows)[j]];
-    --b.probing;
+    domain_done(b);
   });
   return true;
 }

@@ -5,18 +5,31 @@
 // as its lookup ends (one RCPT per distinct address), and the batch's results come out in order.
 // Several batches are in flight at once (up to a bound in rows): while one waits for its slowest
 // probe (a greylisting retry, a tarpit), the next ones are looked up and probed, and results still
-// come out in input order. One io_context, one thread. Entry points: Engine::add, Engine::submit,
-// Engine::deliver (or Engine::run for one batch at a time).
+// come out in input order. Entry points: Engine::add, Engine::submit, Engine::deliver (or
+// Engine::run for one batch at a time).
+//
+// Threads (--threads N, network levels): N shards, each an event loop on its own thread with its
+// own resolver and prober. A domain always goes to the same shard (by a hash of its name), so its
+// session queue, catch-all answer and greylisting state stay on one loop; what an MX address
+// serves across domains (its connection cap, rate and 421 back-off) is one PolitenessGate shared
+// by every shard. The caller's thread classifies, groups and delivers; results are the same as with
+// one thread. With N = 1 there is no extra thread: the caller's thread runs the one loop.
 #include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <deque>
+#include <exception>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "cli/options.hpp"
@@ -45,6 +58,8 @@ using cli::VerifyOptions;
 /// Exim sender verify) refuse such a sender at RCPT TO, which reads like a verdict on the mailbox.
 void check_sender_domain(dns::MailLookup& mail, const std::string& mail_from,
                          std::function<void(std::optional<std::string>)> done);
+/// --threads resolved: 0 is the machine's cores (at least 1).
+[[nodiscard]] std::size_t thread_count(std::size_t requested);
 /// Raises the open-files soft limit so that `sessions` SMTP connections fit.
 void raise_open_files_limit(std::size_t sessions);
 
@@ -54,6 +69,10 @@ class Engine {
 
   /// Throws std::invalid_argument for bad SMTP options (--proxy, --source-ip, --mail-from, --helo).
   explicit Engine(const VerifyOptions& o);
+  /// Stops the shards' threads (work in flight is dropped: an interrupted run).
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
 
   /// Queues one input (surrounding blanks already trimmed) in the open batch; returns its position
   /// in that batch.
@@ -83,8 +102,12 @@ class Engine {
   [[nodiscard]] bool network() const noexcept { return dns_level_; }
   /// The offline verdict alone (syntax and domain knowledge), now.
   void classify_offline(std::string_view input, Result& r) { classifier_.classify(input, r); }
-  /// The SMTP prober (null below --level smtp): its catch-all answers feed and come from --cache.
-  [[nodiscard]] smtp::Prober* prober() noexcept { return prober_.get(); }
+  /// Catch-all answers: seeded from --cache (before the domain's batch is submitted) and read back
+  /// at the end. No-ops below --level smtp.
+  void remember_catch_all(const std::string& domain, bool catch_all);
+  [[nodiscard]] std::unordered_map<std::string, bool> catch_all_answers();
+  [[nodiscard]] bool probing() const noexcept { return smtp_level_; }
+  [[nodiscard]] std::size_t shards() const noexcept { return shards_.size(); }
   /// Ctrl-C: once `*flag` is set, deliver() gives the in-flight lookups and probes `grace` more,
   /// then throws Interrupted (the batches in flight are not delivered; with --state a resumed run
   /// does them again).
@@ -94,8 +117,8 @@ class Engine {
   }
   struct Interrupted {};
   /// The counts behind --dns-stats and --smtp-stats, one line each (empty when the level is off).
-  [[nodiscard]] std::string dns_stats() const;
-  [[nodiscard]] std::string smtp_stats() const;
+  [[nodiscard]] std::string dns_stats();
+  [[nodiscard]] std::string smtp_stats();
 
  private:
   struct Domain {
@@ -105,42 +128,60 @@ class Engine {
     dns::DomainDnsPtr dns;
     std::vector<std::size_t> rows;  // the batch rows at this domain
   };
-  // One submitted batch: its inputs, their Results as they fill in, its distinct domains.
+  // One submitted batch: its inputs, their Results as they fill in, its distinct domains. Each
+  // domain's fields (and its rows' probes) are written by its shard only; the caller's thread
+  // reads them once `open` is 0.
   struct Batch {
     std::vector<std::string> inputs;
     std::vector<Result> results;
     std::vector<std::size_t> slot;  // row → its domain in `domains`, or none
     std::vector<Domain> domains;
     std::vector<std::optional<smtp::AddressProbe>> probes;
-    std::size_t next = 0;     // domains whose lookup was started
-    std::size_t looked = 0;   // domains whose lookup ended
-    std::size_t probing = 0;  // domains whose probe has not ended
-    [[nodiscard]] bool done() const noexcept { return looked == domains.size() && probing == 0; }
+    std::atomic<std::size_t> open{0};  // domains whose lookup (and probe, if any) has not ended
+    [[nodiscard]] bool done() const noexcept { return open.load(std::memory_order_acquire) == 0; }
+  };
+  // One event loop with its DNS and SMTP stages. Members in this order: the stages go before the
+  // loop that their pending handlers belong to.
+  struct Shard {
+    boost::asio::io_context io{1};
+    std::unique_ptr<dns::Resolver> resolver;
+    std::unique_ptr<dns::MailLookup> mail;
+    std::unique_ptr<smtp::Prober> prober;
+    std::deque<std::pair<Batch*, std::size_t>> todo;  // domains waiting for a lookup slot, oldest first
+    std::size_t lookups = 0;                          // lookups in flight (at most `concurrency`)
+    std::size_t concurrency = 1;
+    std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guard;
+    std::thread thread;  // none when the engine has one shard: the caller's thread runs `io`
   };
   void start(Batch& b);
-  void launch();
-  bool probe(Batch& b, std::size_t k);
+  void launch(Shard& sh);
+  bool probe(Shard& sh, Batch& b, std::size_t k);
+  void domain_done(Batch& b);
   void wait_for(const Batch& b);
+  [[nodiscard]] Shard& shard_of(std::string_view domain);
+  // Runs `f` on the shard's loop and waits for it (directly with one shard).
+  void run_on(Shard& sh, const std::function<void()>& f);
+  void stop_shards() noexcept;
 
   domain::Knowledge knowledge_;
   Classifier classifier_;
   bool dns_level_;
   bool smtp_level_;
-  std::size_t concurrency_;
   std::size_t batch_size_;
   std::size_t window_rows_;
   std::vector<std::string> open_;
   Result scratch_;  // offline: each input is classified into it and handed over
   // Batches in flight, oldest first (stable addresses: lookups and probes point at them). Declared
-  // before io_, so destroyed after it: the handlers that io_ still holds when a run is interrupted
-  // go first.
+  // before the shards, so destroyed after them: the handlers that the loops still hold when a run
+  // is interrupted go first.
   std::deque<std::unique_ptr<Batch>> flight_;
   std::size_t in_flight_rows_ = 0;
-  std::size_t lookups_ = 0;  // lookups in flight over all batches (at most concurrency_)
-  boost::asio::io_context io_{1};
-  std::unique_ptr<dns::Resolver> resolver_;
-  std::unique_ptr<dns::MailLookup> mail_;
-  std::unique_ptr<smtp::Prober> prober_;
+  std::shared_ptr<smtp::PolitenessGate> gate_;  // shared by every shard's prober
+  std::vector<std::unique_ptr<Shard>> shards_;
+  bool threaded_ = false;  // more than one shard: each runs on its own thread
+  std::mutex done_mu_;     // with done_cv_: a batch's last domain ended, or a shard failed
+  std::condition_variable done_cv_;
+  std::exception_ptr failure_;  // a shard's loop threw (a bug): rethrown by deliver()
   const std::atomic<bool>* interrupt_ = nullptr;
   std::chrono::milliseconds grace_{0};
   std::optional<std::chrono::steady_clock::time_point> stop_at_;
