@@ -147,12 +147,9 @@ std::size_t thread_count(std::size_t requested) {
   return std::max<std::size_t>(1, std::thread::hardware_concurrency());
 }
 
-namespace {
-// Share i of n of a budget (the sum of the shares is the budget; each at least 1).
-std::size_t share(std::size_t total, std::size_t n, std::size_t i) {
+std::size_t share_of(std::size_t total, std::size_t n, std::size_t i) {
   return std::max<std::size_t>(1, total / n + (i < total % n ? 1 : 0));
 }
-}  // namespace
 
 Engine::Engine(const VerifyOptions& o)
     : knowledge_(o.lists), classifier_(knowledge_), dns_level_(o.level == "dns" || o.level == "smtp"),
@@ -174,7 +171,7 @@ Engine::Engine(const VerifyOptions& o)
   }
   for (std::size_t i = 0; i < n; ++i) {
     auto sh = std::make_unique<Shard>();
-    sh->concurrency = share(dns_budget, n, i);
+    sh->concurrency = share_of(dns_budget, n, i);
     dns::ResolverOptions ro = resolver_options(o);
     sh->resolver = std::make_unique<dns::Resolver>(sh->io, ro);
     sh->mail = std::make_unique<dns::MailLookup>(*sh->resolver, mail_options(o));
@@ -194,7 +191,7 @@ Engine::Engine(const VerifyOptions& o)
     // --smtp-concurrency is the cap in all: each loop holds its share of the sessions.
     for (std::size_t i = 0; i < n; ++i)
       shards_[i]->prober = std::make_unique<smtp::Prober>(shards_[i]->io, probe, polite, retry_options(o),
-                                                          share(o.smtp_concurrency, n, i), gate_);
+                                                          share_of(o.smtp_concurrency, n, i), gate_);
   }
   threaded_ = n > 1;
   if (!threaded_) return;

@@ -60,6 +60,8 @@ void check_sender_domain(dns::MailLookup& mail, const std::string& mail_from,
                          std::function<void(std::optional<std::string>)> done);
 /// --threads resolved: 0 is the machine's cores (at least 1).
 [[nodiscard]] std::size_t thread_count(std::size_t requested);
+/// Share i of n of a budget split over n loops (the shares sum to the budget; each at least 1).
+[[nodiscard]] std::size_t share_of(std::size_t total, std::size_t n, std::size_t i);
 /// Raises the open-files soft limit so that `sessions` SMTP connections fit.
 void raise_open_files_limit(std::size_t sessions);
 

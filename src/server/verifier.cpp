@@ -1,7 +1,9 @@
 #include "server/verifier.hpp"
 
 #include <boost/asio/post.hpp>
+#include <algorithm>
 #include <cstdio>
+#include <future>
 #include <unordered_set>
 
 #include "engine/engine.hpp"
@@ -31,22 +33,46 @@ struct Verifier::Check {
 
 Verifier::Verifier(boost::asio::io_context& io, const cli::VerifyOptions& o, VerifierOptions options, Metrics& metrics)
     : io_(io), opt_(std::move(options)), metrics_(metrics), knowledge_(o.lists), classifier_(knowledge_),
-      answers_(AnswerCache::Limits{opt_.result_ttl, opt_.result_cache_entries, opt_.result_cache_bytes}),
-      catch_all_since_(std::chrono::steady_clock::now()) {
-  dns::ResolverOptions ro = engine::resolver_options(o);
-  ro.realtime_reserve = realtime_reserve(ro.max_inflight, opt_.realtime_reserve);
-  resolver_ = std::make_unique<dns::Resolver>(io_, std::move(ro));
-  mail_ = std::make_unique<dns::MailLookup>(*resolver_, engine::mail_options(o));
+      answers_(AnswerCache::Limits{opt_.result_ttl, opt_.result_cache_entries, opt_.result_cache_bytes}) {
+  const std::size_t n =
+      std::min({engine::thread_count(o.threads), std::max<std::size_t>(1, o.smtp_concurrency), std::size_t{256}});
   engine::raise_open_files_limit(o.smtp_concurrency);
-  smtp::PolitenessOptions po = engine::politeness_options(o);
-  po.realtime_sessions = realtime_reserve(o.smtp_concurrency, opt_.realtime_reserve);
-  smtp::ProbeOptions probe = engine::probe_options(o);
+  const smtp::PolitenessOptions po = engine::politeness_options(o);
+  gate_ = std::make_shared<smtp::LocalGate>(po);
+  const smtp::ProbeOptions probe = engine::probe_options(o);
+  threaded_ = n > 1;
+  for (std::size_t i = 0; i < n; ++i) {
+    auto net = std::make_unique<Net>();
+    if (threaded_) {
+      net->own = std::make_unique<boost::asio::io_context>(1);
+      net->io = net->own.get();
+    } else {
+      net->io = &io_;
+    }
+    dns::ResolverOptions ro = engine::resolver_options(o);
+    ro.realtime_reserve = realtime_reserve(ro.max_inflight, opt_.realtime_reserve);
+    net->resolver = std::make_unique<dns::Resolver>(*net->io, std::move(ro));
+    net->mail = std::make_unique<dns::MailLookup>(*net->resolver, engine::mail_options(o));
+    // --smtp-concurrency is the cap in all: each loop holds its share, with its share of the reserve.
+    const std::size_t sessions = engine::share_of(o.smtp_concurrency, n, i);
+    smtp::PolitenessOptions mine = po;
+    mine.realtime_sessions = realtime_reserve(sessions, opt_.realtime_reserve);
+    net->prober = std::make_unique<smtp::Prober>(*net->io, probe, mine, engine::retry_options(o), sessions, gate_);
+    net->catch_all_since = std::chrono::steady_clock::now();
+    nets_.push_back(std::move(net));
+  }
   // The same start-up check of the identity as `verify` (docs/smtp.md, "Who we say we are"); the
   // warning comes once the server runs.
-  engine::check_sender_domain(*mail_, probe.mail_from, [](std::optional<std::string> warning) {
+  engine::check_sender_domain(*nets_.front()->mail, probe.mail_from, [](std::optional<std::string> warning) {
     if (warning) std::fprintf(stderr, "mailsift: %s\n", warning->c_str());
   });
-  prober_ = std::make_unique<smtp::Prober>(io_, std::move(probe), po, engine::retry_options(o), o.smtp_concurrency);
+  if (threaded_) {
+    for (const auto& net : nets_) {
+      net->guard.emplace(net->io->get_executor());
+      // A handler that throws is a bug: as on the server's own loop, it ends the process.
+      net->thread = std::thread([io = net->io] { io->run(); });
+    }
+  }
   if (!opt_.cache_file.empty()) {
     cache_ = std::make_unique<store::Cache>(opt_.cache_file);
     cache_->expire(opt_.cache_ttl);
@@ -55,10 +81,28 @@ Verifier::Verifier(boost::asio::io_context& io, const cli::VerifyOptions& o, Ver
 }
 
 Verifier::~Verifier() {
+  stop_nets();
   try {
     commit();
   } catch (...) {  // NOLINT(bugprone-empty-catch): a destructor must not throw; the cache is only a cache
   }
+}
+
+void Verifier::stop_nets() noexcept {
+  for (const auto& net : nets_) {
+    net->guard.reset();
+    if (net->own) net->own->stop();
+  }
+  for (const auto& net : nets_)
+    if (net->thread.joinable()) net->thread.join();
+  // Waiters parked in the shared gate hold timers of the loops: let go of them while the loops
+  // still exist; then the stages, then the loops.
+  gate_->abandon_waiters();
+  nets_.clear();
+}
+
+Verifier::Net& Verifier::net_of(std::string_view domain) {
+  return *nets_[nets_.size() == 1 ? 0 : std::hash<std::string_view>{}(domain) % nets_.size()];
 }
 
 void Verifier::commit() {
@@ -115,51 +159,66 @@ void Verifier::verify(std::string_view input, Level level, CheckOptions how, Don
       return;
     }
   }
+  // From here the check belongs to its domain's network loop until done() hands it back; the
+  // server's loop touches only its waiters meanwhile.
+  Net& n = net_of(r.address.domain());
   if (r.flags.address_literal) {
-    boost::asio::post(io_, [this, c, d = mail_->literal(r.address.domain())] { on_dns(c, d); });
+    boost::asio::post(*n.io, [this, &n, c] { on_dns(n, c, n.mail->literal(c->result->address.domain())); });
     return;
   }
-  mail_->lookup(
-      std::string(r.address.domain()), std::string(r.registrable_domain()),
-      [this, c](dns::DomainDnsPtr d) { on_dns(c, std::move(d)); }, c->lane);
+  if (!threaded_) return lookup(n, c);
+  boost::asio::post(*n.io, [this, &n, c] { lookup(n, c); });
 }
 
-void Verifier::on_dns(const std::shared_ptr<Check>& c, dns::DomainDnsPtr d) {
+void Verifier::lookup(Net& n, const std::shared_ptr<Check>& c) {
+  const Result& r = *c->result;
+  n.mail->lookup(
+      std::string(r.address.domain()), std::string(r.registrable_domain()),
+      [this, &n, c](dns::DomainDnsPtr d) { on_dns(n, c, std::move(d)); }, c->lane);
+}
+
+void Verifier::on_dns(Net& n, const std::shared_ptr<Check>& c, dns::DomainDnsPtr d) {
   Result& r = *c->result;
   apply_dns(r, d);
   const Status ds = info(d->reason).status;
   if (c->level == Level::dns || !d->has_target() || ds == Status::invalid || ds == Status::unknown) {
-    finish(c);
+    done(c);
     return;
   }
-  enqueue_probe(c, std::move(d));
+  enqueue_probe(n, c, std::move(d));
 }
 
-void Verifier::enqueue_probe(const std::shared_ptr<Check>& c, dns::DomainDnsPtr d) {
+void Verifier::enqueue_probe(Net& n, const std::shared_ptr<Check>& c, dns::DomainDnsPtr d) {
   // A long-running server asks for catch-all answers again now and then.
   const auto now = std::chrono::steady_clock::now();
-  if (now - catch_all_since_ > opt_.catch_all_ttl) {
-    prober_->forget_catch_all();
-    catch_all_since_ = now;
+  if (now - n.catch_all_since > opt_.catch_all_ttl) {
+    n.prober->forget_catch_all();
+    n.catch_all_since = now;
   }
   const std::string queue = lane_letter(c->lane) + std::string(c->result->address.domain());
-  DomainQueue& q = domains_[queue];
+  DomainQueue& q = n.domains[queue];
   q.waiting.push_back(c);
   q.dns = std::move(d);
   if (!q.running && !q.scheduled) {
     // Posted, so the checks of this domain that arrive in the same turn of the loop share a session.
     q.scheduled = true;
-    boost::asio::post(io_, [this, queue] { start_probe(queue); });
+    boost::asio::post(*n.io, [this, &n, queue] { start_probe(n, queue); });
   }
 }
 
-void Verifier::start_probe(const std::string& queue) {
-  auto it = domains_.find(queue);
-  if (it == domains_.end()) return;
+void Verifier::done(const std::shared_ptr<Check>& c) {
+  if (!threaded_) return finish(c);
+  boost::asio::post(io_, [this, c] { finish(c); });
+}
+
+void Verifier::start_probe(Net& n, const std::string& queue) {
+  auto& domains = n.domains;
+  auto it = domains.find(queue);
+  if (it == domains.end()) return;
   DomainQueue& q = it->second;
   q.scheduled = false;
   if (q.waiting.empty()) {
-    if (!q.running) domains_.erase(it);
+    if (!q.running) domains.erase(it);
     return;
   }
   auto batch = std::make_shared<std::vector<std::shared_ptr<Check>>>(std::move(q.waiting));
@@ -176,22 +235,22 @@ void Verifier::start_probe(const std::string& queue) {
     index->push_back(pos->second);
   }
   const Lane lane = batch->front()->lane;
-  auto done = [this, queue, batch, index](std::vector<smtp::AddressProbe> res) {
+  auto probed = [this, &n, queue, batch, index](std::vector<smtp::AddressProbe> res) {
     for (std::size_t i = 0; i < batch->size(); ++i) {
       apply_smtp(*(*batch)[i]->result, res[(*index)[i]]);
-      finish((*batch)[i]);
+      done((*batch)[i]);
     }
-    auto qi = domains_.find(queue);
-    if (qi == domains_.end()) return;
+    auto qi = n.domains.find(queue);
+    if (qi == n.domains.end()) return;
     qi->second.running = false;
     if (qi->second.waiting.empty()) {
-      if (!qi->second.scheduled) domains_.erase(qi);
+      if (!qi->second.scheduled) n.domains.erase(qi);
     } else if (!qi->second.scheduled) {
       qi->second.scheduled = true;
-      boost::asio::post(io_, [this, queue] { start_probe(queue); });
+      boost::asio::post(*n.io, [this, &n, queue] { start_probe(n, queue); });
     }
   };
-  prober_->probe(queue.substr(1), q.dns, std::move(mailboxes), std::move(done), lane);
+  n.prober->probe(queue.substr(1), q.dns, std::move(mailboxes), std::move(probed), lane);
 }
 
 void Verifier::finish(const std::shared_ptr<Check>& c) {
@@ -213,16 +272,32 @@ void Verifier::finish(const std::shared_ptr<Check>& c) {
   c->waiters.clear();
 }
 
-void Verifier::gauges(Gauges& g) const {
-  smtp::SessionContext& ctx = prober_->context();
-  g.sessions_in_flight = ctx.sessions().in_use();
-  ctx.gate().for_each_busy([&](const std::string& host, std::size_t conns, std::size_t waiting) {
+void Verifier::gauges(Gauges& g) {
+  g.checks_in_flight = running_.size();
+  for (const auto& net : nets_) {
+    // Read on the network loop that owns the counters; the server's loop waits the moment it takes.
+    auto read = [&g, &n = *net] {
+      smtp::SessionContext& ctx = n.prober->context();
+      g.sessions_in_flight += ctx.sessions().in_use();
+      const dns::ResolverStats st = n.resolver->stats();
+      g.dns_queries += st.queries_sent + st.coalesced;
+      g.dns_cache_hits += st.cache_hits;
+    };
+    if (!threaded_) {
+      read();
+    } else {
+      std::promise<void> ready;
+      boost::asio::post(*net->io, [&read, &ready] {
+        read();
+        ready.set_value();
+      });
+      ready.get_future().wait();
+    }
+  }
+  // The gate is shared and locked: read here.
+  gate_->for_each_busy([&](const std::string& host, std::size_t conns, std::size_t waiting) {
     g.hosts.push_back(HostGauge{host, conns, waiting});
   });
-  const dns::ResolverStats st = resolver_->stats();
-  g.dns_queries = st.queries_sent + st.coalesced;
-  g.dns_cache_hits = st.cache_hits;
-  g.checks_in_flight = running_.size();
 }
 
 }  // namespace mailsift::server

@@ -8,15 +8,22 @@
 // Real-time checks (Lane::realtime) and jobs' checks (Lane::bulk) share the resolver and the SMTP
 // session cap, but real-time ones go first in every queue and have a reserve of slots jobs may not
 // take (--realtime-reserve), so a job at tarpits cannot make a single check wait for its timeouts.
+// Threads (--threads N): the front (requests, the answer cache, --cache, joining checks) stays on
+// the server's loop; the DNS and SMTP work runs on N network loops, each on its own thread with its
+// own resolver and prober, a domain always on the same one (by a hash of its name), sharing one
+// politeness gate (per-MX caps across loops). With N = 1 the network work runs on the server's loop.
 // Entry point: Verifier::verify.
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -80,8 +87,8 @@ class Verifier {
   void classify_offline(std::string_view input, Result& r) { classifier_.classify(input, r); }
 
   [[nodiscard]] std::size_t in_flight() const noexcept { return running_.size(); }
-  /// Adds the engine's gauges (sessions, per-host queues, DNS cache) to `g`.
-  void gauges(Gauges& g) const;
+  /// Adds the engine's gauges (sessions, per-host queues, DNS cache) to `g`. On the server's loop.
+  void gauges(Gauges& g);
   /// Commits the --cache file (the server calls it on a timer and at exit).
   void commit();
 
@@ -97,27 +104,44 @@ class Verifier {
     bool running = false;
     bool scheduled = false;
   };
+  // One network loop: DNS and SMTP for the domains hashed to it. Everything here is touched only
+  // on `io` (the server's own loop when there is one Net).
+  struct Net {
+    boost::asio::io_context* io = nullptr;
+    std::unique_ptr<boost::asio::io_context> own;  // with several Nets: this one's loop
+    std::unique_ptr<dns::Resolver> resolver;
+    std::unique_ptr<dns::MailLookup> mail;
+    std::unique_ptr<smtp::Prober> prober;
+    std::unordered_map<std::string, DomainQueue> domains;
+    std::chrono::steady_clock::time_point catch_all_since;
+    std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guard;
+    std::thread thread;
+  };
   [[nodiscard]] std::string key_of(std::string_view input, Level level) const;
   [[nodiscard]] std::string cache_key(std::string_view normalized) const;
-  void on_dns(const std::shared_ptr<Check>& c, dns::DomainDnsPtr d);
-  void enqueue_probe(const std::shared_ptr<Check>& c, dns::DomainDnsPtr d);
-  // `queue` is a domains_ key: the lane's letter, then the domain.
-  void start_probe(const std::string& queue);
+  [[nodiscard]] Net& net_of(std::string_view domain);
+  // On the Net's loop: the lookup, then (on_dns) the probe; the check goes back to the server's
+  // loop (done) when its network work ends.
+  void lookup(Net& n, const std::shared_ptr<Check>& c);
+  void on_dns(Net& n, const std::shared_ptr<Check>& c, dns::DomainDnsPtr d);
+  void enqueue_probe(Net& n, const std::shared_ptr<Check>& c, dns::DomainDnsPtr d);
+  // `queue` is a domains key: the lane's letter, then the domain.
+  void start_probe(Net& n, const std::string& queue);
+  void done(const std::shared_ptr<Check>& c);  // from a Net's loop: finish on the server's
   void finish(const std::shared_ptr<Check>& c);
+  void stop_nets() noexcept;
 
   boost::asio::io_context& io_;
   VerifierOptions opt_;
   Metrics& metrics_;
   domain::Knowledge knowledge_;
   Classifier classifier_;
-  std::unique_ptr<dns::Resolver> resolver_;
-  std::unique_ptr<dns::MailLookup> mail_;
-  std::unique_ptr<smtp::Prober> prober_;
+  std::shared_ptr<smtp::PolitenessGate> gate_;
+  std::vector<std::unique_ptr<Net>> nets_;
+  bool threaded_ = false;
   std::unique_ptr<store::Cache> cache_;
   std::unordered_map<std::string, std::shared_ptr<Check>> running_;
-  std::unordered_map<std::string, DomainQueue> domains_;
   AnswerCache answers_;
-  std::chrono::steady_clock::time_point catch_all_since_;
 };
 
 }  // namespace mailsift::server
