@@ -7,8 +7,8 @@
 #include <boost/asio/post.hpp>
 #include <cstdio>
 #include <future>
-#include <thread>
 #include <stdexcept>
+#include <thread>
 #include <unordered_map>
 
 #include "address/address.hpp"
@@ -29,8 +29,8 @@ constexpr std::size_t kSmtpBatch = std::size_t{16} * 1024;
 // lookup or probe (at --level smtp a greylisting retry waits the delay the server states, else
 // --greylist-retry, up to --max-wait),
 // the later ones go on. This bounds memory (about 2.5 KiB a row with its Result and probe: 244 MiB
-// peak RSS for 100,000 rows in flight, scripts/bench-full.sh) and the output's reordering; a list whose every batch holds a greylisted address is verified at
-// about this many rows per greylisting wait at worst.
+// peak RSS for 100,000 rows in flight, scripts/bench-full.sh) and the output's reordering; a list whose every batch
+// holds a greylisted address is verified at about this many rows per greylisting wait at worst.
 constexpr std::size_t kNetworkWindow = std::size_t{128} * 1024;
 constexpr std::size_t kNoSlot = ~std::size_t{0};
 
@@ -152,9 +152,13 @@ std::size_t share_of(std::size_t total, std::size_t n, std::size_t i) {
 }
 
 Engine::Engine(const VerifyOptions& o)
-    : knowledge_(o.lists), classifier_(knowledge_), dns_level_(o.level == "dns" || o.level == "smtp"),
+    : knowledge_(o.lists),
+      classifier_(knowledge_),
+      dns_level_(o.level == "dns" || o.level == "smtp"),
       smtp_level_(o.level == "smtp"),
-      batch_size_(smtp_level_ ? kSmtpBatch : dns_level_ ? kDnsBatch : kSyntaxBatch),
+      batch_size_(smtp_level_  ? kSmtpBatch
+                  : dns_level_ ? kDnsBatch
+                               : kSyntaxBatch),
       window_rows_(dns_level_ ? std::max(kNetworkWindow, batch_size_) : batch_size_) {
   if (!dns_level_) return;
   // More loops than domains in a batch would idle; more than the DNS budget could not each have
@@ -211,7 +215,9 @@ Engine::Engine(const VerifyOptions& o)
   }
 }
 
-Engine::~Engine() { stop_shards(); }
+Engine::~Engine() {
+  stop_shards();
+}
 
 void Engine::stop_shards() noexcept {
   for (const auto& sh : shards_) {
@@ -332,7 +338,8 @@ std::string Engine::dns_stats() {
                 "%llu sendmmsg calls, %llu recvmmsg calls, %llu datagrams dropped at send\n",
                 static_cast<unsigned long long>(st.queries_sent), static_cast<unsigned long long>(st.cache_hits),
                 static_cast<unsigned long long>(st.coalesced), static_cast<unsigned long long>(st.queued),
-                static_cast<unsigned long long>(st.udp_send_calls), static_cast<unsigned long long>(st.udp_receive_calls),
+                static_cast<unsigned long long>(st.udp_send_calls),
+                static_cast<unsigned long long>(st.udp_receive_calls),
                 static_cast<unsigned long long>(st.udp_send_dropped));
   return line;
 }
@@ -354,7 +361,8 @@ std::string Engine::smtp_stats() {
                 "mailsift: smtp: %llu sessions, %llu RCPT replies, %llu catch-all tests (%llu domains from cache), "
                 "%llu greylist retries, at most %zu connections to one server\n",
                 static_cast<unsigned long long>(st.sessions), static_cast<unsigned long long>(st.rcpts),
-                static_cast<unsigned long long>(st.catch_all_tests), static_cast<unsigned long long>(st.catch_all_cached),
+                static_cast<unsigned long long>(st.catch_all_tests),
+                static_cast<unsigned long long>(st.catch_all_cached),
                 static_cast<unsigned long long>(st.greylist_retries), gate_->peak());
   return line;
 }
@@ -372,8 +380,8 @@ void Engine::start(Batch& b) {
     if (!r.parsed || r.status == Status::invalid) continue;
     auto [it, fresh] = index.try_emplace(r.address.domain(), b.domains.size());
     if (fresh) {
-      b.domains.push_back(Domain{std::string(r.address.domain()), std::string(r.registrable_domain()),
-                                 r.flags.address_literal, nullptr, {}});
+      b.domains.push_back(Domain{
+          std::string(r.address.domain()), std::string(r.registrable_domain()), r.flags.address_literal, nullptr, {}});
     }
     b.domains[it->second].rows.push_back(i);
     b.slot[i] = it->second;

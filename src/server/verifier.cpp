@@ -1,13 +1,13 @@
 #include "server/verifier.hpp"
 
-#include <boost/asio/post.hpp>
 #include <algorithm>
+#include <boost/asio/post.hpp>
 #include <cstdio>
 #include <future>
 #include <unordered_set>
 
-#include "engine/engine.hpp"
 #include "common/text.hpp"
+#include "engine/engine.hpp"
 #include "server/auth.hpp"
 #include "verdict/stored.hpp"
 
@@ -16,7 +16,9 @@ namespace mailsift::server {
 namespace {
 
 // The lane as the first letter of a key (checks running, domain queues): each lane has its own.
-char lane_letter(Lane lane) { return lane == Lane::realtime ? 'r' : 'b'; }
+char lane_letter(Lane lane) {
+  return lane == Lane::realtime ? 'r' : 'b';
+}
 
 }  // namespace
 
@@ -32,7 +34,11 @@ struct Verifier::Check {
 };
 
 Verifier::Verifier(boost::asio::io_context& io, const cli::VerifyOptions& o, VerifierOptions options, Metrics& metrics)
-    : io_(io), opt_(std::move(options)), metrics_(metrics), knowledge_(o.lists), classifier_(knowledge_),
+    : io_(io),
+      opt_(std::move(options)),
+      metrics_(metrics),
+      knowledge_(o.lists),
+      classifier_(knowledge_),
       answers_(AnswerCache::Limits{opt_.result_ttl, opt_.result_cache_entries, opt_.result_cache_bytes}) {
   const std::size_t n =
       std::min({engine::thread_count(o.threads), std::max<std::size_t>(1, o.smtp_concurrency), std::size_t{256}});

@@ -45,8 +45,8 @@ struct VerifierOptions {
   std::chrono::seconds result_ttl{600};  // --result-ttl: finished answers kept in memory
   std::size_t result_cache_entries = 200'000;
   std::size_t result_cache_bytes = std::size_t{64} << 20;  // --result-cache-bytes (an estimate, answers.hpp)
-  bool hash_keys = false;                // --hash-keys: cache keys are SHA-256 of the address
-  std::string cache_file;                // --cache: verdicts kept across restarts
+  bool hash_keys = false;                                  // --hash-keys: cache keys are SHA-256 of the address
+  std::string cache_file;                                  // --cache: verdicts kept across restarts
   std::chrono::seconds cache_ttl{7 * 86400};
   // Catch-all answers are reused this long, then asked again.
   std::chrono::seconds catch_all_ttl{3600};

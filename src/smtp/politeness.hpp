@@ -1,8 +1,8 @@
 #pragma once
 // Politeness: what keeps a verifier from hurting the servers it asks, and with them the operator's
-// IP reputation. Entry point: PolitenessGate (LocalGate in process) — per MX address, a cap on concurrent connections, a rate
-// of new connections, and a back-off after a 421 ("service not available, closing", RFC 5321
-// §3.8). Plus Semaphore, the awaitable counter both the gate and the global session cap use.
+// IP reputation. Entry point: PolitenessGate (LocalGate in process) — per MX address, a cap on concurrent connections,
+// a rate of new connections, and a back-off after a 421 ("service not available, closing", RFC 5321 §3.8). Plus
+// Semaphore, the awaitable counter both the gate and the global session cap use.
 //
 // Semaphore is single-threaded (one loop, no locks); LocalGate is shared by several loops.
 #include <algorithm>
@@ -77,8 +77,8 @@ class Semaphore {
 };
 
 struct PolitenessOptions {
-  std::size_t host_concurrency = 5;  // connections at once to one MX address (--host-concurrency)
-  double host_rate = 10.0;           // new connections per second to one MX address; 0: no limit
+  std::size_t host_concurrency = 5;           // connections at once to one MX address (--host-concurrency)
+  double host_rate = 10.0;                    // new connections per second to one MX address; 0: no limit
   std::chrono::milliseconds backoff{60'000};  // after a 421, leave the address alone this long
   // Of the global session cap (--smtp-concurrency), the sessions only Priority::realtime ones may
   // hold (Semaphore's reserve). 0: none kept, for runs with no real-time work.
