@@ -24,6 +24,7 @@
 
 #include "address/address.hpp"
 #include "engine/engine.hpp"
+#include "engine/offline.hpp"
 #include "cli/verify.hpp"
 #include "common/flat_map.hpp"
 #include "common/text.hpp"
@@ -432,7 +433,124 @@ int verify_bulk(const VerifyOptions& o) {
     // Offline: nothing to wait for, so no batches: each record is classified straight into its
     // output row (the offline verdict is deterministic, so a repeat's result is the first one's;
     // it is only marked).
-    if (!network) {
+    // Offline on several threads (--threads N > 1, engine/offline.hpp): records are read here in
+    // blocks; the workers classify each row, hash its dedupe key and render its output row as not a
+    // repeat; here, in input order, each hash goes through `seen`, a repeat's duplicate field turns
+    // to true, and the rows are written, split and counted as below: the same bytes and the same
+    // summary as one thread (a repeat's result is its first occurrence's: the offline verdict is
+    // deterministic). --state and --cache are for the network levels only.
+    const std::size_t threads = engine::resolve_threads(o.threads);
+    if (!network && threads > 1) {
+      struct Block {
+        std::vector<ingest::Record> recs;  // the first `size` are this block's
+        std::size_t size = 0;
+        std::vector<std::uint8_t> unreadable;  // an unreadable record, not deduplicated (set when read)
+        std::vector<Result> results;
+        std::vector<std::uint64_t> hash;  // fast_hash of the row's dedupe_key()
+        std::vector<std::size_t> end;     // where row i's bytes end in `out`
+        std::vector<std::size_t> dup_at;  // where its duplicate field ("false") is, or npos
+        std::string out;
+        std::string key;
+      };
+      const ingest::Writer& layout = out.writer();
+      auto pool = engine::make_offline_pool<Block>(
+          engine.knowledge(), threads, [&layout, canonical](Classifier& c, Block& b) {
+            if (b.results.size() < b.size) {
+              b.results.resize(b.size);
+              b.hash.resize(b.size);
+              b.end.resize(b.size);
+              b.dup_at.resize(b.size);
+            }
+            b.out.clear();
+            for (std::size_t i = 0; i < b.size; ++i) {
+              Result& r = b.results[i];
+              if (b.unreadable[i]) {
+                c.classify("", r);
+                r.reason = Reason::row_unreadable;
+                decide(r);
+              } else {
+                const std::string_view email = text::trim_blanks(b.recs[i].email);
+                c.classify(email, r);
+                // The hash of dedupe_key(), as the one-thread loop below computes it.
+                if (!r.parsed) {
+                  b.key.assign(1, '\x01');
+                  b.key.append(email);
+                  b.hash[i] = fast_hash(b.key);
+                } else if (canonical) {
+                  b.key.clear();
+                  address::append_canonical(r.address, b.key);
+                  b.hash[i] = fast_hash(b.key);
+                } else {
+                  b.hash[i] = fast_hash(r.address.normalized());
+                }
+              }
+              b.dup_at[i] = layout.render(b.recs[i], r, b.out);
+              b.end[i] = b.out.size();
+            }
+          });
+      std::string patched;
+      auto write_block = [&](std::unique_ptr<Block> b) {
+        constexpr std::size_t kAhead = 8;  // `seen` slots prefetched ahead of their look-up
+        std::size_t start = 0;
+        for (std::size_t i = 0; i < b->size; ++i) {
+          if (i + kAhead < b->size && !b->unreadable[i + kAhead]) seen.prefetch(b->hash[i + kAhead]);
+          const bool duplicate = !b->unreadable[i] && !seen.put(b->hash[i]);
+          const Result& r = b->results[i];
+          std::string_view bytes(b->out.data() + start, b->end[i] - start);
+          if (duplicate && b->dup_at[i] != std::string::npos) {
+            const std::size_t at = b->dup_at[i] - start;
+            patched.assign(bytes.substr(0, at));
+            patched += "true";
+            patched += bytes.substr(at + 5);  // after "false"
+            bytes = patched;
+          }
+          out.writer().write_rendered(bytes);
+          if (!o.split_dir.empty()) {
+            auto& f = split[static_cast<std::size_t>(r.status)];
+            if (!f) {
+              f = std::make_unique<OutputFile>(
+                  (std::filesystem::path(o.split_dir) / (std::string(name(r.status)) + split_ext)).string(), out_opt,
+                  reader.get());
+            }
+            f->writer().write_rendered(bytes);
+          }
+          summary.add(r, duplicate);
+          if ((summary.rows & 0xFFF) == 0) progress.update(summary);
+          start = b->end[i];
+        }
+        pool->release(std::move(b));
+      };
+      std::unique_ptr<Block> open = pool->acquire();
+      auto submit = [&] {
+        while (pool->full()) write_block(pool->take(true));
+        pool->submit(std::move(open));
+        while (auto done = pool->take(false)) write_block(std::move(done));
+        open = pool->acquire();
+        open->size = 0;
+      };
+      for (;;) {
+        Block& b = *open;
+        if (b.recs.size() == b.size) {
+          b.recs.emplace_back();
+          b.unreadable.emplace_back();
+        }
+        if (g_interrupted.load() || !reader->next(b.recs[b.size])) break;
+        const ingest::Record& got = b.recs[b.size];
+        const bool unreadable = !got.error.empty() && text::trim_blanks(got.email).empty();
+        b.unreadable[b.size] = unreadable ? 1 : 0;
+        if (unreadable) {
+          if (reported_errors++ < 20 && !o.quiet)
+            std::fprintf(stderr, "mailsift: %s: record %llu (line %llu): %s\n", o.input.c_str(),
+                         static_cast<unsigned long long>(got.number), static_cast<unsigned long long>(got.line),
+                         got.error.c_str());
+          ++summary.row_errors;
+        }
+        if (++b.size == engine::kOfflineBlockRows) submit();
+      }
+      if (open->size > 0) submit();
+      while (pool->in_flight() > 0) write_block(pool->take(true));
+      interrupted = g_interrupted.load();
+    } else if (!network) {
       // Rows in flight: row i is read and classified and its dedupe slot prefetched before row
       // i - kInFlight + 1 is looked up and written, so the lookup's cache miss (the table is far
       // larger than the caches) overlaps the classification of the rows in between instead of

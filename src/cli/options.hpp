@@ -16,6 +16,9 @@ struct VerifyOptions {
   std::string format;
   domain::ListOptions lists;
   bool strict = false;
+  // --threads: worker threads; 0 = the machine's cores (engine::resolve_threads). 1 is the
+  // single-threaded path, with no thread of its own.
+  std::size_t threads = 0;
   // --level dns
   std::vector<std::string> dns_servers;
   int dns_timeout_ms = 2000;

@@ -18,6 +18,7 @@
 #include "cli/bulk.hpp"
 #include "cli/commands.hpp"
 #include "engine/engine.hpp"
+#include "engine/offline.hpp"
 #include "server/serve.hpp"
 #include "cli/options.hpp"
 #include "common/line_reader.hpp"
@@ -119,21 +120,108 @@ class Run {
   bool all_valid_ = true;
 };
 
-int verify(const VerifyOptions& o) {
-  if (!o.input.empty()) {
-    if (!o.addresses.empty()) throw std::invalid_argument("--input and addresses on the command line exclude each other");
-    if (!o.format.empty()) throw std::invalid_argument("--format is for the plain path; with --input use --output-format");
-    return verify_bulk(o);
+// The plain output path at the offline level on several threads (--threads N > 1): inputs are
+// gathered here in blocks, classified and rendered on N workers (engine/offline.hpp), and each
+// block's bytes written here in input order: the same bytes as Run.
+class ParallelRun {
+ public:
+  ParallelRun(const VerifyOptions& o, render::Format f, std::size_t threads)
+      : engine_(o), format_(f), out_(1), strict_(o.strict),
+        cells_(o.csv_raw ? render::CsvCells::raw : render::CsvCells::safe) {
+    const render::Format format = format_;
+    const render::CsvCells cells = cells_;
+    pool_ = engine::make_offline_pool<Block>(engine_.knowledge(), threads, [format, cells](Classifier& c, Block& b) {
+      work(c, b, format, cells);
+    });
+    open_ = pool_->acquire();
   }
-  if (o.output != "-" || !o.split_dir.empty() || !o.summary_file.empty() || !o.state_file.empty() || !o.cache_file.empty())
-    throw std::invalid_argument("--output, --split, --summary, --state and --cache need --input");
-  static const std::map<std::string, render::Format> kFormats = {
-      {"jsonl", render::Format::jsonl}, {"json", render::Format::json},
-      {"csv", render::Format::csv},     {"table", render::Format::table}};
-  render::Format format = ::isatty(1) ? render::Format::table : render::Format::jsonl;
-  if (!o.format.empty()) format = kFormats.at(o.format);
 
-  Run run(o, format);
+  void begin() {
+    if (format_ == render::Format::csv) render::append_csv_header(out_.buf());
+    if (format_ == render::Format::table) render::append_table_header(out_.buf());
+    if (format_ == render::Format::json) out_.buf() += "[";
+  }
+
+  void one(std::string_view input) {
+    Block& b = *open_;
+    if (b.inputs.size() == b.size) b.inputs.emplace_back();
+    b.inputs[b.size++].assign(text::trim_blanks(input));
+    if (b.size == engine::kOfflineBlockRows) submit();
+  }
+
+  int end() {
+    if (open_->size > 0) submit();
+    while (pool_->in_flight() > 0) write(pool_->take(true));
+    if (format_ == render::Format::json) out_.buf() += count_ == 0 ? "]\n" : "\n]\n";
+    out_.flush();
+    return (strict_ && !all_valid_) ? kSomeNotValid : kOk;
+  }
+
+ private:
+  struct Block {
+    std::vector<std::string> inputs;  // the first `size` are this block's
+    std::size_t size = 0;
+    std::string out;
+    bool all_valid = true;
+    Result scratch;
+  };
+
+  // On a worker: the block's rows rendered as Run::emit does, except that every JSON row gets the
+  // ",\n" separator (the writer drops the very first one's comma).
+  static void work(Classifier& c, Block& b, render::Format format, render::CsvCells cells) {
+    b.out.clear();
+    b.all_valid = true;
+    Result& r = b.scratch;
+    for (std::size_t i = 0; i < b.size; ++i) {
+      c.classify(b.inputs[i], r);
+      b.all_valid &= r.status == Status::valid;
+      switch (format) {
+        case render::Format::jsonl:
+          render::append_json(r, b.out);
+          b.out.push_back('\n');
+          break;
+        case render::Format::json:
+          b.out += ",\n";
+          render::append_json(r, b.out);
+          break;
+        case render::Format::csv: render::append_csv(r, b.out, cells); break;
+        case render::Format::table: render::append_table(r, b.out); break;
+      }
+    }
+  }
+
+  void submit() {
+    while (pool_->full()) write(pool_->take(true));
+    pool_->submit(std::move(open_));
+    while (auto done = pool_->take(false)) write(std::move(done));
+    open_ = pool_->acquire();
+    open_->size = 0;
+  }
+
+  void write(std::unique_ptr<Block> b) {
+    std::string_view bytes = b->out;
+    if (format_ == render::Format::json && count_ == 0 && b->size > 0) bytes.remove_prefix(1);  // "\n", not ",\n"
+    out_.buf() += bytes;
+    out_.maybe_flush();
+    count_ += b->size;
+    all_valid_ &= b->all_valid;
+    pool_->release(std::move(b));
+  }
+
+  engine::Engine engine_;  // its Knowledge is what the workers share
+  render::Format format_;
+  Output out_;
+  bool strict_;
+  render::CsvCells cells_;
+  std::unique_ptr<engine::OrderedPool<Block>> pool_;
+  std::unique_ptr<Block> open_;
+  std::size_t count_ = 0;
+  bool all_valid_ = true;
+};
+
+// The path a verify without --input takes: reads the inputs and hands each to `run`.
+template <class R>
+int verify_plain(const VerifyOptions& o, R& run) {
   run.begin();
   const bool from_stdin = o.addresses.empty() || (o.addresses.size() == 1 && o.addresses[0] == "-");
   if (from_stdin) {
@@ -156,6 +244,31 @@ int verify(const VerifyOptions& o) {
   return run.end();
 }
 
+int verify(const VerifyOptions& o) {
+  if (!o.input.empty()) {
+    if (!o.addresses.empty()) throw std::invalid_argument("--input and addresses on the command line exclude each other");
+    if (!o.format.empty()) throw std::invalid_argument("--format is for the plain path; with --input use --output-format");
+    return verify_bulk(o);
+  }
+  if (o.output != "-" || !o.split_dir.empty() || !o.summary_file.empty() || !o.state_file.empty() || !o.cache_file.empty())
+    throw std::invalid_argument("--output, --split, --summary, --state and --cache need --input");
+  static const std::map<std::string, render::Format> kFormats = {
+      {"jsonl", render::Format::jsonl}, {"json", render::Format::json},
+      {"csv", render::Format::csv},     {"table", render::Format::table}};
+  render::Format format = ::isatty(1) ? render::Format::table : render::Format::jsonl;
+  if (!o.format.empty()) format = kFormats.at(o.format);
+
+  // Offline on several threads: the parallel path; --threads 1 (and the network levels, whose
+  // engine has its own threads) the single-threaded one.
+  const std::size_t threads = engine::resolve_threads(o.threads);
+  if (o.level == "syntax" && threads > 1) {
+    ParallelRun run(o, format, threads);
+    return verify_plain(o, run);
+  }
+  Run run(o, format);
+  return verify_plain(o, run);
+}
+
 }  // namespace
 
 void add_engine_options(CLI::App* v, VerifyOptions& o) {
@@ -163,6 +276,10 @@ void add_engine_options(CLI::App* v, VerifyOptions& o) {
                 "How far to go: syntax (offline: syntax and domain knowledge), dns (+ MX, null MX, SPF, DMARC) or "
                 "smtp (+ ask the mail server about the mailbox, without sending mail)")
       ->check(CLI::IsMember({"syntax", "dns", "smtp"}))
+      ->capture_default_str();
+  v->add_option("--threads", o.threads,
+                "Worker threads (default 0: one per core of this machine; 1: the single-threaded path)")
+      ->check(CLI::Range(0, 1024))
       ->capture_default_str();
   v->add_option("--dns-server", o.dns_servers,
                 "DNS server HOST[:PORT] or [IPV6]:PORT to use instead of the system's (repeatable)")

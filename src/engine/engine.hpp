@@ -83,6 +83,8 @@ class Engine {
   [[nodiscard]] bool network() const noexcept { return dns_level_; }
   /// The offline verdict alone (syntax and domain knowledge), now.
   void classify_offline(std::string_view input, Result& r) { classifier_.classify(input, r); }
+  /// The domain knowledge (immutable: the offline pipeline's workers share it, engine/offline.hpp).
+  [[nodiscard]] const domain::Knowledge& knowledge() const noexcept { return knowledge_; }
   /// The SMTP prober (null below --level smtp): its catch-all answers feed and come from --cache.
   [[nodiscard]] smtp::Prober* prober() noexcept { return prober_.get(); }
   /// Ctrl-C: once `*flag` is set, deliver() gives the in-flight lookups and probes `grace` more,
