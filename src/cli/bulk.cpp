@@ -77,10 +77,7 @@ struct Summary {
   Clock::time_point start = Clock::now();
 
   void add(const Result& r, bool duplicate) {
-    ++rows;
-    duplicates += duplicate ? 1 : 0;
-    ++by_status[static_cast<std::size_t>(r.status)];
-    ++by_reason[static_cast<std::size_t>(r.reason)];
+    count(r, duplicate);
     if (!r.parsed) return;
     // Most rows are at a few domains: their counter is found from the domain's facts object (the
     // classifier hands out one per domain) without hashing the name again.
@@ -101,6 +98,26 @@ struct Summary {
     if (count == nullptr) count = &other_domains;  // a new domain past kMaxDomains: for good
     ++*count;
     if (m) *m = Memo{r.facts, count};
+  }
+
+  // Everything add() counts but the row's domain.
+  void count(const Result& r, bool duplicate) {
+    ++rows;
+    duplicates += duplicate ? 1 : 0;
+    ++by_status[static_cast<std::size_t>(r.status)];
+    ++by_reason[static_cast<std::size_t>(r.reason)];
+  }
+  // `n` rows at domain `d` (parsed addresses), as `n` add() calls for them would count them when no
+  // row at a domain first seen after d's first row was counted before them: a block's domains in
+  // the order of their first row give the same table as add() row by row (--threads).
+  void add_domain_rows(std::string_view d, std::uint64_t n) {
+    std::uint64_t* count = domains.find(d);
+    if (count == nullptr && domains.size() < kMaxDomains) {
+      count = &domains.insert(d, 0);
+      for (Memo& e : memo) e = Memo{};  // the insert may have moved every counter
+    }
+    if (count == nullptr) count = &other_domains;
+    *count += n;
   }
 
   // A direct-mapped memo: facts object -> its domain's counter. It holds the facts (a shared_ptr),
@@ -451,6 +468,10 @@ int verify_bulk(const VerifyOptions& o) {
         std::vector<std::size_t> dup_at;  // where its duplicate field ("false") is, or npos
         std::string out;
         std::string key;
+        // The block's domains (of parsed addresses) in the order of their first row, with their
+        // rows: the summary's domain counts, made here rather than row by row on the writing thread.
+        std::vector<std::pair<std::string_view, std::uint64_t>> domain_rows;
+        FlatMap<std::string_view, std::size_t> domain_index{engine::kOfflineBlockRows};
       };
       const ingest::Writer& layout = out.writer();
       auto pool = engine::make_offline_pool<Block>(
@@ -462,6 +483,8 @@ int verify_bulk(const VerifyOptions& o) {
               b.dup_at.resize(b.size);
             }
             b.out.clear();
+            b.domain_rows.clear();
+            b.domain_index.clear();
             for (std::size_t i = 0; i < b.size; ++i) {
               Result& r = b.results[i];
               if (b.unreadable[i]) {
@@ -486,25 +509,35 @@ int verify_bulk(const VerifyOptions& o) {
               }
               b.dup_at[i] = layout.render(b.recs[i], r, b.out);
               b.end[i] = b.out.size();
+              if (r.parsed) {
+                const std::string_view d = r.address.domain();  // lives as long as the block's Result
+                const std::size_t k = b.domain_index.insert(d, b.domain_rows.size());
+                if (k == b.domain_rows.size()) b.domain_rows.emplace_back(d, 0);
+                ++b.domain_rows[k].second;
+              }
             }
           });
       std::string patched;
       auto write_block = [&](std::unique_ptr<Block> b) {
         constexpr std::size_t kAhead = 8;  // `seen` slots prefetched ahead of their look-up
+        const std::string_view all = b->out;
         std::size_t start = 0;
+        std::size_t unwritten = 0;  // rows from here on are not in the output yet (written in runs)
         for (std::size_t i = 0; i < b->size; ++i) {
           if (i + kAhead < b->size && !b->unreadable[i + kAhead]) seen.prefetch(b->hash[i + kAhead]);
           const bool duplicate = !b->unreadable[i] && !seen.put(b->hash[i]);
           const Result& r = b->results[i];
-          std::string_view bytes(b->out.data() + start, b->end[i] - start);
+          std::string_view bytes = all.substr(start, b->end[i] - start);
           if (duplicate && b->dup_at[i] != std::string::npos) {
             const std::size_t at = b->dup_at[i] - start;
             patched.assign(bytes.substr(0, at));
             patched += "true";
             patched += bytes.substr(at + 5);  // after "false"
             bytes = patched;
+            out.writer().write_rendered(all.substr(unwritten, start - unwritten));
+            out.writer().write_rendered(bytes);
+            unwritten = b->end[i];
           }
-          out.writer().write_rendered(bytes);
           if (!o.split_dir.empty()) {
             auto& f = split[static_cast<std::size_t>(r.status)];
             if (!f) {
@@ -514,10 +547,12 @@ int verify_bulk(const VerifyOptions& o) {
             }
             f->writer().write_rendered(bytes);
           }
-          summary.add(r, duplicate);
+          summary.count(r, duplicate);
           if ((summary.rows & 0xFFF) == 0) progress.update(summary);
           start = b->end[i];
         }
+        for (const auto& dn : b->domain_rows) summary.add_domain_rows(dn.first, dn.second);
+        out.writer().write_rendered(all.substr(unwritten));
         pool->release(std::move(b));
       };
       std::unique_ptr<Block> open = pool->acquire();

@@ -42,19 +42,32 @@ class Output {
     if (buf_.size() >= kFlushAt) flush();
   }
   void flush() {
+    put(buf_);
+    buf_.clear();
+  }
+  /// Appends `bytes`; a large piece goes out at once, without a copy through the buffer.
+  void write(std::string_view bytes) {
+    if (buf_.size() + bytes.size() < kFlushAt) {
+      buf_ += bytes;
+      return;
+    }
+    flush();
+    put(bytes);
+  }
+
+ private:
+  void put(std::string_view bytes) {
     std::size_t off = 0;
-    while (off < buf_.size()) {
-      const ssize_t n = ::write(fd_, buf_.data() + off, buf_.size() - off);
+    while (off < bytes.size()) {
+      const ssize_t n = ::write(fd_, bytes.data() + off, bytes.size() - off);
       if (n < 0) {
         if (errno == EINTR) continue;
         throw std::system_error(errno, std::generic_category(), "write");
       }
       off += static_cast<std::size_t>(n);
     }
-    buf_.clear();
   }
 
- private:
   int fd_;
   std::string buf_;
 };
@@ -144,13 +157,14 @@ class ParallelRun {
 
   void one(std::string_view input) {
     Block& b = *open_;
-    if (b.inputs.size() == b.size) b.inputs.emplace_back();
-    b.inputs[b.size++].assign(text::trim_blanks(input));
-    if (b.size == engine::kOfflineBlockRows) submit();
+    const std::string_view in = text::trim_blanks(input);
+    b.ends.push_back(b.text.size() + in.size());
+    b.text += in;
+    if (b.ends.size() == engine::kOfflineBlockRows) submit();
   }
 
   int end() {
-    if (open_->size > 0) submit();
+    if (!open_->ends.empty()) submit();
     while (pool_->in_flight() > 0) write(pool_->take(true));
     if (format_ == render::Format::json) out_.buf() += count_ == 0 ? "]\n" : "\n]\n";
     out_.flush();
@@ -159,8 +173,8 @@ class ParallelRun {
 
  private:
   struct Block {
-    std::vector<std::string> inputs;  // the first `size` are this block's
-    std::size_t size = 0;
+    std::string text;               // the block's inputs, one after the other
+    std::vector<std::size_t> ends;  // where each ends in `text`
     std::string out;
     bool all_valid = true;
     Result scratch;
@@ -172,8 +186,10 @@ class ParallelRun {
     b.out.clear();
     b.all_valid = true;
     Result& r = b.scratch;
-    for (std::size_t i = 0; i < b.size; ++i) {
-      c.classify(b.inputs[i], r);
+    std::size_t start = 0;
+    for (const std::size_t end : b.ends) {
+      c.classify(std::string_view(b.text).substr(start, end - start), r);
+      start = end;
       b.all_valid &= r.status == Status::valid;
       switch (format) {
         case render::Format::jsonl:
@@ -195,15 +211,15 @@ class ParallelRun {
     pool_->submit(std::move(open_));
     while (auto done = pool_->take(false)) write(std::move(done));
     open_ = pool_->acquire();
-    open_->size = 0;
+    open_->text.clear();
+    open_->ends.clear();
   }
 
   void write(std::unique_ptr<Block> b) {
     std::string_view bytes = b->out;
-    if (format_ == render::Format::json && count_ == 0 && b->size > 0) bytes.remove_prefix(1);  // "\n", not ",\n"
-    out_.buf() += bytes;
-    out_.maybe_flush();
-    count_ += b->size;
+    if (format_ == render::Format::json && count_ == 0 && !b->ends.empty()) bytes.remove_prefix(1);  // "\n", not ",\n"
+    out_.write(bytes);
+    count_ += b->ends.size();
     all_valid_ &= b->all_valid;
     pool_->release(std::move(b));
   }

@@ -178,6 +178,22 @@ with open(jsonl_in, "w", encoding="utf-8") as f:
 bulk("bulk.jsonl_jsonl", jsonl_in, "out.jsonl", extra + ["--dedupe", "canonical"], splits("jsonl") + ["summary.json"])
 bulk("bulk.jsonl_csv", jsonl_in, "out.csv", extra, splits("csv") + ["summary.json"])
 
+# More distinct domains than the summary counts exactly (200,000; later new domains count in
+# other_domains_rows): the cut-off must fall on the same row with blocks as row by row.
+many_in = path("many.txt")
+with open(many_in, "w") as f:
+    for i in range(198000):
+        f.write("u%d@d%d.com\n" % (i, i))
+    # Around the cut-off (in one block), domains with one row, then domains with three rows in a
+    # row: which of them get in decides other_domains_rows.
+    for j in range(5000):
+        for k in range(1 if j < 2500 else 3):
+            f.write("v%d@e%d.com\n" % (k, j))
+    for j in range(0, 5000, 3):
+        f.write("w@e%d.com\n" % j)
+one = bulk("bulk.many_domains", many_in, "out.csv", ["--summary", "{dir}/summary.json"], ["summary.json"])
+check("bulk.many_domains.cut_off", one["summary.json"] and one["summary.json"]["other_domains_rows"] > 0, one.get("summary.json"))
+
 # Small (fewer rows than a block) and empty inputs.
 small_in = path("small.csv")
 with open(small_in, "w") as f:
