@@ -266,8 +266,14 @@ std::size_t Writer::render(const Record& in, const Result& r, std::string& out) 
 
 void Writer::write_rendered(std::string_view bytes) {
   if (closed_) throw std::logic_error("ingest::Writer::write after close");
-  buf_ += bytes;
-  maybe_drain();
+  if (buf_.size() + bytes.size() < kDrainAt) {
+    buf_ += bytes;
+    return;
+  }
+  // A large piece (the offline pipeline writes a block's rows at once) goes out without a copy.
+  if (!buf_.empty()) sink_->write(buf_.data(), buf_.size());
+  buf_.clear();
+  sink_->write(bytes.data(), bytes.size());
 }
 
 // CSV input: the row's first `width` fields (padded with empty ones when the row is shorter), the
