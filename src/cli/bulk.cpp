@@ -24,6 +24,7 @@
 
 #include "address/address.hpp"
 #include "engine/engine.hpp"
+#include "engine/offline.hpp"
 #include "cli/verify.hpp"
 #include "common/flat_map.hpp"
 #include "common/text.hpp"
@@ -76,10 +77,7 @@ struct Summary {
   Clock::time_point start = Clock::now();
 
   void add(const Result& r, bool duplicate) {
-    ++rows;
-    duplicates += duplicate ? 1 : 0;
-    ++by_status[static_cast<std::size_t>(r.status)];
-    ++by_reason[static_cast<std::size_t>(r.reason)];
+    count(r, duplicate);
     if (!r.parsed) return;
     // Most rows are at a few domains: their counter is found from the domain's facts object (the
     // classifier hands out one per domain) without hashing the name again.
@@ -100,6 +98,27 @@ struct Summary {
     if (count == nullptr) count = &other_domains;  // a new domain past kMaxDomains: for good
     ++*count;
     if (m) *m = Memo{r.facts, count};
+  }
+
+  // Everything add() counts but the row's domain.
+  void count(const Result& r, bool duplicate) { count(r.status, r.reason, duplicate); }
+  void count(Status status, Reason reason, bool duplicate) {
+    ++rows;
+    duplicates += duplicate ? 1 : 0;
+    ++by_status[static_cast<std::size_t>(status)];
+    ++by_reason[static_cast<std::size_t>(reason)];
+  }
+  // `n` rows at domain `d` (parsed addresses), as `n` add() calls for them would count them when no
+  // row at a domain first seen after d's first row was counted before them: a block's domains in
+  // the order of their first row give the same table as add() row by row (--threads).
+  void add_domain_rows(std::string_view d, std::uint64_t n) {
+    std::uint64_t* count = domains.find(d);
+    if (count == nullptr && domains.size() < kMaxDomains) {
+      count = &domains.insert(d, 0);
+      for (Memo& e : memo) e = Memo{};  // the insert may have moved every counter
+    }
+    if (count == nullptr) count = &other_domains;
+    *count += n;
   }
 
   // A direct-mapped memo: facts object -> its domain's counter. It holds the facts (a shared_ptr),
@@ -432,7 +451,150 @@ int verify_bulk(const VerifyOptions& o) {
     // Offline: nothing to wait for, so no batches: each record is classified straight into its
     // output row (the offline verdict is deterministic, so a repeat's result is the first one's;
     // it is only marked).
-    if (!network) {
+    // Offline on several threads (--threads N > 1, engine/offline.hpp): records are read here in
+    // blocks; the workers classify each row, hash its dedupe key and render its output row as not a
+    // repeat; here, in input order, each hash goes through `seen`, a repeat's duplicate field turns
+    // to true, and the rows are written, split and counted as below: the same bytes and the same
+    // summary as one thread (a repeat's result is its first occurrence's: the offline verdict is
+    // deterministic). --state and --cache are for the network levels only.
+    const std::size_t threads = engine::resolve_threads(o.threads);
+    if (!network && threads > 1) {
+      struct Block {
+        std::vector<ingest::Record> recs;  // the first `size` are this block's
+        std::size_t size = 0;
+        std::vector<std::uint8_t> unreadable;  // an unreadable record, not deduplicated (set when read)
+        std::vector<Result> results;
+        std::vector<std::uint64_t> hash;  // fast_hash of the row's dedupe_key()
+        std::vector<std::size_t> end;     // where row i's bytes end in `out`
+        std::vector<std::size_t> dup_at;  // where its duplicate field ("false") is, or npos
+        // Row i's status and reason, in arrays of their own: the writing thread reads these in
+        // sequence instead of a cache line of each Result (written on another core).
+        std::vector<Status> status;
+        std::vector<Reason> reason;
+        std::string out;
+        std::string key;
+        // The block's domains (of parsed addresses) in the order of their first row, with their
+        // rows: the summary's domain counts, made here rather than row by row on the writing thread.
+        std::vector<std::pair<std::string_view, std::uint64_t>> domain_rows;
+        FlatMap<std::string_view, std::size_t> domain_index{engine::kOfflineBlockRows};
+      };
+      const ingest::Writer& layout = out.writer();
+      auto pool = engine::make_offline_pool<Block>(
+          engine.knowledge(), threads, [&layout, canonical](Classifier& c, Block& b) {
+            if (b.results.size() < b.size) {
+              b.results.resize(b.size);
+              b.hash.resize(b.size);
+              b.end.resize(b.size);
+              b.dup_at.resize(b.size);
+              b.status.resize(b.size);
+              b.reason.resize(b.size);
+            }
+            b.out.clear();
+            b.domain_rows.clear();
+            b.domain_index.clear();
+            for (std::size_t i = 0; i < b.size; ++i) {
+              Result& r = b.results[i];
+              if (b.unreadable[i]) {
+                c.classify("", r);
+                r.reason = Reason::row_unreadable;
+                decide(r);
+              } else {
+                const std::string_view email = text::trim_blanks(b.recs[i].email);
+                c.classify(email, r);
+                // The hash of dedupe_key(), as the one-thread loop below computes it.
+                if (!r.parsed) {
+                  b.key.assign(1, '\x01');
+                  b.key.append(email);
+                  b.hash[i] = fast_hash(b.key);
+                } else if (canonical) {
+                  b.key.clear();
+                  address::append_canonical(r.address, b.key);
+                  b.hash[i] = fast_hash(b.key);
+                } else {
+                  b.hash[i] = fast_hash(r.address.normalized());
+                }
+              }
+              b.dup_at[i] = layout.render(b.recs[i], r, b.out);
+              b.end[i] = b.out.size();
+              b.status[i] = r.status;
+              b.reason[i] = r.reason;
+              if (r.parsed) {
+                const std::string_view d = r.address.domain();  // lives as long as the block's Result
+                const std::size_t k = b.domain_index.insert(d, b.domain_rows.size());
+                if (k == b.domain_rows.size()) b.domain_rows.emplace_back(d, 0);
+                ++b.domain_rows[k].second;
+              }
+            }
+          });
+      std::string patched;
+      auto write_block = [&](std::unique_ptr<Block> b) {
+        constexpr std::size_t kAhead = 32;  // `seen` slots prefetched ahead of their look-up
+        const std::string_view all = b->out;
+        std::size_t start = 0;
+        std::size_t unwritten = 0;  // rows from here on are not in the output yet (written in runs)
+        for (std::size_t i = 0; i < b->size; ++i) {
+          if (i + kAhead < b->size && !b->unreadable[i + kAhead]) seen.prefetch(b->hash[i + kAhead]);
+          const bool duplicate = !b->unreadable[i] && !seen.put(b->hash[i]);
+          const Status status = b->status[i];
+          std::string_view bytes = all.substr(start, b->end[i] - start);
+          if (duplicate && b->dup_at[i] != std::string::npos) {
+            const std::size_t at = b->dup_at[i] - start;
+            patched.assign(bytes.substr(0, at));
+            patched += "true";
+            patched += bytes.substr(at + 5);  // after "false"
+            bytes = patched;
+            out.writer().write_rendered(all.substr(unwritten, start - unwritten));
+            out.writer().write_rendered(bytes);
+            unwritten = b->end[i];
+          }
+          if (!o.split_dir.empty()) {
+            auto& f = split[static_cast<std::size_t>(status)];
+            if (!f) {
+              f = std::make_unique<OutputFile>(
+                  (std::filesystem::path(o.split_dir) / (std::string(name(status)) + split_ext)).string(), out_opt,
+                  reader.get());
+            }
+            f->writer().write_rendered(bytes);
+          }
+          summary.count(status, b->reason[i], duplicate);
+          if ((summary.rows & 0xFFF) == 0) progress.update(summary);
+          start = b->end[i];
+        }
+        for (const auto& dn : b->domain_rows) summary.add_domain_rows(dn.first, dn.second);
+        out.writer().write_rendered(all.substr(unwritten));
+        pool->release(std::move(b));
+      };
+      std::unique_ptr<Block> open = pool->acquire();
+      auto submit = [&] {
+        while (pool->full()) write_block(pool->take(true));
+        pool->submit(std::move(open));
+        while (auto done = pool->take(false)) write_block(std::move(done));
+        open = pool->acquire();
+        open->size = 0;
+      };
+      for (;;) {
+        Block& b = *open;
+        if (b.recs.size() == b.size) {
+          b.recs.emplace_back();
+          b.unreadable.emplace_back();
+        }
+        if (g_interrupted.load() || !reader->next(b.recs[b.size])) break;
+        const ingest::Record& got = b.recs[b.size];
+        const bool unreadable = !got.error.empty() && text::trim_blanks(got.email).empty();
+        b.unreadable[b.size] = unreadable ? 1 : 0;
+        if (unreadable) {
+          if (reported_errors++ < 20 && !o.quiet)
+            std::fprintf(stderr, "mailsift: %s: record %llu (line %llu): %s\n", o.input.c_str(),
+                         static_cast<unsigned long long>(got.number), static_cast<unsigned long long>(got.line),
+                         got.error.c_str());
+          ++summary.row_errors;
+        }
+        if (++b.size == engine::kOfflineBlockRows) submit();
+      }
+      if (open->size > 0) submit();
+      while (pool->in_flight() > 0) write_block(pool->take(true));
+      interrupted = g_interrupted.load();
+    } else if (!network) {
       // Rows in flight: row i is read and classified and its dedupe slot prefetched before row
       // i - kInFlight + 1 is looked up and written, so the lookup's cache miss (the table is far
       // larger than the caches) overlaps the classification of the rows in between instead of

@@ -16,7 +16,8 @@ struct VerifyOptions {
   std::string format;
   domain::ListOptions lists;
   bool strict = false;
-  // --threads: event loops (network levels) and workers (offline); 0 = the machine's cores.
+  // --threads: offline workers and network event loops; 0 = the machine's cores
+  // (engine::resolve_threads). 1 is the single-threaded path, with no thread of its own.
   std::size_t threads = 0;
   // --level dns
   std::vector<std::string> dns_servers;

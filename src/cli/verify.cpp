@@ -18,6 +18,7 @@
 #include "cli/bulk.hpp"
 #include "cli/commands.hpp"
 #include "engine/engine.hpp"
+#include "engine/offline.hpp"
 #include "server/serve.hpp"
 #include "cli/options.hpp"
 #include "common/line_reader.hpp"
@@ -41,19 +42,32 @@ class Output {
     if (buf_.size() >= kFlushAt) flush();
   }
   void flush() {
+    put(buf_);
+    buf_.clear();
+  }
+  /// Appends `bytes`; a large piece goes out at once, without a copy through the buffer.
+  void write(std::string_view bytes) {
+    if (buf_.size() + bytes.size() < kFlushAt) {
+      buf_ += bytes;
+      return;
+    }
+    flush();
+    put(bytes);
+  }
+
+ private:
+  void put(std::string_view bytes) {
     std::size_t off = 0;
-    while (off < buf_.size()) {
-      const ssize_t n = ::write(fd_, buf_.data() + off, buf_.size() - off);
+    while (off < bytes.size()) {
+      const ssize_t n = ::write(fd_, bytes.data() + off, bytes.size() - off);
       if (n < 0) {
         if (errno == EINTR) continue;
         throw std::system_error(errno, std::generic_category(), "write");
       }
       off += static_cast<std::size_t>(n);
     }
-    buf_.clear();
   }
 
- private:
   int fd_;
   std::string buf_;
 };
@@ -119,21 +133,111 @@ class Run {
   bool all_valid_ = true;
 };
 
-int verify(const VerifyOptions& o) {
-  if (!o.input.empty()) {
-    if (!o.addresses.empty()) throw std::invalid_argument("--input and addresses on the command line exclude each other");
-    if (!o.format.empty()) throw std::invalid_argument("--format is for the plain path; with --input use --output-format");
-    return verify_bulk(o);
+// The plain output path at the offline level on several threads (--threads N > 1): inputs are
+// gathered here in blocks, classified and rendered on N workers (engine/offline.hpp), and each
+// block's bytes written here in input order: the same bytes as Run.
+class ParallelRun {
+ public:
+  ParallelRun(const VerifyOptions& o, render::Format f, std::size_t threads)
+      : engine_(o), format_(f), out_(1), strict_(o.strict),
+        cells_(o.csv_raw ? render::CsvCells::raw : render::CsvCells::safe) {
+    const render::Format format = format_;
+    const render::CsvCells cells = cells_;
+    pool_ = engine::make_offline_pool<Block>(engine_.knowledge(), threads, [format, cells](Classifier& c, Block& b) {
+      work(c, b, format, cells);
+    });
+    open_ = pool_->acquire();
   }
-  if (o.output != "-" || !o.split_dir.empty() || !o.summary_file.empty() || !o.state_file.empty() || !o.cache_file.empty())
-    throw std::invalid_argument("--output, --split, --summary, --state and --cache need --input");
-  static const std::map<std::string, render::Format> kFormats = {
-      {"jsonl", render::Format::jsonl}, {"json", render::Format::json},
-      {"csv", render::Format::csv},     {"table", render::Format::table}};
-  render::Format format = ::isatty(1) ? render::Format::table : render::Format::jsonl;
-  if (!o.format.empty()) format = kFormats.at(o.format);
 
-  Run run(o, format);
+  void begin() {
+    if (format_ == render::Format::csv) render::append_csv_header(out_.buf());
+    if (format_ == render::Format::table) render::append_table_header(out_.buf());
+    if (format_ == render::Format::json) out_.buf() += "[";
+  }
+
+  void one(std::string_view input) {
+    Block& b = *open_;
+    const std::string_view in = text::trim_blanks(input);
+    b.ends.push_back(b.text.size() + in.size());
+    b.text += in;
+    if (b.ends.size() == engine::kOfflineBlockRows) submit();
+  }
+
+  int end() {
+    if (!open_->ends.empty()) submit();
+    while (pool_->in_flight() > 0) write(pool_->take(true));
+    if (format_ == render::Format::json) out_.buf() += count_ == 0 ? "]\n" : "\n]\n";
+    out_.flush();
+    return (strict_ && !all_valid_) ? kSomeNotValid : kOk;
+  }
+
+ private:
+  struct Block {
+    std::string text;               // the block's inputs, one after the other
+    std::vector<std::size_t> ends;  // where each ends in `text`
+    std::string out;
+    bool all_valid = true;
+    Result scratch;
+  };
+
+  // On a worker: the block's rows rendered as Run::emit does, except that every JSON row gets the
+  // ",\n" separator (the writer drops the very first one's comma).
+  static void work(Classifier& c, Block& b, render::Format format, render::CsvCells cells) {
+    b.out.clear();
+    b.all_valid = true;
+    Result& r = b.scratch;
+    std::size_t start = 0;
+    for (const std::size_t end : b.ends) {
+      c.classify(std::string_view(b.text).substr(start, end - start), r);
+      start = end;
+      b.all_valid &= r.status == Status::valid;
+      switch (format) {
+        case render::Format::jsonl:
+          render::append_json(r, b.out);
+          b.out.push_back('\n');
+          break;
+        case render::Format::json:
+          b.out += ",\n";
+          render::append_json(r, b.out);
+          break;
+        case render::Format::csv: render::append_csv(r, b.out, cells); break;
+        case render::Format::table: render::append_table(r, b.out); break;
+      }
+    }
+  }
+
+  void submit() {
+    while (pool_->full()) write(pool_->take(true));
+    pool_->submit(std::move(open_));
+    while (auto done = pool_->take(false)) write(std::move(done));
+    open_ = pool_->acquire();
+    open_->text.clear();
+    open_->ends.clear();
+  }
+
+  void write(std::unique_ptr<Block> b) {
+    std::string_view bytes = b->out;
+    if (format_ == render::Format::json && count_ == 0 && !b->ends.empty()) bytes.remove_prefix(1);  // "\n", not ",\n"
+    out_.write(bytes);
+    count_ += b->ends.size();
+    all_valid_ &= b->all_valid;
+    pool_->release(std::move(b));
+  }
+
+  engine::Engine engine_;  // its Knowledge is what the workers share
+  render::Format format_;
+  Output out_;
+  bool strict_;
+  render::CsvCells cells_;
+  std::unique_ptr<engine::OrderedPool<Block>> pool_;
+  std::unique_ptr<Block> open_;
+  std::size_t count_ = 0;
+  bool all_valid_ = true;
+};
+
+// The path a verify without --input takes: reads the inputs and hands each to `run`.
+template <class R>
+int verify_plain(const VerifyOptions& o, R& run) {
   run.begin();
   const bool from_stdin = o.addresses.empty() || (o.addresses.size() == 1 && o.addresses[0] == "-");
   if (from_stdin) {
@@ -156,6 +260,31 @@ int verify(const VerifyOptions& o) {
   return run.end();
 }
 
+int verify(const VerifyOptions& o) {
+  if (!o.input.empty()) {
+    if (!o.addresses.empty()) throw std::invalid_argument("--input and addresses on the command line exclude each other");
+    if (!o.format.empty()) throw std::invalid_argument("--format is for the plain path; with --input use --output-format");
+    return verify_bulk(o);
+  }
+  if (o.output != "-" || !o.split_dir.empty() || !o.summary_file.empty() || !o.state_file.empty() || !o.cache_file.empty())
+    throw std::invalid_argument("--output, --split, --summary, --state and --cache need --input");
+  static const std::map<std::string, render::Format> kFormats = {
+      {"jsonl", render::Format::jsonl}, {"json", render::Format::json},
+      {"csv", render::Format::csv},     {"table", render::Format::table}};
+  render::Format format = ::isatty(1) ? render::Format::table : render::Format::jsonl;
+  if (!o.format.empty()) format = kFormats.at(o.format);
+
+  // Offline on several threads: the parallel path; --threads 1 (and the network levels, whose
+  // engine has its own threads) the single-threaded one.
+  const std::size_t threads = engine::resolve_threads(o.threads);
+  if (o.level == "syntax" && threads > 1) {
+    ParallelRun run(o, format, threads);
+    return verify_plain(o, run);
+  }
+  Run run(o, format);
+  return verify_plain(o, run);
+}
+
 }  // namespace
 
 void add_engine_options(CLI::App* v, VerifyOptions& o) {
@@ -165,9 +294,9 @@ void add_engine_options(CLI::App* v, VerifyOptions& o) {
       ->check(CLI::IsMember({"syntax", "dns", "smtp"}))
       ->capture_default_str();
   v->add_option("--threads", o.threads,
-                "Threads to use (0: one per core). Network levels: event loops, each domain on one of them, "
-                "per-server limits shared")
-      ->check(CLI::Range(0, 256))
+                "Threads (default 0: one per core; 1: the single-threaded path). Offline: workers; network "
+                "levels: event loops, each domain on one of them, per-server limits shared")
+      ->check(CLI::Range(0, 1024))
       ->capture_default_str();
   v->add_option("--dns-server", o.dns_servers,
                 "DNS server HOST[:PORT] or [IPV6]:PORT to use instead of the system's (repeatable)")

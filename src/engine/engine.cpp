@@ -142,11 +142,6 @@ void check_sender_domain(dns::MailLookup& mail, const std::string& mail_from,
   });
 }
 
-std::size_t thread_count(std::size_t requested) {
-  if (requested != 0) return requested;
-  return std::max<std::size_t>(1, std::thread::hardware_concurrency());
-}
-
 std::size_t share_of(std::size_t total, std::size_t n, std::size_t i) {
   return std::max<std::size_t>(1, total / n + (i < total % n ? 1 : 0));
 }
@@ -164,7 +159,7 @@ Engine::Engine(const VerifyOptions& o)
   // More loops than domains in a batch would idle; more than the DNS budget could not each have
   // a lookup in flight.
   const std::size_t dns_budget = std::max<std::size_t>(1, o.dns_concurrency);
-  const std::size_t n = std::min({thread_count(o.threads), dns_budget, std::size_t{256}});
+  const std::size_t n = std::min({resolve_threads(o.threads), dns_budget, std::size_t{256}});
   smtp::ProbeOptions probe;
   smtp::PolitenessOptions polite;
   if (smtp_level_) {

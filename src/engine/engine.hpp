@@ -36,6 +36,7 @@
 #include "dns/mail.hpp"
 #include "dns/resolver.hpp"
 #include "domain/knowledge.hpp"
+#include "engine/offline.hpp"
 #include "smtp/prober.hpp"
 #include "verdict/classify.hpp"
 #include "verdict/result.hpp"
@@ -58,8 +59,6 @@ using cli::VerifyOptions;
 /// Exim sender verify) refuse such a sender at RCPT TO, which reads like a verdict on the mailbox.
 void check_sender_domain(dns::MailLookup& mail, const std::string& mail_from,
                          std::function<void(std::optional<std::string>)> done);
-/// --threads resolved: 0 is the machine's cores (at least 1).
-[[nodiscard]] std::size_t thread_count(std::size_t requested);
 /// Share i of n of a budget split over n loops (the shares sum to the budget; each at least 1).
 [[nodiscard]] std::size_t share_of(std::size_t total, std::size_t n, std::size_t i);
 /// Raises the open-files soft limit so that `sessions` SMTP connections fit.
@@ -110,6 +109,8 @@ class Engine {
   [[nodiscard]] std::unordered_map<std::string, bool> catch_all_answers();
   [[nodiscard]] bool probing() const noexcept { return smtp_level_; }
   [[nodiscard]] std::size_t shards() const noexcept { return shards_.size(); }
+  /// The domain knowledge (immutable: the offline pipeline's workers share it, engine/offline.hpp).
+  [[nodiscard]] const domain::Knowledge& knowledge() const noexcept { return knowledge_; }
   /// Ctrl-C: once `*flag` is set, deliver() gives the in-flight lookups and probes `grace` more,
   /// then throws Interrupted (the batches in flight are not delivered; with --state a resumed run
   /// does them again).

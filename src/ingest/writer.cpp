@@ -247,11 +247,33 @@ void Writer::write_header() {
 void Writer::write(const Record& in, const Result& r, bool duplicate) {
   if (closed_) throw std::logic_error("ingest::Writer::write after close");
   switch (o_.format) {
-    case Format::csv: write_csv(in, r, duplicate); break;
-    case Format::jsonl: write_jsonl(in, r, duplicate); break;
+    case Format::csv: (void)write_csv(in, r, duplicate, buf_); break;
+    case Format::jsonl: (void)write_jsonl(in, r, duplicate, buf_); break;
     case Format::txt: render::append_table(r, buf_); break;
   }
   maybe_drain();
+}
+
+std::size_t Writer::render(const Record& in, const Result& r, std::string& out) const {
+  switch (o_.format) {
+    case Format::csv: return write_csv(in, r, false, out);
+    case Format::jsonl: return write_jsonl(in, r, false, out);
+    case Format::txt: break;
+  }
+  render::append_table(r, out);
+  return std::string::npos;
+}
+
+void Writer::write_rendered(std::string_view bytes) {
+  if (closed_) throw std::logic_error("ingest::Writer::write after close");
+  if (buf_.size() + bytes.size() < kDrainAt) {
+    buf_ += bytes;
+    return;
+  }
+  // A large piece (the offline pipeline writes a block's rows at once) goes out without a copy.
+  if (!buf_.empty()) sink_->write(buf_.data(), buf_.size());
+  buf_.clear();
+  sink_->write(bytes.data(), bytes.size());
 }
 
 // CSV input: the row's first `width` fields (padded with empty ones when the row is shorter), the
@@ -259,14 +281,14 @@ void Writer::write(const Record& in, const Result& r, bool duplicate) {
 // and the address under its own column in every row; docs/bulk.md, "Ragged rows").
 // The row is written into room sized once for its worst case (every field quoted, every quote
 // doubled): no capacity check per field, no copy through a temporary.
-void Writer::write_csv(const Record& in, const Result& r, bool duplicate) {
+std::size_t Writer::write_csv(const Record& in, const Result& r, bool duplicate, std::string& out) const {
   if (in_format_ == Format::csv) {
     const std::size_t n = in.fields.size();
     std::size_t bound = width_ + render::csv_result_bound(r) + 8;
     for (const std::string& f : in.fields) bound += render::csv_field_bound(f.size()) + 1;
-    const std::size_t old = buf_.size();
-    buf_.resize(old + bound);
-    char* p = buf_.data() + old;
+    const std::size_t old = out.size();
+    out.resize(old + bound);
+    char* p = out.data() + old;
     for (std::size_t i = 0; i < width_; ++i) {
       if (i < n)
         p = render::write_csv_field(in.fields[i], p, delim_, o_.cells);
@@ -274,39 +296,45 @@ void Writer::write_csv(const Record& in, const Result& r, bool duplicate) {
     }
     p = render::write_csv_result(r, p, delim_, o_.cells);
     *p++ = delim_;
+    const std::size_t at = static_cast<std::size_t>(p - out.data());
     p = write_bool(duplicate, p);
     for (std::size_t i = width_; i < n; ++i) {
       *p++ = delim_;
       p = render::write_csv_field(in.fields[i], p, delim_, o_.cells);
     }
     *p++ = '\n';
-    buf_.resize(static_cast<std::size_t>(p - buf_.data()));
-    return;
+    out.resize(static_cast<std::size_t>(p - out.data()));
+    return at;
   }
-  render::append_csv_field(r.email, buf_, ',', o_.cells);  // after the header: never the file's first bytes
-  buf_.push_back(',');
-  render::append_csv_result(r, buf_, ',', o_.cells);
-  buf_.push_back(',');
-  append_bool(duplicate, buf_);
+  render::append_csv_field(r.email, out, ',', o_.cells);  // after the header: never the file's first bytes
+  out.push_back(',');
+  render::append_csv_result(r, out, ',', o_.cells);
+  out.push_back(',');
+  const std::size_t at = out.size();
+  append_bool(duplicate, out);
   if (in_format_ == Format::jsonl) {
-    buf_.push_back(',');
-    render::append_csv_field(in.json, buf_, ',', o_.cells);
+    out.push_back(',');
+    render::append_csv_field(in.json, out, ',', o_.cells);
   }
-  buf_.push_back('\n');
+  out.push_back('\n');
+  return at;
 }
 
-void Writer::append_result_json(const Result& r, bool duplicate) {
-  render::append_json(r, buf_);
-  buf_.pop_back();  // the closing brace
-  buf_ += ",\"duplicate\":";
-  append_bool(duplicate, buf_);
-  buf_.push_back('}');
+std::size_t Writer::append_result_json(const Result& r, bool duplicate, std::string& out) {
+  render::append_json(r, out);
+  out.pop_back();  // the closing brace
+  out += ",\"duplicate\":";
+  const std::size_t at = out.size();
+  append_bool(duplicate, out);
+  out.push_back('}');
+  return at;
 }
 
-void Writer::write_jsonl(const Record& in, const Result& r, bool duplicate) {
+std::size_t Writer::write_jsonl(const Record& in, const Result& r, bool duplicate, std::string& out) const {
+  std::size_t at = 0;
   switch (in_format_) {
     case Format::txt:
-      append_result_json(r, duplicate);
+      at = append_result_json(r, duplicate, out);
       break;
     case Format::jsonl:
       if (in.json_object) {
@@ -314,47 +342,48 @@ void Writer::write_jsonl(const Record& in, const Result& r, bool duplicate) {
         std::string_view obj = in.json;
         while (!obj.empty() && obj.back() != '}') obj.remove_suffix(1);
         if (!obj.empty()) obj.remove_suffix(1);
-        buf_.append(obj);
+        out.append(obj);
         std::size_t k = obj.size();
         while (k > 0 && (obj[k - 1] == ' ' || obj[k - 1] == '\t' || obj[k - 1] == '\n' || obj[k - 1] == '\r')) --k;
-        if (k > 0 && obj[k - 1] != '{') buf_.push_back(',');
-        buf_ += "\"mailsift\":";
+        if (k > 0 && obj[k - 1] != '{') out.push_back(',');
+        out += "\"mailsift\":";
       } else {
-        buf_ += "{\"input\":";
-        append_json_quoted(in.json, buf_);
-        buf_ += ",\"mailsift\":";
+        out += "{\"input\":";
+        append_json_quoted(in.json, out);
+        out += ",\"mailsift\":";
       }
-      append_result_json(r, duplicate);
-      buf_.push_back('}');
+      at = append_result_json(r, duplicate, out);
+      out.push_back('}');
       break;
     case Format::csv: {
-      buf_ += "{\"row\":";
+      out += "{\"row\":";
       const std::size_t n = in.fields.size();
       if (header_.empty()) {
-        buf_.push_back('[');
+        out.push_back('[');
         for (std::size_t i = 0; i < n; ++i) {
-          if (i) buf_.push_back(',');
-          append_json_quoted(in.fields[i], buf_);
+          if (i) out.push_back(',');
+          append_json_quoted(in.fields[i], out);
         }
-        buf_.push_back(']');
+        out.push_back(']');
       } else {
-        buf_.push_back('{');
+        out.push_back('{');
         for (std::size_t i = 0; i < n; ++i) {
-          if (i) buf_.push_back(',');
-          if (i < json_keys_.size()) append_json_quoted(json_keys_[i], buf_);
-          else append_json_quoted("column " + std::to_string(i + 1), buf_);
-          buf_.push_back(':');
-          append_json_quoted(in.fields[i], buf_);
+          if (i) out.push_back(',');
+          if (i < json_keys_.size()) append_json_quoted(json_keys_[i], out);
+          else append_json_quoted("column " + std::to_string(i + 1), out);
+          out.push_back(':');
+          append_json_quoted(in.fields[i], out);
         }
-        buf_.push_back('}');
+        out.push_back('}');
       }
-      buf_ += ",\"mailsift\":";
-      append_result_json(r, duplicate);
-      buf_.push_back('}');
+      out += ",\"mailsift\":";
+      at = append_result_json(r, duplicate, out);
+      out.push_back('}');
       break;
     }
   }
-  buf_.push_back('\n');
+  out.push_back('\n');
+  return at;
 }
 
 void Writer::maybe_drain() {

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ingest/format.hpp"
@@ -50,6 +51,13 @@ class Writer {
   /// One output row for input record `in` with its verdict `r`; `duplicate` marks a repeated address
   /// (r is then the first occurrence's result). Throws std::runtime_error on a write failure.
   void write(const Record& in, const Result& r, bool duplicate);
+  /// The bytes write(in, r, false) would write, appended to `out` instead; returns the offset in
+  /// `out` of the "false" that write(in, r, true) writes as "true", or npos when the format has no
+  /// duplicate field (the table). Reads only the layout, fixed by open(): several threads may call
+  /// it at once, also while one thread writes (the offline pipeline's workers, --threads).
+  std::size_t render(const Record& in, const Result& r, std::string& out) const;
+  /// Writes bytes that render() of a Writer with the same options and input made.
+  void write_rendered(std::string_view bytes);
   /// Hands everything written so far to the OS (gzip: a sync flush, so the file so far inflates).
   void flush();
   /// Finishes the file (gzip trailer) and closes it. Throws std::runtime_error on a write failure.
@@ -70,9 +78,10 @@ class Writer {
  private:
   Writer(std::unique_ptr<Sink> sink, const OutputOptions& o, const Reader* input);
   void write_header();
-  void write_csv(const Record& in, const Result& r, bool duplicate);
-  void write_jsonl(const Record& in, const Result& r, bool duplicate);
-  void append_result_json(const Result& r, bool duplicate);
+  // Each appends one row to `out` and returns the offset of its duplicate field.
+  std::size_t write_csv(const Record& in, const Result& r, bool duplicate, std::string& out) const;
+  std::size_t write_jsonl(const Record& in, const Result& r, bool duplicate, std::string& out) const;
+  static std::size_t append_result_json(const Result& r, bool duplicate, std::string& out);
   void maybe_drain();
 
   std::unique_ptr<Sink> sink_;

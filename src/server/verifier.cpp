@@ -41,7 +41,7 @@ Verifier::Verifier(boost::asio::io_context& io, const cli::VerifyOptions& o, Ver
       classifier_(knowledge_),
       answers_(AnswerCache::Limits{opt_.result_ttl, opt_.result_cache_entries, opt_.result_cache_bytes}) {
   const std::size_t n =
-      std::min({engine::thread_count(o.threads), std::max<std::size_t>(1, o.smtp_concurrency), std::size_t{256}});
+      std::min({engine::resolve_threads(o.threads), std::max<std::size_t>(1, o.smtp_concurrency), std::size_t{256}});
   engine::raise_open_files_limit(o.smtp_concurrency);
   const smtp::PolitenessOptions po = engine::politeness_options(o);
   gate_ = std::make_shared<smtp::LocalGate>(po);

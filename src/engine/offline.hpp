@@ -1,0 +1,44 @@
+#pragma once
+// The offline level (--level syntax) on several threads (--threads N, issue 15): the owner thread
+// reads blocks of rows and writes them in input order; N workers parse, classify and render each
+// block into its own output bytes. Each worker has its own Classifier (its FactsCache; the PSL
+// memo and the IDN cache are thread_local) over one shared Knowledge, which is immutable after
+// construction. The output is the same bytes as one thread's: tests/cli/threads_test.py.
+// Entry points: resolve_threads, make_offline_pool.
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "domain/knowledge.hpp"
+#include "engine/ordered.hpp"
+#include "verdict/classify.hpp"
+
+namespace mailsift::engine {
+
+/// --threads: 0 means the machine's cores (std::thread::hardware_concurrency(), at least 1).
+[[nodiscard]] std::size_t resolve_threads(std::size_t requested) noexcept;
+
+/// Rows per block: enough that the per-block hand-over (a lock, a wake-up) costs nothing next to
+/// the rows' work, few enough that the first results appear at once and blocks in flight stay
+/// small (a block is about 2 MiB with its Results and rendered rows).
+constexpr std::size_t kOfflineBlockRows = 2048;
+/// Blocks submitted and not yet written: two per worker keeps every worker busy while the owner
+/// writes; it bounds memory.
+[[nodiscard]] constexpr std::size_t offline_blocks_in_flight(std::size_t workers) noexcept {
+  return 2 * workers + 2;
+}
+
+/// An OrderedPool of `threads` workers whose work function gets its worker's own Classifier over
+/// `k` (which must outlive the pool).
+template <class Block>
+std::unique_ptr<OrderedPool<Block>> make_offline_pool(const domain::Knowledge& k, std::size_t threads,
+                                                      std::function<void(Classifier&, Block&)> work) {
+  auto classifiers = std::make_shared<std::vector<std::unique_ptr<Classifier>>>();
+  for (std::size_t w = 0; w < threads; ++w) classifiers->push_back(std::make_unique<Classifier>(k));
+  return std::make_unique<OrderedPool<Block>>(
+      threads, offline_blocks_in_flight(threads),
+      [classifiers, work = std::move(work)](std::size_t w, Block& b) { work(*(*classifiers)[w], b); });
+}
+
+}  // namespace mailsift::engine
