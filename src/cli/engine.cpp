@@ -109,6 +109,7 @@ smtp::ProbeOptions probe_options(const VerifyOptions& o) {
   p.timeouts.command = seconds_to_ms(o.command_timeout);
   p.timeouts.session = seconds_to_ms(o.session_timeout);
   p.starttls = !o.no_starttls;
+  p.tls_session_cache = o.tls_session_cache;
   p.catch_all = !o.no_catch_all;
   p.max_rcpts = o.rcpts_per_session;
   p.keep_transcript = o.transcript;

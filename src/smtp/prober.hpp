@@ -44,8 +44,9 @@ struct ProberStats {
 
 class Prober {
  public:
+  /// `tls`: a TLS client shared with other probers (any thread); null: one of its own.
   Prober(boost::asio::io_context& io, ProbeOptions probe, PolitenessOptions polite, RetryOptions retry,
-         std::size_t max_sessions);
+         std::size_t max_sessions, std::shared_ptr<TlsClient> tls = nullptr);
   ~Prober();
   Prober(const Prober&) = delete;
   Prober& operator=(const Prober&) = delete;
