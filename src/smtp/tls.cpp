@@ -1,5 +1,9 @@
 #include "smtp/tls.hpp"
 
+#include <openssl/err.h>
+#include <openssl/x509.h>
+
+#include <cstdlib>
 #include <ctime>
 #include <stdexcept>
 
@@ -29,15 +33,31 @@ bool live(const SSL_SESSION* s, std::time_t now) {
   return static_cast<long>(now) < t + timeout;
 }
 
+// The system CA store, found as SSL_CTX_set_default_verify_paths finds it (SSL_CERT_FILE and
+// SSL_CERT_DIR, else OpenSSL's defaults: on Debian /usr/lib/ssl/cert.pem, the whole bundle, and
+// /usr/lib/ssl/certs), but without the third look-up OpenSSL 3 adds there, an OSSL_STORE on the
+// same directory: that one reads the whole directory (getdents, ~300 entries on Debian) on every
+// issuer look-up that misses, i.e. in every full handshake with a self-signed certificate or an
+// incomplete chain, which is most MX hosts (docs/benchmarks.md, "TLS"). The bundle is parsed
+// once here; the hashed directory costs one stat() per miss. No CA store at all is no harm:
+// every certificate is then "unverified", which is recorded, never fatal.
+void load_system_cas(SSL_CTX* c) {
+  const char* file = std::getenv(X509_get_default_cert_file_env());
+  const char* dir = std::getenv(X509_get_default_cert_dir_env());
+  if (file == nullptr) file = X509_get_default_cert_file();
+  if (dir == nullptr) dir = X509_get_default_cert_dir();
+  if (SSL_CTX_load_verify_file(c, file) != 1) ERR_clear_error();  // a missing file is allowed
+  if (SSL_CTX_load_verify_dir(c, dir) != 1) ERR_clear_error();
+}
+
 }  // namespace
 
 TlsClient::TlsClient(TlsClientOptions options) : opt_(options), ctx_(asio::ssl::context::tls_client) {
   if (ctx_index() < 0 || ssl_index() < 0) throw std::runtime_error("OpenSSL: no ex_data index");
   ctx_.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
                    asio::ssl::context::no_sslv3);
-  boost::system::error_code ignored;
-  ctx_.set_default_verify_paths(ignored);  // no CA store: every certificate is "unverified", no harm
   SSL_CTX* c = ctx_.native_handle();
+  load_system_cas(c);
   SSL_CTX_set_ex_data(c, ctx_index(), this);
   if (opt_.session_cache > 0) {
     // Client-side caching through the callback only: OpenSSL's own cache is keyed by session ID

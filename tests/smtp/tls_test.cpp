@@ -6,6 +6,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <thread>
@@ -121,6 +122,31 @@ TEST(Tls, ResumedSessionKeepsTheCertificateFacts) {
       EXPECT_THAT(r->tls.cert_error, HasSubstr("mismatch"));
     }
   }
+}
+
+TEST(Tls, TheSystemCaStoreHonoursSslCertFile) {
+  // TlsClient loads the CA file and directory itself (not SSL_CTX_set_default_verify_paths):
+  // SSL_CERT_FILE must still name the trust anchors, as for every OpenSSL program.
+  FakeSmtpServer server;
+  server.enable_tls();
+  const char* before = std::getenv("SSL_CERT_FILE");
+  const std::string saved = before != nullptr ? before : "";
+  ::setenv("SSL_CERT_FILE", FakeSmtpServer::certificate_file().c_str(), 1);
+  auto tls = std::make_shared<TlsClient>();
+  if (before != nullptr) {
+    ::setenv("SSL_CERT_FILE", saved.c_str(), 1);
+  } else {
+    ::unsetenv("SSL_CERT_FILE");
+  }
+  Harness h(probe_options(server.port()), polite_options(), 100, tls);
+  const SessionReport rep = h.run(to("fake.test"));
+  expect_tls_answer(rep);
+  EXPECT_TRUE(rep.tls.verified) << rep.tls.cert_error;
+  // The default store does not trust it.
+  Harness plain(probe_options(server.port()));
+  const SessionReport untrusted = plain.run(to("fake.test"));
+  EXPECT_FALSE(untrusted.tls.verified);
+  EXPECT_THAT(untrusted.tls.cert_error, HasSubstr("self"));
 }
 
 TEST(Tls, TheCacheBoundEvicts) {
