@@ -83,8 +83,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void record_lines(std::string_view bytes);
 
   boost::asio::ip::tcp::socket sock_;
+  std::string tls_key_;  // the session cache key of tls_ (its SSL points to it: declared before, freed after)
   std::optional<boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>> tls_;
-  std::string tls_key_;  // the session cache key of tls_ (its SSL points to it)
   bool tls_up_ = false;  // the handshake completed
   boost::asio::steady_timer timer_;
   Clock::time_point deadline_{};
