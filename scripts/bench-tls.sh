@@ -192,8 +192,11 @@ if [ "${BENCH_TLS_PERF:-0}" = 1 ] && command -v perf >/dev/null; then
     a=(); [ "$v" = full ] && a=(--tls-session-cache 0)
     timeout 300 ip netns exec "$LAB_NS" perf record -q -g -o "$dir/perf-$v.data" "$bin" "${MS[@]}" "${extra[@]}" "${a[@]}" \
       <"$dir/addrs.txt" >/dev/null 2>&1 || true
-    timeout 300 perf report -i "$dir/perf-$v.data" --no-children --sort dso,symbol --stdio 2>/dev/null |
-      grep -v '^#' | grep -v '^$' | head -n 60 >"$dir/perf-$v.txt" || true
+    timeout 300 perf report -i "$dir/perf-$v.data" --no-children --sort dso -g none --stdio 2>/dev/null |
+      grep '%' | awk '{ printf "  %-8s %s\n", $1, $2 }' | head -n 8 >"$dir/perf-$v.txt" || true
+    timeout 300 perf report -i "$dir/perf-$v.data" --no-children --sort dso,symbol -g none --stdio 2>/dev/null |
+      grep '%' | awk '{ s = ""; for (i = 4; i <= NF; i++) s = s " " $i; printf "  %-8s %-22s%s\n", $1, $2, substr(s, 1, 90) }' |
+      head -n 25 >>"$dir/perf-$v.txt" || true
   done
 fi
 
@@ -253,6 +256,6 @@ for v in ("full", "resumed", "main"):
 PY
 if [ "${BENCH_TLS_PERF:-0}" = 1 ]; then
   for v in full resumed; do
-    [ -s "$dir/perf-$v.txt" ] && { echo; echo "perf, $v (top symbols, --no-children):"; head -n 40 "$dir/perf-$v.txt"; }
+    [ -s "$dir/perf-$v.txt" ] && { echo; echo "perf, $v (self time by library, then by symbol):"; cat "$dir/perf-$v.txt"; }
   done
 fi

@@ -354,7 +354,8 @@ class Dialogue {
             attempt_->detail = "data after the STARTTLS 220 (plaintext injection)";
             co_return Next::done;
           }
-          if (Io io = co_await conn_->start_tls(ctx_.tls(), t.host, TlsClient::session_key(t.host, t.address, opt_.port), deadline(opt_.timeouts.command), rep_.tls);
+          if (Io io = co_await conn_->start_tls(ctx_.tls(), t.host, TlsClient::session_key(t.host, t.address, opt_.port),
+                                                deadline(opt_.timeouts.command), rep_.tls);
               !io.ok()) {
             attempt_->failure = io.failure == Failure::timed_out ? Reason::timeout : Reason::protocol_error;
             attempt_->detail = io.detail;

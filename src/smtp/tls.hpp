@@ -35,10 +35,10 @@ struct TlsClientOptions {
 
 /// Counters of one TlsClient, for tests and benchmarks.
 struct TlsCacheStats {
-  std::uint64_t offered = 0;   // handshakes that offered a cached session
-  std::uint64_t stored = 0;    // sessions (tickets) stored
-  std::uint64_t evicted = 0;   // dropped for the size bound
-  std::uint64_t expired = 0;   // dropped past their lifetime or no longer resumable
+  std::uint64_t offered = 0;  // handshakes that offered a cached session
+  std::uint64_t stored = 0;   // sessions (tickets) stored
+  std::uint64_t evicted = 0;  // dropped for the size bound
+  std::uint64_t expired = 0;  // dropped past their lifetime or no longer resumable
 };
 
 class TlsClient {

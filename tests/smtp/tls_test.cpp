@@ -157,7 +157,7 @@ TEST(Tls, TheCacheBoundEvicts) {
   Harness h(o);
   EXPECT_FALSE(h.run(to("a.test")).tls.resumed);
   EXPECT_FALSE(h.run(to("b.test")).tls.resumed);
-  EXPECT_TRUE(h.run(to("a.test")).tls.resumed);  // a is now the most recently used
+  EXPECT_TRUE(h.run(to("a.test")).tls.resumed);   // a is now the most recently used
   EXPECT_FALSE(h.run(to("c.test")).tls.resumed);  // evicts b, the least recently used
   EXPECT_EQ(h.ctx.tls().size(), 2u);
   EXPECT_EQ(h.ctx.tls().stats().evicted, 1u);
@@ -220,7 +220,8 @@ TEST(Tls, SharedByEventLoopsOnSeveralThreads) {
     threads.emplace_back([&, t] {
       Harness h(probe_options(server.port()), polite_options(), 100, tls);
       std::vector<smtp::SessionRequest> reqs;
-      for (int i = 0; i < kSessions; ++i) reqs.push_back(to(i % 2 == 0 ? "fake.test" : "mx" + std::to_string(t) + ".test"));
+      for (int i = 0; i < kSessions; ++i)
+        reqs.push_back(to(i % 2 == 0 ? "fake.test" : "mx" + std::to_string(t) + ".test"));
       got[t] = h.run_all(std::move(reqs));
     });
   }
