@@ -190,6 +190,22 @@ TEST(Tls, ASessionTheServerNoLongerKnowsCostsOneFullHandshake) {
   EXPECT_EQ(tls->size(), 1u);
 }
 
+TEST(Tls, ASessionPastItsLifetimeIsDropped) {
+  FakeSmtpServer server;
+  server.enable_tls();
+  auto tls = std::make_shared<TlsClient>();
+  SSL_CTX_set_timeout(tls->context().native_handle(), 1);  // sessions live 1 s (whole seconds)
+  Harness h(probe_options(server.port()), polite_options(), 100, tls);
+  EXPECT_FALSE(h.run(to("fake.test")).tls.resumed);
+  ASSERT_EQ(tls->size(), 1u);
+  std::this_thread::sleep_for(1100ms);
+  const SessionReport late = h.run(to("fake.test"));
+  expect_tls_answer(late);
+  EXPECT_FALSE(late.tls.resumed);
+  EXPECT_EQ(tls->stats().expired, 1u);
+  EXPECT_EQ(tls->size(), 1u);  // the new session of that handshake
+}
+
 TEST(Tls, NoCacheNoResumption) {
   FakeSmtpServer server;
   server.enable_tls();
