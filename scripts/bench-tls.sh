@@ -195,7 +195,7 @@ if [ "${BENCH_TLS_PERF:-0}" = 1 ] && command -v perf >/dev/null; then
     timeout 300 perf report -i "$dir/perf-$v.data" --no-children --sort dso -g none --stdio 2>/dev/null |
       grep '%' | awk '{ printf "  %-8s %s\n", $1, $2 }' | head -n 8 >"$dir/perf-$v.txt" || true
     timeout 300 perf report -i "$dir/perf-$v.data" --no-children --sort dso,symbol -g none --stdio 2>/dev/null |
-      grep '%' | awk '{ s = ""; for (i = 4; i <= NF; i++) s = s " " $i; printf "  %-8s %-22s%s\n", $1, $2, substr(s, 1, 90) }' |
+      grep '%' | awk '{ s = ""; for (i = 4; i <= NF; i++) s = s " " $i; sub(/( -)+$/, "", s); printf "  %-8s %-22s%s\n", $1, $2, substr(s, 1, 90) }' |
       head -n 25 >>"$dir/perf-$v.txt" || true
   done
 fi
