@@ -41,6 +41,7 @@ struct VerifyOptions {
   double host_backoff = 60;
   std::size_t rcpts_per_session = 50;
   bool no_starttls = false;
+  std::size_t tls_session_cache = 10'000;
   bool no_catch_all = false;
   bool transcript = false;
   bool smtp_stats = false;

@@ -358,6 +358,10 @@ void add_engine_options(CLI::App* v, VerifyOptions& o) {
       ->check(CLI::Range(1, 100))
       ->capture_default_str();
   v->add_flag("--no-starttls", o.no_starttls, "Do not use STARTTLS even when the server offers it");
+  v->add_option("--tls-session-cache", o.tls_session_cache,
+                "MX hosts whose TLS session is kept for resumption (0: every STARTTLS is a full handshake)")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{1'000'000}))
+      ->capture_default_str();
   v->add_flag("--no-catch-all", o.no_catch_all, "Do not test a random address for catch-all domains");
   v->add_flag("--transcript", o.transcript, "Include the whole SMTP dialogue in the output (smtp.transcript; table: under each row)");
   v->add_option("--disposable-file", o.lists.disposable_files, "Extra disposable domains, one per line (repeatable)")

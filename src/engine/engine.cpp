@@ -111,6 +111,7 @@ smtp::ProbeOptions probe_options(const VerifyOptions& o) {
   p.timeouts.command = seconds_to_ms(o.command_timeout);
   p.timeouts.session = seconds_to_ms(o.session_timeout);
   p.starttls = !o.no_starttls;
+  p.tls_session_cache = o.tls_session_cache;
   p.catch_all = !o.no_catch_all;
   p.max_rcpts = o.rcpts_per_session;
   p.keep_transcript = o.transcript;
@@ -187,10 +188,12 @@ Engine::Engine(const VerifyOptions& o)
     while (!checked && first.io.run_one() != 0) {
     }
     first.io.restart();
-    // --smtp-concurrency is the cap in all: each loop holds its share of the sessions.
+    // --smtp-concurrency is the cap in all: each loop holds its share of the sessions. One TLS
+    // client for all: one context, one session cache (an MX host's ticket serves every loop).
+    const auto tls = std::make_shared<smtp::TlsClient>(smtp::TlsClientOptions{probe.tls_session_cache});
     for (std::size_t i = 0; i < n; ++i)
       shards_[i]->prober = std::make_unique<smtp::Prober>(shards_[i]->io, probe, polite, retry_options(o),
-                                                          share_of(o.smtp_concurrency, n, i), gate_);
+                                                          share_of(o.smtp_concurrency, n, i), gate_, tls);
   }
   threaded_ = n > 1;
   if (!threaded_) return;

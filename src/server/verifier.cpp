@@ -47,6 +47,8 @@ Verifier::Verifier(boost::asio::io_context& io, const cli::VerifyOptions& o, Ver
   gate_ = std::make_shared<smtp::LocalGate>(po);
   const smtp::ProbeOptions probe = engine::probe_options(o);
   threaded_ = n > 1;
+  // One TLS client for every loop: one context, one session cache per MX host.
+  const auto tls = std::make_shared<smtp::TlsClient>(smtp::TlsClientOptions{probe.tls_session_cache});
   for (std::size_t i = 0; i < n; ++i) {
     auto net = std::make_unique<Net>();
     if (threaded_) {
@@ -63,7 +65,7 @@ Verifier::Verifier(boost::asio::io_context& io, const cli::VerifyOptions& o, Ver
     const std::size_t sessions = engine::share_of(o.smtp_concurrency, n, i);
     smtp::PolitenessOptions mine = po;
     mine.realtime_sessions = realtime_reserve(sessions, opt_.realtime_reserve);
-    net->prober = std::make_unique<smtp::Prober>(*net->io, probe, mine, engine::retry_options(o), sessions, gate_);
+    net->prober = std::make_unique<smtp::Prober>(*net->io, probe, mine, engine::retry_options(o), sessions, gate_, tls);
     net->catch_all_since = std::chrono::steady_clock::now();
     nets_.push_back(std::move(net));
   }

@@ -67,6 +67,13 @@ void Connection::close() noexcept {
   if (closed_) return;
   closed_ = true;
   error_code ignored;
+  if (tls_ && tls_up_) {
+    // No close_notify is sent (the server closes after QUIT, and a broken connection cannot take
+    // one), but OpenSSL drops a session from further resumption when an SSL is freed without one
+    // (ssl_clear_bad_session). Ending a session this way is normal for SMTP clients; a fatal
+    // TLS alert has already made the session non-resumable by itself.
+    SSL_set_shutdown(tls_->native_handle(), SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+  }
   timer_.cancel();
   sock_.close(ignored);
 }
@@ -229,10 +236,12 @@ asio::awaitable<ReadResult> Connection::read_reply(Clock::time_point deadline) {
   }
 }
 
-asio::awaitable<Io> Connection::start_tls(asio::ssl::context& ctx, const std::string& name, Clock::time_point deadline,
-                                          TlsFacts& facts) {
-  tls_.emplace(sock_, ctx);
+asio::awaitable<Io> Connection::start_tls(TlsClient& tls, const std::string& name, std::string key,
+                                          Clock::time_point deadline, TlsFacts& facts) {
+  tls_.emplace(sock_, tls.context());
   SSL* ssl = tls_->native_handle();
+  tls_key_ = std::move(key);
+  tls.prepare(ssl, &tls_key_);
   if (!name.empty()) {
     // SNI, and the name the certificate must carry. Verification runs (its result is read below)
     // but never stops the handshake: most MX certificates do not match, and the probe goes on.
@@ -248,9 +257,13 @@ asio::awaitable<Io> Connection::start_tls(asio::ssl::context& ctx, const std::st
     facts.error = io.detail;
     co_return io;
   }
+  tls_up_ = true;
   facts.used = true;
+  facts.resumed = SSL_session_reused(ssl) == 1;
   facts.version = SSL_get_version(ssl);
   if (const char* c = SSL_get_cipher_name(ssl)) facts.cipher = c;
+  // On a resumed session both come from the session: OpenSSL keeps the verification result and
+  // the peer's certificate in it (tested: Tls.ResumedSessionKeepsTheCertificateFacts).
   const long v = SSL_get_verify_result(ssl);
   facts.verified = v == X509_V_OK && SSL_get0_peer_certificate(ssl) != nullptr;
   if (!facts.verified)

@@ -23,6 +23,7 @@
 #include "smtp/classify.hpp"
 #include "smtp/probe.hpp"
 #include "smtp/reply.hpp"
+#include "smtp/tls.hpp"
 
 namespace mailsift::smtp {
 
@@ -56,7 +57,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   boost::asio::awaitable<ReadResult> read_reply(Clock::time_point deadline);
   /// RFC 3207 handshake after `220` to STARTTLS. `name` is sent as SNI and checked against the
   /// certificate; a bad certificate is recorded in `facts`, never fatal. A failed handshake is.
-  boost::asio::awaitable<Io> start_tls(boost::asio::ssl::context& ctx, const std::string& name,
+  /// `key` (TlsClient::session_key) names the host in `tls`'s session cache: its cached session is
+  /// offered, and the sessions this server hands out are kept under it.
+  boost::asio::awaitable<Io> start_tls(TlsClient& tls, const std::string& name, std::string key,
                                        Clock::time_point deadline, TlsFacts& facts);
   /// True when bytes the server sent are waiting unread (after a STARTTLS 220 that means a
   /// plaintext injection attempt, CVE-2011-0411: the session must not go on).
@@ -80,7 +83,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void record_lines(std::string_view bytes);
 
   boost::asio::ip::tcp::socket sock_;
+  std::string tls_key_;  // the session cache key of tls_ (its SSL points to it: declared before, freed after)
   std::optional<boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>> tls_;
+  bool tls_up_ = false;  // the handshake completed
   boost::asio::steady_timer timer_;
   Clock::time_point deadline_{};
   Clock::time_point armed_at_{};

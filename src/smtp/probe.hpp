@@ -46,6 +46,9 @@ struct ProbeOptions {
   std::uint16_t port = 25;              // --smtp-port (labs; the internet uses 25)
   Timeouts timeouts;
   bool starttls = true;   // use STARTTLS when the server offers it
+  // MX hosts whose TLS session is kept for resumption (--tls-session-cache; 0: none). Used when
+  // the SessionContext makes its own TlsClient (smtp/tls.hpp).
+  std::size_t tls_session_cache = 10'000;
   bool catch_all = true;  // test a random local part after the targets
   // MX addresses tried per session before giving up: Postfix tries 5 (smtp_mx_address_limit).
   std::size_t max_addresses = 5;
@@ -84,6 +87,7 @@ struct TlsFacts {
   std::string cipher;
   bool verified = false;    // the certificate chain and name checked out
   std::string cert_error;   // why not, e.g. "self-signed certificate" (recorded, not fatal)
+  bool resumed = false;     // an earlier session with this MX host was resumed (no full handshake)
   std::string error;        // the handshake failed (the session then went on without TLS)
 };
 

@@ -71,11 +71,11 @@ struct Prober::DomainQueue {
 };
 
 Prober::Prober(asio::io_context& io, ProbeOptions probe, PolitenessOptions polite, RetryOptions retry,
-               std::size_t max_sessions, std::shared_ptr<PolitenessGate> gate)
+               std::size_t max_sessions, std::shared_ptr<PolitenessGate> gate, std::shared_ptr<TlsClient> tls)
     : io_(io),
       retry_(retry),
       domain_sessions_(std::max<std::size_t>(1, polite.host_concurrency)),
-      ctx_(io.get_executor(), std::move(probe), polite, max_sessions, std::move(gate)) {}
+      ctx_(std::move(probe), polite, max_sessions, std::move(gate), std::move(tls)) {}
 
 Prober::~Prober() = default;
 

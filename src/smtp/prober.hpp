@@ -44,9 +44,11 @@ struct ProberStats {
 
 class Prober {
  public:
-  /// `gate`: the politeness gate shared with other loops' probers (null: one of its own).
+  /// `gate`: the politeness gate shared with other loops' probers (null: one of its own). `tls`: a
+  /// TLS client shared with other probers (any thread); null: one of its own.
   Prober(boost::asio::io_context& io, ProbeOptions probe, PolitenessOptions polite, RetryOptions retry,
-         std::size_t max_sessions, std::shared_ptr<PolitenessGate> gate = nullptr);
+         std::size_t max_sessions, std::shared_ptr<PolitenessGate> gate = nullptr,
+         std::shared_ptr<TlsClient> tls = nullptr);
   ~Prober();
   Prober(const Prober&) = delete;
   Prober& operator=(const Prober&) = delete;

@@ -35,21 +35,17 @@ bool one_path_argument(std::string_view s) noexcept {
   return s.find_first_of(" <>\"", rest) == std::string_view::npos;
 }
 
-SessionContext::SessionContext(asio::any_io_executor /*ex*/, ProbeOptions probe, PolitenessOptions polite,
-                               std::size_t max_sessions, std::shared_ptr<PolitenessGate> gate)
+SessionContext::SessionContext(ProbeOptions probe, PolitenessOptions polite, std::size_t max_sessions,
+                               std::shared_ptr<PolitenessGate> gate, std::shared_ptr<TlsClient> tls)
     : opt_(std::move(probe)), gate_(gate ? std::move(gate) : std::make_shared<LocalGate>(polite)),
       sessions_(max_sessions, polite.realtime_sessions),
-      tls_(asio::ssl::context::tls_client) {
+      tls_(tls ? std::move(tls) : std::make_shared<TlsClient>(TlsClientOptions{opt_.tls_session_cache})) {
   if (opt_.helo.empty()) opt_.helo = default_helo();
   if (!safe_in_command(opt_.helo) || opt_.helo.find(' ') != std::string::npos)
     throw std::invalid_argument("--helo: control characters or spaces in '" + opt_.helo + "'");
   if (!safe_in_command(opt_.mail_from) || !one_path_argument(opt_.mail_from))
     throw std::invalid_argument("--mail-from: control characters, or spaces or <> outside quotes, in '" +
                                 opt_.mail_from + "'");
-  tls_.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
-                   asio::ssl::context::no_sslv3);
-  boost::system::error_code ignored;
-  tls_.set_default_verify_paths(ignored);  // no CA store: every certificate is "unverified", no harm
 }
 
 std::string SessionContext::next_source(const std::string& remote) {
@@ -358,7 +354,8 @@ class Dialogue {
             attempt_->detail = "data after the STARTTLS 220 (plaintext injection)";
             co_return Next::done;
           }
-          if (Io io = co_await conn_->start_tls(ctx_.tls(), t.host, deadline(opt_.timeouts.command), rep_.tls);
+          if (Io io = co_await conn_->start_tls(ctx_.tls(), t.host, TlsClient::session_key(t.host, t.address, opt_.port),
+                                                deadline(opt_.timeouts.command), rep_.tls);
               !io.ok()) {
             attempt_->failure = io.failure == Failure::timed_out ? Reason::timeout : Reason::protocol_error;
             attempt_->detail = io.detail;

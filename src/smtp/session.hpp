@@ -6,7 +6,6 @@
 // Entry point: run_session(). The scheduling around it (which recipients, retries, caches) is
 // smtp/prober.hpp.
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/ssl/context.hpp>
 #include <memory>
 #include <random>
 #include <string>
@@ -14,6 +13,7 @@
 
 #include "smtp/politeness.hpp"
 #include "smtp/probe.hpp"
+#include "smtp/tls.hpp"
 
 namespace mailsift::smtp {
 
@@ -36,17 +36,20 @@ struct SessionRequest {
   Priority priority = Priority::normal;
 };
 
-/// What every session shares: options, the TLS client context, politeness, the session cap.
+/// What every session shares: options, the TLS client, politeness, the session cap.
 class SessionContext {
  public:
   /// `gate` is the politeness gate the sessions share with other loops (null: one of its own).
-  SessionContext(boost::asio::any_io_executor ex, ProbeOptions probe, PolitenessOptions polite,
-                 std::size_t max_sessions, std::shared_ptr<PolitenessGate> gate = nullptr);
+  /// `tls` may be shared by several contexts, on several threads (smtp/tls.hpp); null makes one
+  /// of this context's own, with ProbeOptions::tls_session_cache.
+  SessionContext(ProbeOptions probe, PolitenessOptions polite, std::size_t max_sessions,
+                 std::shared_ptr<PolitenessGate> gate = nullptr, std::shared_ptr<TlsClient> tls = nullptr);
 
   [[nodiscard]] const ProbeOptions& options() const noexcept { return opt_; }
   [[nodiscard]] PolitenessGate& gate() noexcept { return *gate_; }
   [[nodiscard]] Semaphore& sessions() noexcept { return sessions_; }
-  [[nodiscard]] boost::asio::ssl::context& tls() noexcept { return tls_; }
+  [[nodiscard]] TlsClient& tls() noexcept { return *tls_; }
+  [[nodiscard]] const std::shared_ptr<TlsClient>& tls_client() const noexcept { return tls_; }
   /// The next --source-ip of the address family of `remote` ("" when none is configured).
   [[nodiscard]] std::string next_source(const std::string& remote);
   /// A local part no real mailbox has: 18 random [a-z0-9] from the OpenSSL CSPRNG, so a server
@@ -57,7 +60,7 @@ class SessionContext {
   ProbeOptions opt_;
   std::shared_ptr<PolitenessGate> gate_;
   Semaphore sessions_;
-  boost::asio::ssl::context tls_;
+  std::shared_ptr<TlsClient> tls_;
   std::size_t next_source_ = 0;
 };
 

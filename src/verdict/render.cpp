@@ -413,6 +413,8 @@ void append_smtp(const smtp::AddressProbe& p, std::string& out) {
   append_bool(s.tls.offered, out);
   out += ",\"used\":";
   append_bool(s.tls.used, out);
+  out += ",\"resumed\":";
+  append_bool(s.tls.resumed, out);
   out += ",\"version\":";
   null_or_quoted(s.tls.version, out);
   out += ",\"cipher\":";

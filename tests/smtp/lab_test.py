@@ -217,6 +217,18 @@ def main():
     r, _ = verify("--no-starttls", f"alice@tls.{Z}")
     check("no_starttls.blocked", reason_of(r.get(f"alice@tls.{Z}")) == ("unknown", "blocked"), r)
 
+    # --- TLS session resumption (docs/smtp.md, TLS): two sessions to smtp-tls one after the other
+    # (--host-concurrency 1); the second resumes the first's session (Postfix hands out TLS 1.3
+    # tickets), and keeps its certificate facts. --tls-session-cache 0: neither resumes.
+    pair = [f"alice@tls.{Z}", f"bob@tls.{Z}"]
+    for cache, want_resumed in (("10000", [False, True]), ("0", [False, False])):
+        r, _ = verify("--rcpts-per-session", "1", "--host-concurrency", "1", "--no-catch-all",
+                      "--tls-session-cache", cache, *pair)
+        tl = [((r.get(a) or {}).get("smtp") or {}).get("tls") or {} for a in pair]
+        check(f"tls_resumption.cache_{cache}", sorted(t.get("resumed") is True for t in tl) == want_resumed and
+              all(t.get("used") is True and t.get("verified") is False and
+                  t.get("cert_error") == "self-signed certificate" for t in tl), tl)
+
     # --- a session bound a tarpit cannot stretch
     r, _ = verify("--session-timeout", "1", "--banner-timeout", "30", f"alice@tarpit.{Z}")
     t = r.get(f"alice@tarpit.{Z}") or {}

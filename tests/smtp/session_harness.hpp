@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <exception>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -52,8 +53,9 @@ inline smtp::SessionRequest request(std::vector<std::string> recipients, bool te
 
 /// One SessionContext on its own io_context.
 struct Harness {
-  explicit Harness(smtp::ProbeOptions o, smtp::PolitenessOptions p = polite_options(), std::size_t max_sessions = 100)
-      : ctx(io.get_executor(), std::move(o), p, max_sessions) {}
+  explicit Harness(smtp::ProbeOptions o, smtp::PolitenessOptions p = polite_options(), std::size_t max_sessions = 100,
+                   std::shared_ptr<smtp::TlsClient> tls = nullptr)
+      : ctx(std::move(o), p, max_sessions, nullptr, std::move(tls)) {}
 
   /// Runs the sessions concurrently, to the end; their reports in the order given.
   std::vector<smtp::SessionReport> run_all(std::vector<smtp::SessionRequest> reqs) {
