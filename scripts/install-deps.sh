@@ -11,12 +11,14 @@ PACKAGES=(
   libboost1.81-all-dev libc-ares-dev libidn2-dev libunistring-dev libpsl-dev publicsuffix
   libssl-dev libsqlite3-dev zlib1g-dev libcli11-dev libfmt-dev libspdlog-dev
   libjemalloc-dev   # the release binary's allocator (CMakeLists.txt, MAILSIFT_JEMALLOC)
+  libhiredis-dev    # Redis protocol codec for --broker (src/broker/redis.hpp: Asio owns the socket)
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3 bc
   wrk    # HTTP load: scripts/bench-serve.sh, scripts/bench-attacks.sh
   # mail lab (lab/): DNS, SMTP and SOCKS servers run only inside a network namespace
   knot knot-dnsutils dnsmasq-base postfix postgrey dnsperf openssl iproute2 dante-server
   time   # /usr/bin/time -v: scripts/bench-smtp.sh
+  redis-server   # the broker's tests start their own instance (port, directory, AOF); never the system one
   # the web page's end-to-end test (tests/server/web_test.py): headless Chromium over DevTools
   chromium python3-websocket
 )
@@ -55,7 +57,7 @@ fi
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 if [ "$own_policy" -eq 1 ]; then rm -f "$policy"; trap - EXIT; fi
 # Belt and braces: stop and disable the system services, whatever started them.
-for svc in knot postfix postgrey danted dnsmasq; do
+for svc in knot postfix postgrey danted dnsmasq redis-server; do
   if [ -d /run/systemd/system ] && systemctl list-unit-files "$svc.service" >/dev/null 2>&1; then
     systemctl disable --now "$svc.service" >/dev/null 2>&1 || true
   elif [ -x "/etc/init.d/$svc" ]; then

@@ -113,6 +113,9 @@ class PolitenessGate {
     Slot(const Slot&) = delete;
     Slot& operator=(const Slot&) = delete;
     ~Slot() { reset(); }
+    /// False for an empty Slot: acquire() found the address in back-off (a shared gate learns of
+    /// another process's 421 only when it asks).
+    explicit operator bool() const noexcept { return gate_ != nullptr; }
     void reset() {
       if (gate_ != nullptr) std::exchange(gate_, nullptr)->release(address_, priority_);
     }
@@ -124,7 +127,7 @@ class PolitenessGate {
   };
 
   /// Waits (on the calling coroutine's executor) for a free connection slot at `address` and for
-  /// its rate limit.
+  /// its rate limit. An empty Slot: the address is in back-off; try another.
   virtual boost::asio::awaitable<Slot> acquire(const std::string& address, Priority priority = Priority::normal) = 0;
   /// The server said 421: no new connections to it for the back-off time.
   virtual void back_off(const std::string& address) = 0;

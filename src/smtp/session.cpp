@@ -298,6 +298,11 @@ class Dialogue {
     // the session bound.
     const auto wait_from = Clock::now();
     PolitenessGate::Slot host_slot = co_await ctx_.gate().acquire(t.address, req_.priority);
+    if (!host_slot) {
+      attempt_->failure = Reason::temporary_failure;
+      attempt_->detail = "backing off after a 421 from this server";
+      co_return Next::next_host;
+    }
     co_await ctx_.sessions().acquire(req_.priority);
     struct Release {
       Semaphore& s;
