@@ -2,6 +2,7 @@
 
 #include <openssl/rand.h>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
@@ -142,8 +143,13 @@ RedisGate::~RedisGate() {
         asio::use_future);
     (void)done.wait_for(std::chrono::seconds(1));
   }
+  // Every coroutine on the loop must end before the connection and the loop go: shut the
+  // connection (commands fail at once), stop the renewals, then let the loop run out of work.
+  asio::post(loop_, [this] {
+    redis_->shut_down();
+    if (renew_timer_) renew_timer_->cancel();
+  });
   guard_.reset();
-  loop_.stop();
   if (thread_.joinable()) thread_.join();
 }
 
@@ -284,10 +290,11 @@ void RedisGate::forget_if_idle(const std::string& address) {
 }
 
 asio::awaitable<void> RedisGate::renew_loop() {
-  asio::steady_timer t(loop_);
+  renew_timer_.emplace(loop_);
   while (!stopping_) {
-    t.expires_after(std::max(Millis(10), opt_.lease / 3));
-    co_await t.async_wait(asio::use_awaitable);
+    renew_timer_->expires_after(std::max(Millis(10), opt_.lease / 3));
+    auto [ec] = co_await renew_timer_->async_wait(asio::as_tuple(asio::use_awaitable));
+    if (ec || stopping_) break;
     std::vector<std::pair<std::string, std::string>> held;
     {
       const std::lock_guard lock(mu_);

@@ -19,6 +19,7 @@
 #include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -94,6 +95,7 @@ class RedisGate final : public smtp::PolitenessGate {
   boost::asio::io_context loop_{1};
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guard_;
   std::unique_ptr<Redis> redis_;  // used on loop_ only
+  std::optional<boost::asio::steady_timer> renew_timer_;  // on loop_
   std::thread thread_;
   std::atomic<bool> stopping_{false};
   mutable std::mutex mu_;

@@ -146,6 +146,7 @@ struct Redis::Impl {
   std::optional<asio::ssl::stream<tcp::socket&>> tls;
   redisReader* reader = nullptr;
   bool up = false;
+  bool shut = false;
   asio::steady_timer timer;
   std::optional<tcp::resolver> resolver;
   bool expired = false;
@@ -186,10 +187,12 @@ struct Redis::Impl {
   }
 
   asio::awaitable<std::size_t> write_all(const char* data, std::size_t n) {
+    if (!sock) throw BrokerError("broker: connection closed");
     if (tls) co_return co_await asio::async_write(*tls, asio::buffer(data, n), asio::use_awaitable);
     co_return co_await asio::async_write(*sock, asio::buffer(data, n), asio::use_awaitable);
   }
   asio::awaitable<std::size_t> read_some(char* data, std::size_t n) {
+    if (!sock) throw BrokerError("broker: connection closed");
     if (tls) co_return co_await tls->async_read_some(asio::buffer(data, n), asio::use_awaitable);
     co_return co_await sock->async_read_some(asio::buffer(data, n), asio::use_awaitable);
   }
@@ -213,6 +216,8 @@ struct Redis::Impl {
       std::size_t fed = 0;
       std::vector<char> buf(16384);  // not an array: GCC 12 cannot keep one in a coroutine frame
       for (;;) {
+        // The connection may have been closed (shut_down) while this command waited.
+        if (reader == nullptr || !sock) throw BrokerError(what + ": connection closed");
         void* raw = nullptr;
         if (redisReaderGetReply(reader, &raw) != REDIS_OK) throw BrokerError(what + ": protocol error from Redis");
         if (raw != nullptr) {
@@ -220,6 +225,7 @@ struct Redis::Impl {
           co_return copy_reply(reply.get());
         }
         const std::size_t n = co_await read_some(buf.data(), buf.size());
+        if (reader == nullptr) throw BrokerError(what + ": connection closed");
         fed += n;
         if (fed > opt.max_reply_bytes) throw BrokerError(what + ": reply larger than the limit");
         if (redisReaderFeed(reader, buf.data(), n) != REDIS_OK) throw BrokerError(what + ": protocol error from Redis");
@@ -238,6 +244,12 @@ Redis::~Redis() { impl_->reset(); }
 bool Redis::connected() const noexcept { return impl_->up; }
 
 void Redis::close() noexcept { impl_->reset(); }
+
+void Redis::shut_down() noexcept {
+  impl_->shut = true;
+  impl_->timer.cancel();
+  impl_->reset();
+}
 
 asio::awaitable<void> Redis::connect() {
   Impl& m = *impl_;
@@ -308,6 +320,7 @@ asio::awaitable<Reply> Redis::command(std::vector<std::string> args) {
     smtp::Semaphore& s;
     ~Release() { s.release(); }
   } release{m.one};
+  if (m.shut) throw BrokerError("broker " + url_.redacted() + ": shut down");
   if (!m.up) co_await connect();
   const std::string what = "broker " + url_.redacted() + ": " + (args.empty() ? std::string() : args[0]);
   try {

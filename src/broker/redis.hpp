@@ -71,6 +71,9 @@ class Redis {
   boost::asio::awaitable<Reply> command(std::vector<std::string> args);
   [[nodiscard]] bool connected() const noexcept;
   void close() noexcept;
+  /// Closes the connection for good: commands in flight and later ones throw BrokerError at once
+  /// (so that the loop's coroutines can all end before the loop is destroyed).
+  void shut_down() noexcept;
   [[nodiscard]] const RedisUrl& url() const noexcept { return url_; }
 
  private:
