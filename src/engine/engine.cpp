@@ -422,7 +422,7 @@ void Engine::launch(Shard& sh) {
     };
     if (b->domains[d].literal) {
       // No query: post, so completions never run inside launch() itself.
-      boost::asio::post(sh.io, [this, &sh, finished, b, d] { finished(sh.mail->literal(b->domains[d].name)); });
+      boost::asio::post(sh.io, [&sh, finished, b, d] { finished(sh.mail->literal(b->domains[d].name)); });
     } else {
       sh.mail->lookup(b->domains[d].name, b->domains[d].registrable, finished);
     }
