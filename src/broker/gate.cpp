@@ -73,24 +73,6 @@ end)
 
 namespace {
 
-std::string random_id() {
-  unsigned char b[8];
-  if (RAND_bytes(b, sizeof b) != 1) throw std::runtime_error("RAND_bytes failed");
-  char hex[17];
-  for (std::size_t i = 0; i < sizeof b; ++i) std::snprintf(hex + 2 * i, 3, "%02x", b[i]);
-  return hex;
-}
-
-// A command's arguments. A function, not a braced list: GCC 12 mishandles initializer lists in
-// coroutine frames.
-template <class... Parts>
-std::vector<std::string> command_of(Parts&&... parts) {
-  std::vector<std::string> v;
-  v.reserve(sizeof...(parts));
-  (v.emplace_back(std::forward<Parts>(parts)), ...);
-  return v;
-}
-
 // The first integer of an array reply ({code, ms}), else -1.
 long long element(const Reply& r, std::size_t i) {
   if (r.type != Reply::Type::array || r.elements.size() <= i || r.elements[i].type != Reply::Type::integer) return -1;
@@ -160,15 +142,24 @@ asio::awaitable<Reply> RedisGate::call(std::vector<std::string> args) {
 }
 
 asio::awaitable<Reply> RedisGate::attempts(std::vector<std::string> args) {
-  for (int attempt = 1;; ++attempt) {
+  // A broker that restarts comes back within seconds: ask again with back-off (100 ms, 200 ms, …
+  // 1 s) for up to `patience`, then fail. One that restarted empty lost the library: load it again.
+  const auto give_up = Clock::now() + opt_.patience;
+  Millis backoff(100);
+  for (;;) {
     try {
-      co_return co_await redis_->command(args);
+      Reply r = co_await redis_->command(args);
+      if (!(r.error() && r.str.find("Function not found") != std::string::npos)) co_return r;
+      const Reply loaded = co_await redis_->command(command_of("FUNCTION", "LOAD", "REPLACE", gate_library()));
+      if (loaded.error() && loaded.str.find("already exists") == std::string::npos)
+        throw BrokerError("broker " + redis_->url().redacted() + ": FUNCTION LOAD refused: " + loaded.str);
+      continue;
     } catch (const BrokerError&) {
-      if (attempt >= opt_.tries || stopping_) throw;
+      if (Clock::now() >= give_up || stopping_) throw;
     }
-    // Back off before asking again: 100 ms, 200 ms, 400 ms …
-    asio::steady_timer t(loop_, Millis(100 << (attempt - 1)));
+    asio::steady_timer t(loop_, backoff);
     co_await t.async_wait(asio::use_awaitable);
+    backoff = std::min(backoff * 2, Millis(1000));
   }
 }
 

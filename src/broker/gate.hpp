@@ -40,7 +40,7 @@ struct GateOptions {
   std::chrono::milliseconds lease{30'000};   // a slot not renewed for this long frees itself
   std::chrono::milliseconds poll{250};       // the longest a waiter sleeps between asks
   std::string prefix = "ms:";
-  int tries = 3;                             // per call, when the broker does not answer
+  std::chrono::milliseconds patience{10'000};  // per call: how long an unreachable broker is retried
 };
 
 /// The Lua source of the `mailsift_v1` Functions library.
@@ -54,7 +54,7 @@ class RedisGate final : public smtp::PolitenessGate {
   /// Gives back the slots still held (bounded: one second), then stops.
   ~RedisGate() override;
 
-  /// Throws BrokerError when the broker fails `tries` times in a row.
+  /// Throws BrokerError when the broker stays unreachable for `patience`.
   boost::asio::awaitable<Slot> acquire(const std::string& address,
                                        smtp::Priority priority = smtp::Priority::normal) override;
   void back_off(const std::string& address) override;
@@ -79,7 +79,7 @@ class RedisGate final : public smtp::PolitenessGate {
     std::size_t waiting = 0;
     std::chrono::steady_clock::time_point backoff_until{};
   };
-  // Runs `args` on the broker loop, with `tries` attempts; throws BrokerError.
+  // Runs `args` on the broker loop, retried for `patience`; throws BrokerError.
   boost::asio::awaitable<Reply> call(std::vector<std::string> args);
   boost::asio::awaitable<Reply> attempts(std::vector<std::string> args);  // on loop_
   boost::asio::awaitable<void> renew_loop();

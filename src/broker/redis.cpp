@@ -1,6 +1,7 @@
 #include "broker/redis.hpp"
 
 #include <hiredis/hiredis.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 
 #include <boost/asio/connect.hpp>
@@ -29,6 +30,18 @@ std::string RedisUrl::redacted() const {
   s += host.find(':') != std::string::npos ? "[" + host + "]" : host;
   s += ":" + std::to_string(port) + "/" + std::to_string(db);
   return s;
+}
+
+std::string random_id() {
+  unsigned char b[8];
+  if (RAND_bytes(b, sizeof b) != 1) throw std::runtime_error("RAND_bytes failed");
+  std::string hex;
+  static constexpr char kDigits[] = "0123456789abcdef";
+  for (const unsigned char c : b) {
+    hex.push_back(kDigits[c >> 4]);
+    hex.push_back(kDigits[c & 15]);
+  }
+  return hex;
 }
 
 namespace {

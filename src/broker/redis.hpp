@@ -14,6 +14,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace mailsift::broker {
@@ -32,6 +33,19 @@ struct RedisUrl {
 };
 /// Throws std::invalid_argument saying what is wrong (never echoing the password).
 [[nodiscard]] RedisUrl parse_redis_url(std::string_view url);
+
+/// 16 random hex digits (OpenSSL's RAND_bytes): process and run identities.
+[[nodiscard]] std::string random_id();
+
+/// A command's arguments. A function, not a braced list: GCC 12 mishandles initializer lists in
+/// coroutine frames.
+template <class... Parts>
+std::vector<std::string> command_of(Parts&&... parts) {
+  std::vector<std::string> v;
+  v.reserve(sizeof...(parts));
+  (v.emplace_back(std::forward<Parts>(parts)), ...);
+  return v;
+}
 
 /// A reply, copied out of hiredis's reader (its own objects live only while it parses).
 struct Reply {

@@ -1,9 +1,10 @@
 #pragma once
 // The subcommands' option definitions (CLI11). `verify` is in cli/verify.cpp, `serve` in
-// cli/serve.cpp; both take the engine options.
+// cli/serve.cpp, `worker` in cli/worker.cpp; all take the engine options.
 #include <CLI/CLI.hpp>
 
 #include "cli/options.hpp"
+#include "engine/worker.hpp"
 #include "server/options.hpp"
 
 namespace mailsift::cli {
@@ -12,5 +13,10 @@ namespace mailsift::cli {
 void add_engine_options(CLI::App* app, VerifyOptions& o);
 /// The `serve` subcommand (docs/api.md).
 CLI::App* add_serve_command(CLI::App& app, server::ServeOptions& o);
+/// --broker and its settings (`required` for the worker).
+void add_broker_options(CLI::App* app, VerifyOptions& o, bool required);
+/// The `worker` subcommand (docs/cluster.md), and running it.
+CLI::App* add_worker_command(CLI::App& app, engine::WorkerOptions& o);
+int worker(const engine::WorkerOptions& o);
 
 }  // namespace mailsift::cli

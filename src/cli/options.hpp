@@ -59,6 +59,12 @@ struct VerifyOptions {
   bool quiet = false;
   std::string progress = "auto";
   bool csv_raw = false;  // CSV output (--output, --split, --format csv): no formula neutralisation
+  // --broker (docs/cluster.md): the network levels run on `mailsift worker` processes
+  std::string broker;            // redis://… or rediss://…; "" = the embedded default
+  std::string broker_ca;         // --broker-ca: rediss:// trusts this CA file
+  std::string broker_prefix = "ms:";  // --broker-prefix: key names, for clusters sharing a Redis
+  double lease = 30;             // --lease: seconds a chunk or slot stays held without renewal
+  double broker_timeout = 60;    // --broker-timeout: seconds the broker may stay unreachable
 };
 
 }  // namespace mailsift::cli

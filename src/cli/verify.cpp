@@ -422,8 +422,11 @@ int run(int argc, char** argv) {
               "CSV output: write fields as they are, without the \"'\" that keeps spreadsheets from taking a field "
               "starting with = + - @ for a formula");
   v->add_flag("--strict", o.strict, "Exit with status 1 unless every result is valid (for scripts checking one address)");
+  add_broker_options(v, o, false);
   server::ServeOptions so;
   CLI::App* serve = add_serve_command(app, so);
+  engine::WorkerOptions wo;
+  CLI::App* work = add_worker_command(app, wo);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -432,6 +435,7 @@ int run(int argc, char** argv) {
   }
   try {
     if (serve->parsed()) server::serve(so);
+    if (work->parsed()) return worker(wo);
     return verify(o);
   } catch (const std::invalid_argument& e) {
     std::fprintf(stderr, "mailsift: %s\n", e.what());

@@ -96,6 +96,18 @@ struct ResolverStats {
   std::uint64_t udp_send_calls = 0;     // sendmmsg
   std::uint64_t udp_receive_calls = 0;  // recvmmsg
   std::uint64_t udp_send_dropped = 0;   // refused by a full socket buffer (c-ares retransmits)
+  /// Sums the counts of several resolvers (one per event loop).
+  ResolverStats& operator+=(const ResolverStats& o) noexcept {
+    queries_sent += o.queries_sent;
+    cache_hits += o.cache_hits;
+    coalesced += o.coalesced;
+    queued += o.queued;
+    realtime_sent += o.realtime_sent;
+    udp_send_calls += o.udp_send_calls;
+    udp_receive_calls += o.udp_receive_calls;
+    udp_send_dropped += o.udp_send_dropped;
+    return *this;
+  }
 };
 
 class Resolver {

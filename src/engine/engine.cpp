@@ -12,6 +12,9 @@
 #include <unordered_map>
 
 #include "address/address.hpp"
+#include "broker/gate.hpp"
+#include "engine/local.hpp"
+#include "engine/remote.hpp"
 
 namespace mailsift::engine {
 namespace {
@@ -32,7 +35,6 @@ constexpr std::size_t kSmtpBatch = std::size_t{16} * 1024;
 // peak RSS for 100,000 rows in flight, scripts/bench-full.sh) and the output's reordering; a list whose every batch
 // holds a greylisted address is verified at about this many rows per greylisting wait at worst.
 constexpr std::size_t kNetworkWindow = std::size_t{128} * 1024;
-constexpr std::size_t kNoSlot = ~std::size_t{0};
 
 }  // namespace
 
@@ -147,7 +149,7 @@ std::size_t share_of(std::size_t total, std::size_t n, std::size_t i) {
   return std::max<std::size_t>(1, total / n + (i < total % n ? 1 : 0));
 }
 
-Engine::Engine(const VerifyOptions& o)
+Engine::Engine(const VerifyOptions& o, Role role)
     : knowledge_(o.lists),
       classifier_(knowledge_),
       dns_level_(o.level == "dns" || o.level == "smtp"),
@@ -156,111 +158,18 @@ Engine::Engine(const VerifyOptions& o)
                   : dns_level_ ? kDnsBatch
                                : kSyntaxBatch),
       window_rows_(dns_level_ ? std::max(kNetworkWindow, batch_size_) : batch_size_) {
-  if (!dns_level_) return;
-  // More loops than domains in a batch would idle; more than the DNS budget could not each have
-  // a lookup in flight.
-  const std::size_t dns_budget = std::max<std::size_t>(1, o.dns_concurrency);
-  const std::size_t n = std::min({resolve_threads(o.threads), dns_budget, std::size_t{256}});
-  smtp::ProbeOptions probe;
-  smtp::PolitenessOptions polite;
-  if (smtp_level_) {
-    raise_open_files_limit(o.smtp_concurrency);
-    probe = probe_options(o);
-    polite = politeness_options(o);
-    gate_ = std::make_shared<smtp::LocalGate>(polite);
-  }
-  for (std::size_t i = 0; i < n; ++i) {
-    auto sh = std::make_unique<Shard>();
-    sh->concurrency = share_of(dns_budget, n, i);
-    dns::ResolverOptions ro = resolver_options(o);
-    sh->resolver = std::make_unique<dns::Resolver>(sh->io, ro);
-    sh->mail = std::make_unique<dns::MailLookup>(*sh->resolver, mail_options(o));
-    shards_.push_back(std::move(sh));
-  }
-  if (smtp_level_) {
-    // The identity is checked once, before any probe (nothing else is queued yet).
-    Shard& first = *shards_.front();
-    bool checked = false;
-    check_sender_domain(*first.mail, probe.mail_from, [&checked](std::optional<std::string> warning) {
-      if (warning) std::fprintf(stderr, "mailsift: %s\n", warning->c_str());
-      checked = true;
-    });
-    while (!checked && first.io.run_one() != 0) {
-    }
-    first.io.restart();
-    // --smtp-concurrency is the cap in all: each loop holds its share of the sessions. One TLS
-    // client for all: one context, one session cache (an MX host's ticket serves every loop).
-    const auto tls = std::make_shared<smtp::TlsClient>(smtp::TlsClientOptions{probe.tls_session_cache});
-    for (std::size_t i = 0; i < n; ++i)
-      shards_[i]->prober = std::make_unique<smtp::Prober>(shards_[i]->io, probe, polite, retry_options(o),
-                                                          share_of(o.smtp_concurrency, n, i), gate_, tls);
-  }
-  threaded_ = n > 1;
-  if (!threaded_) return;
-  for (const auto& sh : shards_) {
-    sh->guard.emplace(sh->io.get_executor());
-    sh->thread = std::thread([this, s = sh.get()] {
-      try {
-        s->io.run();
-      } catch (...) {
-        // A bug in a handler: the caller's thread rethrows it from deliver(), as a lone loop's
-        // io_context::run would have thrown it there.
-        const std::lock_guard lock(done_mu_);
-        if (!failure_) failure_ = std::current_exception();
-        done_cv_.notify_all();
-      }
-    });
-  }
+  if (dns_level_) net_ = make_network(o, role, signal_);
 }
 
-Engine::~Engine() {
-  stop_shards();
-}
-
-void Engine::stop_shards() noexcept {
-  for (const auto& sh : shards_) {
-    sh->guard.reset();
-    sh->io.stop();
-  }
-  for (const auto& sh : shards_)
-    if (sh->thread.joinable()) sh->thread.join();
-  // Waiters parked in the shared gate hold timers of the loops: let go of them while the loops
-  // still exist. Then the stages, then the loops (and the handlers they still hold).
-  if (gate_) gate_->abandon_waiters();
-  shards_.clear();
-}
-
-Engine::Shard& Engine::shard_of(std::string_view domain) {
-  return *shards_[shards_.size() == 1 ? 0 : std::hash<std::string_view>{}(domain) % shards_.size()];
-}
-
-void Engine::run_on(Shard& sh, const std::function<void()>& f) {
-  if (!threaded_) return f();
-  std::promise<void> done;
-  boost::asio::post(sh.io, [&f, &done] {
-    f();
-    done.set_value();
-  });
-  done.get_future().wait();
-}
+Engine::~Engine() { net_.reset(); }
 
 void Engine::remember_catch_all(const std::string& domain, bool catch_all) {
-  if (!smtp_level_) return;
-  Shard& sh = shard_of(domain);
-  if (!threaded_) return sh.prober->remember_catch_all(domain, catch_all);
-  // Queued on the domain's loop ahead of the batch that holds the domain (posted later): it is
-  // known before the domain's first probe.
-  boost::asio::post(sh.io, [p = sh.prober.get(), domain, catch_all] { p->remember_catch_all(domain, catch_all); });
+  if (smtp_level_) net_->remember_catch_all(domain, catch_all);
 }
 
 std::unordered_map<std::string, bool> Engine::catch_all_answers() {
-  std::unordered_map<std::string, bool> all;
-  if (!smtp_level_) return all;
-  for (const auto& sh : shards_)
-    run_on(*sh, [&all, p = sh->prober.get()] {
-      for (const auto& [domain, ca] : p->catch_all_answers()) all[domain] = ca;
-    });
-  return all;
+  if (!smtp_level_) return {};
+  return net_->catch_all_answers();
 }
 
 std::size_t Engine::add(std::string_view input) {
@@ -268,13 +177,15 @@ std::size_t Engine::add(std::string_view input) {
   return open_.size() - 1;
 }
 
-void Engine::submit() {
+std::uint64_t Engine::submit() {
   auto b = std::make_unique<Batch>();
+  b->id = next_id_++;
   b->inputs = std::move(open_);
   open_.clear();
   in_flight_rows_ += b->inputs.size();
   flight_.push_back(std::move(b));
   if (dns_level_) start(*flight_.back());
+  return flight_.back()->id;
 }
 
 void Engine::run(const Sink& sink) {
@@ -283,89 +194,69 @@ void Engine::run(const Sink& sink) {
   }
 }
 
+void Engine::finish(Batch& b, const Sink& sink) {
+  for (std::size_t i = 0; i < b.inputs.size(); ++i) {
+    Result& r = b.results[i];
+    net_->finish(b, i, r);
+    sink(i, r);
+  }
+  in_flight_rows_ -= b.inputs.size();
+}
+
 bool Engine::deliver(const Sink& sink, bool wait) {
   if (flight_.empty()) return false;
   Batch& b = *flight_.front();
-  if (dns_level_ && !b.done()) {
-    if (!wait) {
-      if (!threaded_) {
-        boost::asio::io_context& io = shards_.front()->io;
-        if (io.stopped()) io.restart();
-        io.poll();
-      }
-      if (!b.done()) return false;
-    } else {
-      wait_for(b);
-    }
-  }
   if (!dns_level_) {
     for (std::size_t i = 0; i < b.inputs.size(); ++i) {
       classifier_.classify(b.inputs[i], scratch_);
       sink(i, scratch_);
     }
-  } else {
-    for (std::size_t i = 0; i < b.inputs.size(); ++i) {
-      Result& r = b.results[i];
-      if (b.slot[i] != kNoSlot) apply_dns(r, b.domains[b.slot[i]].dns);
-      if (b.probes[i]) apply_smtp(r, std::move(*b.probes[i]));
-      sink(i, r);
+    in_flight_rows_ -= b.inputs.size();
+    flight_.pop_front();
+    return true;
+  }
+  if (!b.done()) {
+    if (!wait) {
+      net_->poll();
+      if (!b.done()) return false;
+    } else {
+      net_->wait_for(b, interrupt_);
     }
   }
-  in_flight_rows_ -= b.inputs.size();
+  finish(b, sink);
   flight_.pop_front();
   return true;
 }
 
-std::string Engine::dns_stats() {
-  if (shards_.empty()) return {};
-  dns::ResolverStats st;
-  for (const auto& sh : shards_)
-    run_on(*sh, [&st, r = sh->resolver.get()] {
-      const dns::ResolverStats s = r->stats();
-      st.queries_sent += s.queries_sent;
-      st.cache_hits += s.cache_hits;
-      st.coalesced += s.coalesced;
-      st.queued += s.queued;
-      st.udp_send_calls += s.udp_send_calls;
-      st.udp_receive_calls += s.udp_receive_calls;
-      st.udp_send_dropped += s.udp_send_dropped;
-    });
-  char line[320];
-  std::snprintf(line, sizeof line,
-                "mailsift: dns: %llu queries sent, %llu cache hits, %llu coalesced, %llu queued, "
-                "%llu sendmmsg calls, %llu recvmmsg calls, %llu datagrams dropped at send\n",
-                static_cast<unsigned long long>(st.queries_sent), static_cast<unsigned long long>(st.cache_hits),
-                static_cast<unsigned long long>(st.coalesced), static_cast<unsigned long long>(st.queued),
-                static_cast<unsigned long long>(st.udp_send_calls),
-                static_cast<unsigned long long>(st.udp_receive_calls),
-                static_cast<unsigned long long>(st.udp_send_dropped));
-  return line;
+std::size_t Engine::deliver_finished(const std::function<void(std::uint64_t, std::size_t, Result&)>& sink) {
+  if (!dns_level_) throw std::logic_error("deliver_finished: network levels only");
+  net_->poll();
+  std::size_t n = 0;
+  for (auto it = flight_.begin(); it != flight_.end();) {
+    Batch& b = **it;
+    if (!b.done()) {
+      ++it;
+      continue;
+    }
+    finish(b, [&sink, id = b.id](std::size_t i, Result& r) { sink(id, i, r); });
+    it = flight_.erase(it);
+    ++n;
+  }
+  return n;
 }
 
-std::string Engine::smtp_stats() {
-  if (!smtp_level_ || shards_.empty()) return {};
-  smtp::ProberStats st;
-  for (const auto& sh : shards_)
-    run_on(*sh, [&st, p = sh->prober.get()] {
-      const smtp::ProberStats& s = p->stats();
-      st.sessions += s.sessions;
-      st.rcpts += s.rcpts;
-      st.catch_all_tests += s.catch_all_tests;
-      st.catch_all_cached += s.catch_all_cached;
-      st.greylist_retries += s.greylist_retries;
-    });
-  char line[512];
-  std::snprintf(line, sizeof line,
-                "mailsift: smtp: %llu sessions, %llu RCPT replies, %llu catch-all tests (%llu domains from cache), "
-                "%llu greylist retries, at most %zu connections to one server\n",
-                static_cast<unsigned long long>(st.sessions), static_cast<unsigned long long>(st.rcpts),
-                static_cast<unsigned long long>(st.catch_all_tests),
-                static_cast<unsigned long long>(st.catch_all_cached),
-                static_cast<unsigned long long>(st.greylist_retries), gate_->peak());
-  return line;
+void Engine::wait_any(std::chrono::milliseconds for_at_most) {
+  const std::uint64_t seen = signal_.finished();
+  for (const auto& b : flight_)
+    if (b->done()) return;
+  signal_.wait_any(seen, for_at_most);
 }
 
-// Classifies the batch's inputs, gathers its distinct domains and hands each to its shard.
+std::string Engine::dns_stats() { return net_ ? net_->dns_stats() : std::string(); }
+
+std::string Engine::smtp_stats() { return net_ && smtp_level_ ? net_->smtp_stats() : std::string(); }
+
+// Classifies the batch's inputs, gathers its distinct domains and hands them to the network stages.
 void Engine::start(Batch& b) {
   const std::size_t n = b.inputs.size();
   b.results.resize(n);
@@ -385,111 +276,25 @@ void Engine::start(Batch& b) {
     b.slot[i] = it->second;
   }
   b.open.store(b.domains.size(), std::memory_order_release);
-  if (!threaded_) {
-    Shard& sh = *shards_.front();
-    for (std::size_t k = 0; k < b.domains.size(); ++k) sh.todo.emplace_back(&b, k);
-    launch(sh);
-    return;
-  }
-  std::vector<std::vector<std::size_t>> part(shards_.size());
-  for (std::size_t k = 0; k < b.domains.size(); ++k)
-    part[std::hash<std::string_view>{}(b.domains[k].name) % shards_.size()].push_back(k);
-  for (std::size_t s = 0; s < shards_.size(); ++s) {
-    if (part[s].empty()) continue;
-    Shard* sh = shards_[s].get();
-    // Everything the shard reads of the batch was written above: the post orders it.
-    boost::asio::post(sh->io, [this, sh, bp = &b, ks = std::move(part[s])] {
-      for (const std::size_t k : ks) sh->todo.emplace_back(bp, k);
-      launch(*sh);
-    });
-  }
+  net_->start(b);
 }
 
-// Starts lookups on one shard, oldest batch first, until its share of --dns-concurrency is in
-// flight; each completion starts its domain's probe and the next lookups. Runs on the shard's loop.
-void Engine::launch(Shard& sh) {
-  while (!sh.todo.empty() && sh.lookups < sh.concurrency) {
-    const auto [bp, k] = sh.todo.front();
-    sh.todo.pop_front();
-    ++sh.lookups;
-    Batch* b = bp;
-    const std::size_t d = k;
-    auto finished = [this, &sh, b, d](dns::DomainDnsPtr p) {
-      b->domains[d].dns = std::move(p);
-      --sh.lookups;
-      if (!(smtp_level_ && probe(sh, *b, d))) domain_done(*b);
-      launch(sh);
-    };
-    if (b->domains[d].literal) {
-      // No query: post, so completions never run inside launch() itself.
-      boost::asio::post(sh.io, [&sh, finished, b, d] { finished(sh.mail->literal(b->domains[d].name)); });
-    } else {
-      sh.mail->lookup(b->domains[d].name, b->domains[d].registrable, finished);
-    }
+std::unique_ptr<Network> make_network(const cli::VerifyOptions& o, Role role, Signal& signal) {
+  if (role == Role::worker) {
+    // A worker's sessions count against the cluster's per-MX budget, kept by the broker.
+    broker::RedisOptions ro;
+    ro.ca_file = o.broker_ca;
+    broker::GateOptions go;
+    go.polite = politeness_options(o);
+    go.lease = seconds_to_ms(o.lease);
+    go.prefix = o.broker_prefix;
+    go.patience = seconds_to_ms(o.broker_timeout);
+    std::shared_ptr<smtp::PolitenessGate> gate;
+    if (o.level == "smtp") gate = std::make_shared<broker::RedisGate>(broker::parse_redis_url(o.broker), ro, go);
+    return std::make_unique<LocalNetwork>(o, signal, std::move(gate), true);
   }
-}
-
-// A domain of `b` has its lookup and probe done; the batch's last one wakes the caller's thread.
-void Engine::domain_done(Batch& b) {
-  if (b.open.fetch_sub(1, std::memory_order_acq_rel) != 1 || !threaded_) return;
-  const std::lock_guard lock(done_mu_);
-  done_cv_.notify_all();
-}
-
-// Waits until `b` is done: with one shard by running its loop here, else by sleeping until a shard
-// says a batch finished. Every lookup and probe ends (c-ares bounds each query by its timeout and
-// tries, the probe each session by its time limit and the retries by --max-wait), so this does.
-void Engine::wait_for(const Batch& b) {
-  if (threaded_) {
-    std::unique_lock lock(done_mu_);
-    while (!b.done()) {
-      if (failure_) std::rethrow_exception(failure_);
-      if (interrupt_ != nullptr) {
-        if (!stop_at_ && interrupt_->load()) stop_at_ = std::chrono::steady_clock::now() + grace_;
-        if (stop_at_ && std::chrono::steady_clock::now() >= *stop_at_) throw Interrupted{};
-      }
-      done_cv_.wait_for(lock, std::chrono::milliseconds(200));
-    }
-    return;
-  }
-  boost::asio::io_context& io = shards_.front()->io;
-  if (io.stopped()) io.restart();
-  while (!b.done()) {
-    if (interrupt_ != nullptr) {
-      // Wake up often enough to notice Ctrl-C; once it came, in-flight work gets the grace time.
-      if (!stop_at_ && interrupt_->load()) stop_at_ = std::chrono::steady_clock::now() + grace_;
-      if (stop_at_ && std::chrono::steady_clock::now() >= *stop_at_) throw Interrupted{};
-      if (io.run_one_for(std::chrono::milliseconds(200)) == 0 && io.stopped())
-        throw std::logic_error("verify: lookups or probes pending with no work left");
-      continue;
-    }
-    // run_one() returning 0 with work unfinished would be a bug; fail loudly rather than spin.
-    if (io.run_one() == 0) throw std::logic_error("verify: lookups or probes pending with no work left");
-  }
-}
-
-// Starts the SMTP probe of domain k of batch b when its DNS verdict leaves a server to ask. One
-// RCPT per distinct address: duplicates in the batch share the answer. Runs on the shard's loop.
-bool Engine::probe(Shard& sh, Batch& b, std::size_t k) {
-  Domain& d = b.domains[k];
-  if (!d.dns || !d.dns->has_target()) return false;
-  const Status ds = info(d.dns->reason).status;
-  if (ds == Status::invalid || ds == Status::unknown) return false;
-  auto rows = std::make_shared<std::vector<std::size_t>>();  // row → mailbox index, by position
-  std::vector<std::string> mailboxes;
-  std::unordered_map<std::string_view, std::size_t> seen;
-  for (const std::size_t i : d.rows) {
-    const std::string_view m = b.results[i].address.normalized();
-    auto [it, fresh] = seen.try_emplace(m, mailboxes.size());
-    if (fresh) mailboxes.emplace_back(m);
-    rows->push_back(it->second);
-  }
-  sh.prober->probe(d.name, d.dns, std::move(mailboxes), [this, &b, k, rows](std::vector<smtp::AddressProbe> res) {
-    const std::vector<std::size_t>& r = b.domains[k].rows;
-    for (std::size_t j = 0; j < r.size(); ++j) b.probes[r[j]] = res[(*rows)[j]];
-    domain_done(b);
-  });
-  return true;
+  if (!o.broker.empty()) return std::make_unique<RemoteNetwork>(o, signal);
+  return std::make_unique<LocalNetwork>(o, signal, nullptr, false);
 }
 
 }  // namespace mailsift::engine

@@ -8,34 +8,26 @@
 // come out in input order. Entry points: Engine::add, Engine::submit, Engine::deliver (or
 // Engine::run for one batch at a time).
 //
-// Threads (--threads N, network levels): N shards, each an event loop on its own thread with its
-// own resolver and prober. A domain always goes to the same shard (by a hash of its name), so its
-// session queue, catch-all answer and greylisting state stay on one loop; what an MX address
-// serves across domains (its connection cap, rate and 421 back-off) is one PolitenessGate shared
-// by every shard. The caller's thread classifies, groups and delivers; results are the same as with
-// one thread. With N = 1 there is no extra thread: the caller's thread runs the one loop.
+// The network levels run behind one seam, engine/network.hpp: the local stages (engine/local.hpp:
+// --threads N event loops in this process, the embedded default) or, with --broker, the workers of
+// a cluster (engine/remote.hpp). The caller's thread classifies, groups and delivers either way.
 #include <atomic>
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <deque>
-#include <exception>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <unordered_map>
 #include <vector>
 
 #include "cli/options.hpp"
 #include "dns/mail.hpp"
-#include "dns/resolver.hpp"
 #include "domain/knowledge.hpp"
+#include "engine/batch.hpp"
+#include "engine/network.hpp"
 #include "engine/offline.hpp"
 #include "smtp/prober.hpp"
 #include "verdict/classify.hpp"
@@ -68,9 +60,10 @@ class Engine {
  public:
   using Sink = std::function<void(std::size_t position, Result& r)>;
 
-  /// Throws std::invalid_argument for bad SMTP options (--proxy, --source-ip, --mail-from, --helo).
-  explicit Engine(const VerifyOptions& o);
-  /// Stops the shards' threads (work in flight is dropped: an interrupted run).
+  /// Throws std::invalid_argument for bad SMTP options (--proxy, --source-ip, --mail-from, --helo)
+  /// and broker::BrokerError when --broker cannot be reached.
+  explicit Engine(const VerifyOptions& o, Role role = Role::standalone);
+  /// Stops the network stages (work in flight is dropped: an interrupted run).
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -85,10 +78,12 @@ class Engine {
   [[nodiscard]] std::size_t batch_size() const noexcept { return batch_size_; }
 
   /// Closes the open batch (even an empty one) and starts its lookups and probes; it then runs
-  /// whenever the engine waits (deliver), alongside the batches submitted before it.
-  void submit();
+  /// whenever the engine waits (deliver), alongside the batches submitted before it. Returns the
+  /// batch's id (submission order, from 0).
+  std::uint64_t submit();
   /// Submitted batches not yet delivered.
   [[nodiscard]] std::size_t in_flight() const noexcept { return flight_.size(); }
+  [[nodiscard]] std::size_t in_flight_rows() const noexcept { return in_flight_rows_; }
   /// True when the rows of the batches in flight leave no room for another full batch: the caller
   /// must deliver (waiting) before it submits the next. This bounds memory.
   [[nodiscard]] bool window_full() const noexcept { return in_flight_rows_ + batch_size_ > window_rows_; }
@@ -97,6 +92,11 @@ class Engine {
   /// only runs what is ready now and delivers only if the batch is then done. Returns whether a
   /// batch was delivered.
   bool deliver(const Sink& sink, bool wait);
+  /// Out of order (a worker, whose chunks are independent): delivers every finished batch, oldest
+  /// first, to `sink(batch id, position, result)`; returns how many. Network levels only.
+  std::size_t deliver_finished(const std::function<void(std::uint64_t, std::size_t, Result&)>& sink);
+  /// Sleeps until a batch finishes or `for_at_most` passes (network levels, background loops).
+  void wait_any(std::chrono::milliseconds for_at_most);
   /// submit(), then every batch delivered in order: the old one-batch-at-a-time call.
   void run(const Sink& sink);
 
@@ -108,63 +108,25 @@ class Engine {
   void remember_catch_all(const std::string& domain, bool catch_all);
   [[nodiscard]] std::unordered_map<std::string, bool> catch_all_answers();
   [[nodiscard]] bool probing() const noexcept { return smtp_level_; }
-  [[nodiscard]] std::size_t shards() const noexcept { return shards_.size(); }
+  /// Event loops of the local network stages (1 for a broker's coordinator).
+  [[nodiscard]] std::size_t shards() const noexcept { return net_ ? net_->loops() : 0; }
   /// The domain knowledge (immutable: the offline pipeline's workers share it, engine/offline.hpp).
   [[nodiscard]] const domain::Knowledge& knowledge() const noexcept { return knowledge_; }
   /// Ctrl-C: once `*flag` is set, deliver() gives the in-flight lookups and probes `grace` more,
   /// then throws Interrupted (the batches in flight are not delivered; with --state a resumed run
   /// does them again).
   void interrupt_on(const std::atomic<bool>* flag, std::chrono::milliseconds grace) {
-    interrupt_ = flag;
-    grace_ = grace;
+    interrupt_.flag = flag;
+    interrupt_.grace = grace;
   }
-  struct Interrupted {};
+  using Interrupted = engine::Interrupted;
   /// The counts behind --dns-stats and --smtp-stats, one line each (empty when the level is off).
   [[nodiscard]] std::string dns_stats();
   [[nodiscard]] std::string smtp_stats();
 
  private:
-  struct Domain {
-    std::string name;
-    std::string registrable;
-    bool literal = false;
-    dns::DomainDnsPtr dns;
-    std::vector<std::size_t> rows;  // the batch rows at this domain
-  };
-  // One submitted batch: its inputs, their Results as they fill in, its distinct domains. Each
-  // domain's fields (and its rows' probes) are written by its shard only; the caller's thread
-  // reads them once `open` is 0.
-  struct Batch {
-    std::vector<std::string> inputs;
-    std::vector<Result> results;
-    std::vector<std::size_t> slot;  // row → its domain in `domains`, or none
-    std::vector<Domain> domains;
-    std::vector<std::optional<smtp::AddressProbe>> probes;
-    std::atomic<std::size_t> open{0};  // domains whose lookup (and probe, if any) has not ended
-    [[nodiscard]] bool done() const noexcept { return open.load(std::memory_order_acquire) == 0; }
-  };
-  // One event loop with its DNS and SMTP stages. Members in this order: the stages go before the
-  // loop that their pending handlers belong to.
-  struct Shard {
-    boost::asio::io_context io{1};
-    std::unique_ptr<dns::Resolver> resolver;
-    std::unique_ptr<dns::MailLookup> mail;
-    std::unique_ptr<smtp::Prober> prober;
-    std::deque<std::pair<Batch*, std::size_t>> todo;  // domains waiting for a lookup slot, oldest first
-    std::size_t lookups = 0;                          // lookups in flight (at most `concurrency`)
-    std::size_t concurrency = 1;
-    std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guard;
-    std::thread thread;  // none when the engine has one shard: the caller's thread runs `io`
-  };
   void start(Batch& b);
-  void launch(Shard& sh);
-  bool probe(Shard& sh, Batch& b, std::size_t k);
-  void domain_done(Batch& b);
-  void wait_for(const Batch& b);
-  [[nodiscard]] Shard& shard_of(std::string_view domain);
-  // Runs `f` on the shard's loop and waits for it (directly with one shard).
-  void run_on(Shard& sh, const std::function<void()>& f);
-  void stop_shards() noexcept;
+  void finish(Batch& b, const Sink& sink);
 
   domain::Knowledge knowledge_;
   Classifier classifier_;
@@ -174,20 +136,15 @@ class Engine {
   std::size_t window_rows_;
   std::vector<std::string> open_;
   Result scratch_;  // offline: each input is classified into it and handed over
+  std::uint64_t next_id_ = 0;
   // Batches in flight, oldest first (stable addresses: lookups and probes point at them). Declared
-  // before the shards, so destroyed after them: the handlers that the loops still hold when a run
+  // before the network, so destroyed after it: the handlers that its loops still hold when a run
   // is interrupted go first.
   std::deque<std::unique_ptr<Batch>> flight_;
   std::size_t in_flight_rows_ = 0;
-  std::shared_ptr<smtp::PolitenessGate> gate_;  // shared by every shard's prober
-  std::vector<std::unique_ptr<Shard>> shards_;
-  bool threaded_ = false;  // more than one shard: each runs on its own thread
-  std::mutex done_mu_;     // with done_cv_: a batch's last domain ended, or a shard failed
-  std::condition_variable done_cv_;
-  std::exception_ptr failure_;  // a shard's loop threw (a bug): rethrown by deliver()
-  const std::atomic<bool>* interrupt_ = nullptr;
-  std::chrono::milliseconds grace_{0};
-  std::optional<std::chrono::steady_clock::time_point> stop_at_;
+  Signal signal_;
+  std::unique_ptr<Network> net_;  // null offline
+  Interrupt interrupt_;
 };
 
 }  // namespace mailsift::engine

@@ -40,6 +40,15 @@ struct ProberStats {
   std::uint64_t catch_all_tests = 0;   // sessions that sent the random address
   std::uint64_t greylist_retries = 0;  // sessions that were a retry (smtp::Retry: greylisting, 421)
   std::uint64_t catch_all_cached = 0;  // domains whose catch-all answer came from the cache
+  /// Sums the counts of several probers (one per event loop).
+  ProberStats& operator+=(const ProberStats& o) noexcept {
+    sessions += o.sessions;
+    rcpts += o.rcpts;
+    catch_all_tests += o.catch_all_tests;
+    greylist_retries += o.greylist_retries;
+    catch_all_cached += o.catch_all_cached;
+    return *this;
+  }
 };
 
 class Prober {

@@ -30,6 +30,7 @@
 
 #include "broker/gate.hpp"
 #include "broker/redis.hpp"
+#include "broker/redis_server.hpp"
 
 namespace mailsift::broker {
 namespace {
@@ -37,76 +38,8 @@ namespace {
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
-std::uint16_t free_port() {
-  asio::io_context io;
-  asio::ip::tcp::acceptor a(io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-  return a.local_endpoint().port();
-}
-
-// redis-server on 127.0.0.1:<free port>, its own directory, appendonly on; extra arguments as
-// given (e.g. --requirepass). Stopped (SIGKILL: nothing to keep) when destroyed.
-class RedisServer {
- public:
-  explicit RedisServer(std::vector<std::string> extra = {}) : port_(free_port()) {
-    char tmpl[] = "/tmp/mailsift-redis-XXXXXX";
-    if (::mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp");
-    dir_ = tmpl;
-    std::vector<std::string> args{"redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1",
-                                  "--dir", dir_, "--appendonly", "yes", "--save", "", "--daemonize", "no",
-                                  "--loglevel", "warning", "--logfile", dir_ + "/redis.log"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      // Dies with the test (a crashed test leaves no server behind), and keeps off the test's
-      // output pipes (ctest reads them to the end).
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      const int null = ::open("/dev/null", O_RDWR);
-      if (null >= 0) {
-        ::dup2(null, 0);
-        ::dup2(null, 1);
-        ::dup2(null, 2);
-      }
-      std::vector<char*> argv;
-      for (std::string& s : args) argv.push_back(s.data());
-      argv.push_back(nullptr);
-      ::execvp("redis-server", argv.data());
-      ::_exit(127);
-    }
-    // Ready when it accepts a connection (bounded: 5 s).
-    const auto until = std::chrono::steady_clock::now() + 5s;
-    while (std::chrono::steady_clock::now() < until) {
-      asio::io_context io;
-      asio::ip::tcp::socket s(io);
-      boost::system::error_code ec;
-      s.connect({asio::ip::make_address("127.0.0.1"), port_}, ec);
-      if (!ec) return;
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        throw std::runtime_error("redis-server did not start (is it installed? scripts/install-deps.sh)");
-      }
-      std::this_thread::sleep_for(20ms);
-    }
-    throw std::runtime_error("redis-server did not accept connections within 5 s");
-  }
-  ~RedisServer() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
-  [[nodiscard]] std::uint16_t port() const { return port_; }
-  [[nodiscard]] std::string url(const std::string& cred = "", int db = 0) const {
-    return "redis://" + cred + "127.0.0.1:" + std::to_string(port_) + "/" + std::to_string(db);
-  }
-
- private:
-  std::uint16_t port_;
-  std::string dir_;
-  pid_t pid_ = -1;
-};
+using mailsift::test::RedisServer;
+std::uint16_t free_port() { return mailsift::test::free_tcp_port(); }
 
 // Runs `f` (a coroutine) on a fresh io_context to the end and returns its value.
 template <class T>

@@ -1,0 +1,266 @@
+// --broker (engine/remote.hpp) and `mailsift worker` (engine/worker.hpp): a coordinator and its
+// workers on a real redis-server started by the test (tests/broker/redis_server.hpp), against the
+// scripted fake DNS and SMTP servers on 127.0.0.1. The output must be that of one process without
+// a broker, whatever happens to a worker or to the broker; the per-MX cap holds across workers,
+// counted by the server.
+#include <gtest/gtest.h>
+
+// The scripted replies are aggregates that leave defaulted members out on purpose.
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
+#include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
+#include <chrono>
+#include <functional>
+#include <future>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "broker/link.hpp"
+#include "broker/queue.hpp"
+#include "broker/redis_server.hpp"
+#include "dns/fake_dns.hpp"
+#include "engine/engine.hpp"
+#include "engine/worker.hpp"
+#include "smtp/fake_smtp.hpp"
+#include "verdict/render.hpp"
+
+namespace mailsift::engine {
+namespace {
+
+using namespace mailsift::testing;
+using namespace std::chrono_literals;
+using mailsift::test::FakeReply;
+using mailsift::test::FakeSmtpServer;
+using mailsift::test::RedisServer;
+
+class DnsThread {
+ public:
+  DnsThread() : guard_(io_.get_executor()), dns_(io_) {}
+  ~DnsThread() {
+    guard_.reset();
+    io_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+  FakeDns& dns() { return dns_; }
+  void start() {
+    thread_ = std::thread([this] { io_.run(); });
+  }
+
+ private:
+  asio::io_context io_;
+  asio::executor_work_guard<asio::io_context::executor_type> guard_;
+  FakeDns dns_;
+  std::thread thread_;
+};
+
+// 40 domains whose MX is the one fake server; 3 addresses each, and rows that never reach the
+// network (bad syntax, a domain that does not exist).
+std::vector<std::string> inputs() {
+  std::vector<std::string> in;
+  for (int d = 0; d < 40; ++d) {
+    const std::string dom = "d" + std::to_string(d) + ".mailsift-fake.net";
+    in.push_back("alice@" + dom);
+    in.push_back("nobody@" + dom);
+    in.push_back("carol@" + dom);
+    if (d % 10 == 0) in.push_back("not an address " + std::to_string(d));
+    if (d % 13 == 0) in.push_back("x@nx" + std::to_string(d) + ".mailsift-fake.net");
+  }
+  return in;
+}
+
+std::string without_times(const std::string& in) {
+  std::string out;
+  std::size_t i = 0;
+  while (i < in.size()) {
+    bool hit = false;
+    for (const std::string_view key : {"\"elapsed_ms\":", "\"connect_ms\":", "\"ms\":"}) {
+      if (in.compare(i, key.size(), key) == 0) {
+        out.append(key);
+        i += key.size();
+        while (i < in.size() && in[i] >= '0' && in[i] <= '9') ++i;
+        out.push_back('0');
+        hit = true;
+        break;
+      }
+    }
+    if (!hit) out.push_back(in[i++]);
+  }
+  return out;
+}
+
+struct Lab {
+  FakeSmtpServer smtp;
+  DnsThread dt;
+  Lab() {
+    smtp.on("RCPT TO:<nobody@", "550 5.1.1 <nobody>: Recipient address rejected: User unknown\r\n");
+    smtp.on("RCPT TO:<alice@", {"250 2.1.5 Ok\r\n", std::chrono::milliseconds(20)});  // sessions overlap
+    smtp.on("RCPT TO:<carol@", {"250 2.1.5 Ok\r\n", std::chrono::milliseconds(20)});
+    for (int d = 0; d < 40; ++d)
+      dt.dns().set("d" + std::to_string(d) + ".mailsift-fake.net", kMx, Reply{0, {MX(10, "mx.mailsift-fake.net")}});
+    dt.dns().set("mx.mailsift-fake.net", kA, Reply{0, {A("127.0.0.1")}});
+    dt.start();
+  }
+  [[nodiscard]] cli::VerifyOptions options() {
+    cli::VerifyOptions o;
+    o.level = "smtp";
+    o.threads = 1;
+    o.dns_servers = {dt.dns().server()};
+    o.dns_timeout_ms = 500;
+    o.allow_private_targets = true;
+    o.smtp_port = smtp.port();
+    o.host_concurrency = 2;
+    o.host_rate = 0;
+    o.rcpts_per_session = 1;  // many sessions, so the workers compete for the one server
+    o.no_catch_all = true;
+    o.no_starttls = true;
+    o.helo = "probe.mailsift-fake.net";
+    o.lease = 1;  // a dead worker's chunks go to another after 1 s
+    o.broker_timeout = 20;
+    return o;
+  }
+};
+
+// The rendered results in delivery order (times set to 0). A watchdog interrupts a run that has not
+// ended within a minute: a lost chunk fails the test instead of hanging it.
+std::string verify(const cli::VerifyOptions& o, const std::vector<std::string>& in,
+                   const std::function<void()>& after_submit = {}) {
+  Engine e(o);
+  std::atomic<bool> late{false};
+  e.interrupt_on(&late, 0ms);
+  std::atomic<bool> done{false};
+  std::thread watchdog([&] {
+    for (int i = 0; i < 600 && !done; ++i) std::this_thread::sleep_for(100ms);
+    late = true;
+  });
+  std::string out;
+  try {
+    for (const std::string& a : in) {
+      e.add(a);
+      if (e.pending() == 17) e.submit();  // several batches, many chunks
+    }
+    e.submit();
+    if (after_submit) after_submit();
+    while (e.deliver([&out](std::size_t, Result& r) {
+      render::append_json(r, out);
+      out += '\n';
+    }, true)) {
+    }
+  } catch (const Engine::Interrupted&) {
+    out += "interrupted: a chunk was lost\n";
+  }
+  done = true;
+  watchdog.join();
+  return without_times(out);
+}
+
+// Workers on threads of this process (each its own engine and broker connections, as a process).
+class Workers {
+ public:
+  Workers(const cli::VerifyOptions& o, int n) {
+    for (int i = 0; i < n; ++i) {
+      WorkerOptions w;
+      w.verify = o;
+      w.name = "w" + std::to_string(i);
+      w.chunks = 4;
+      options_.push_back(w);
+    }
+    for (std::size_t i = 0; i < options_.size(); ++i)
+      done_.push_back(std::async(std::launch::async, [this, i] { return run_worker(options_[i], stop_); }));
+  }
+  ~Workers() { stop(); }
+  std::size_t stop() {
+    stop_ = true;
+    std::size_t chunks = 0;
+    for (auto& d : done_)
+      if (d.valid()) chunks += d.get();
+    return chunks;
+  }
+
+ private:
+  std::vector<WorkerOptions> options_;
+  std::atomic<bool> stop_{false};
+  std::vector<std::future<std::size_t>> done_;
+};
+
+TEST(Cluster, TwoWorkersGiveTheOutputOfOneProcessAndShareTheHostCap) {
+  Lab lab;
+  const std::vector<std::string> in = inputs();
+  const std::string reference = verify(lab.options(), in);
+  EXPECT_EQ(lab.smtp.max_concurrent(), 2);
+  ASSERT_NE(reference.find(R"("reason":"mailbox_not_found")"), std::string::npos);
+
+  RedisServer redis;
+  cli::VerifyOptions o = lab.options();
+  o.broker = redis.url();
+  Workers workers(o, 2);
+  const std::string clustered = verify(o, in);
+  EXPECT_EQ(clustered, reference);
+  EXPECT_GT(workers.stop(), 40u);  // at least a chunk per domain
+  // Each worker alone would allow 2 connections to the server: the broker's gate keeps it at 2.
+  EXPECT_EQ(lab.smtp.max_concurrent(), 2);
+}
+
+TEST(Cluster, ADeadWorkersChunksAreTakenOverAfterItsLease) {
+  Lab lab;
+  const std::vector<std::string> in = inputs();
+  const std::string reference = verify(lab.options(), in);
+  RedisServer redis;
+  cli::VerifyOptions o = lab.options();
+  o.broker = redis.url();
+  std::unique_ptr<Workers> workers;
+  const std::string clustered = verify(o, in, [&] {
+    // A worker that takes 10 chunks and dies (as with kill -9: it never acknowledges nor renews).
+    broker::Link dead(broker::parse_redis_url(o.broker), {});
+    const broker::Reply r = dead.run(broker::command_of("XREADGROUP", "GROUP", "w", "dead", "COUNT", "10", "STREAMS",
+                                                        "ms:work", ">"));
+    ASSERT_EQ(r.type, broker::Reply::Type::array);
+    ASSERT_EQ(r.elements.at(0).elements.at(1).elements.size(), 10u);
+    workers = std::make_unique<Workers>(o, 1);
+  });
+  EXPECT_EQ(clustered, reference);
+  workers.reset();
+  // Nothing is left in the queue.
+  broker::Link check(broker::parse_redis_url(o.broker), {});
+  EXPECT_EQ(check.run(broker::command_of("XLEN", "ms:work")).integer, 0);
+}
+
+// kill -9 of the broker in the middle of a run, restarted on its files (AOF) or empty: the run goes
+// on and its output is unchanged.
+void broker_restart(bool empty) {
+  Lab lab;
+  const std::vector<std::string> in = inputs();
+  const std::string reference = verify(lab.options(), in);
+  RedisServer redis;
+  cli::VerifyOptions o = lab.options();
+  o.broker = redis.url();
+  Workers workers(o, 2);
+  const std::string clustered = verify(o, in, [&] {
+    std::this_thread::sleep_for(300ms);
+    redis.kill();
+    if (empty) redis.wipe();
+    std::this_thread::sleep_for(500ms);
+    redis.start();
+  });
+  EXPECT_EQ(clustered, reference);
+}
+
+TEST(Cluster, TheBrokerKilledAndRestartedOnItsFilesLosesNothing) { broker_restart(false); }
+TEST(Cluster, TheBrokerKilledAndRestartedEmptyLosesNothing) { broker_restart(true); }
+
+TEST(Cluster, AnUnreachableBrokerIsAClearStartUpError) {
+  cli::VerifyOptions o;
+  o.level = "dns";
+  o.broker = "redis://127.0.0.1:" + std::to_string(mailsift::test::free_tcp_port());
+  try {
+    Engine e(o);
+    FAIL() << "no error";
+  } catch (const broker::BrokerError& e) {
+    EXPECT_NE(std::string(e.what()).find("127.0.0.1"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace mailsift::engine
