@@ -1,5 +1,7 @@
 """The check counter the Python black-box tests share: "got X, want Y" lines on failure and the
-closing "N passed, N failed" line that CI reads."""
+closing "N passed, N failed" line that CI reads. MAILSIFT_CHECKS_VERBOSE=1 also names each passed
+check (to see that a section ran)."""
+import os
 
 
 class Checks:
@@ -10,6 +12,8 @@ class Checks:
     def __call__(self, name, cond, detail=""):
         if cond:
             self.passed += 1
+            if os.environ.get("MAILSIFT_CHECKS_VERBOSE"):
+                print(f"ok {name}")
         else:
             self.failed += 1
             print(f"FAIL {name}: {detail}")

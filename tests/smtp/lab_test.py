@@ -12,9 +12,13 @@ namespace.
 """
 import json
 import os
+import re
+import shutil
 import socket
 import subprocess
 import sys
+import threading
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
 import lab  # noqa: E402
@@ -149,6 +153,113 @@ def threads_section(want):
     check("threads.host_cap_in_gate", "at most 2 connections to one server" in err, err)
 
 
+class Cluster:
+    """A redis-server and `mailsift worker` processes inside the lab namespace (docs/cluster.md)."""
+
+    def __init__(self, workers, *worker_args):
+        import tempfile
+        self.dir = tempfile.mkdtemp(prefix="mailsift-cluster-")
+        with socket.socket() as s:  # a free port (the namespace's loopback has every port free)
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.redis = subprocess.Popen(["ip", "netns", "exec", NAME, "redis-server", "--port", str(self.port),
+                                       "--bind", "127.0.0.1", "--dir", self.dir, "--appendonly", "yes", "--save", "",
+                                       "--logfile", os.path.join(self.dir, "redis.log")],
+                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(250):
+            if subprocess.run(["ip", "netns", "exec", NAME, "redis-cli", "-p", str(self.port), "ping"],
+                              capture_output=True).stdout.strip() == b"PONG":
+                break
+            time.sleep(0.02)
+        defaults = [x for k, v in DEFAULTS.items() for x in (k, v)]
+        self.logs = []
+        self.workers = []
+        for i in range(workers):
+            log = open(os.path.join(self.dir, f"worker{i}.log"), "w+b")
+            self.logs.append(log)
+            self.workers.append(subprocess.Popen(
+                ["ip", "netns", "exec", NAME, BIN, "worker", "--broker", self.url, "--name", f"w{i}",
+                 "--allow-private-targets", *defaults, *worker_args],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log))
+
+    def log(self, i):
+        self.logs[i].seek(0)
+        return self.logs[i].read().decode(errors="replace")
+
+    def close(self):
+        for p in self.workers + [self.redis]:
+            if p.poll() is None:
+                p.terminate()
+        for p in self.workers + [self.redis]:
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        for log in self.logs:
+            log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def cluster_section(want):
+    """--broker and `mailsift worker` (issue 16): the results of one process, from two worker
+    processes; the per-MX cap across the workers, counted at the server; a worker killed with -9
+    in the middle of a run, its chunks done by the other after --lease."""
+    addrs = list(want)
+    alone, _ = verify(*addrs)
+    c = Cluster(2, "--lease", "2")
+    survivor = ""
+    try:
+        r, err = verify("--broker", c.url, *addrs)
+        diff = [a for a in addrs if stable(alone.get(a)) != stable(r.get(a))]
+        check("cluster.same_results", len(r) == len(addrs) and not diff,
+              [(a, json.dumps(stable(alone.get(a)))[:600], json.dumps(stable(r.get(a)))[:600], err[-300:])
+               for a in diff[:1]])
+
+        # The slow sink (2 s before each RCPT answer): 3 hosts, 4 domains each, 2 addresses a domain,
+        # one RCPT a session. Each worker alone would allow --host-concurrency 2 per host: the
+        # broker keeps a host at 2 across both. Worker 0 is killed with -9 after 3 s, holding chunks.
+        domains = [f"s{h + 200 * j:05d}.sink.{Z}" for h in range(3) for j in range(4)]
+        slow = [f"k{i:04d}@{domains[i % len(domains)]}" for i in range(24)]
+        counter = subprocess.Popen(["ip", "netns", "exec", f"{NAME}-sink", sys.executable,
+                                    os.path.join(ROOT, "lab", "conncount.py"), "--port", "2525", "--interval", "0.01",
+                                    "--duration", "60", "--json"], stdout=subprocess.PIPE)
+        args = ["--broker", c.url, "--smtp-port", "2525", "--host-concurrency", "2", "--host-rate", "0",
+                "--rcpts-per-session", "1", "--no-catch-all"]
+        for w in c.workers:  # the workers take their SMTP settings from their own command line
+            w.terminate()
+            w.wait(timeout=30)
+        c.workers = [subprocess.Popen(["ip", "netns", "exec", NAME, BIN, "worker", "--broker", c.url, "--name", f"s{i}",
+                                       "--allow-private-targets", "--lease", "2", "--dns-timeout", "500",
+                                       "--smtp-port", "2525", "--host-concurrency", "2", "--host-rate", "0",
+                                       "--rcpts-per-session", "1", "--no-catch-all", "--chunks", "4"],
+                                      stdin=subprocess.DEVNULL, stdout=c.logs[i], stderr=c.logs[i]) for i in range(2)]
+        time.sleep(0.5)
+        killer = threading.Timer(3.0, lambda: c.workers[0].kill())
+        killer.start()
+        started = time.time()
+        try:
+            r, err = verify(*args, stdin="\n".join(slow).encode())
+        finally:
+            killer.cancel()
+            counter.terminate()
+        took = time.time() - started
+        out, _ = counter.communicate(timeout=30)
+        seen = json.loads(out or b"{}")
+        check("cluster.worker_killed.results", len(r) == 24 and all(reason_of(x) == ("valid", "mailbox_exists")
+                                                                    for x in r.values()), (list(r.values())[:1], err[-300:]))
+        check("cluster.worker_killed.was_mid_run", c.workers[0].poll() == -9 and took > 3.5, (c.workers[0].poll(), took))
+        check("cluster.host_cap_at_server", seen.get("max_per_address") == 2 and seen.get("addresses") == 3, seen)
+        c.workers[1].terminate()  # a clean stop prints its counts
+        c.workers[1].wait(timeout=60)
+        survivor = c.log(1).rsplit("mailsift: worker s1 ready", 1)[-1]
+    finally:
+        c.close()
+    m = re.search(r"(\d+) chunks finished, (\d+) reclaimed from other workers", survivor)
+    check("cluster.worker_killed.chunks_reclaimed", bool(m) and int(m.group(2)) > 0, survivor[-300:])
+
+
 def main():
     env.update(lab.env_of(NAME))
 
@@ -267,6 +378,7 @@ def main():
 
     identity_matrix()
     threads_section(want)
+    cluster_section(want)
 
     # --- source addresses (--source-ip) and the SOCKS5 proxy (dante), when the lab provides them
     sources = env.get("LAB_SOURCE_IPS", "").replace(",", " ").split()
