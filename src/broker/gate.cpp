@@ -28,19 +28,31 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
--- KEYS: slots, tat, bo. ARGV: holder, cap, lease_ms, interval_ms.
+-- KEYS: slots, tat, bo, waits. ARGV: holder, cap, lease_ms, interval_ms, address.
 -- Returns {1, 0} granted; {0, ms} wait (ms = the rate spacing left, 0 = the cap is full: ask
--- again); {2, ms} the address is in back-off for ms more.
+-- again); {2, ms} the address is in back-off for ms more. A refused ask counts in `waits`
+-- (per address, for `mailsift cluster status`).
+local function waited(keys, args)
+  redis.call('HINCRBY', keys[4], args[5], 1)
+  redis.call('PEXPIRE', keys[4], 86400000)
+end
+
 redis.register_function('ms_acquire', function(keys, args)
   local now = now_ms()
   local bo = redis.call('PTTL', keys[3])
   if bo > 0 then return {2, bo} end
   redis.call('ZREMRANGEBYSCORE', keys[1], '-inf', now)
-  if redis.call('ZCARD', keys[1]) >= tonumber(args[2]) then return {0, 0} end
+  if redis.call('ZCARD', keys[1]) >= tonumber(args[2]) then
+    waited(keys, args)
+    return {0, 0}
+  end
   local interval = tonumber(args[4])
   if interval > 0 then
     local tat = tonumber(redis.call('GET', keys[2]) or '0')
-    if tat > now then return {0, tat - now} end
+    if tat > now then
+      waited(keys, args)
+      return {0, tat - now}
+    end
     redis.call('SET', keys[2], now + interval, 'PX', interval + 1000)
   end
   local lease = tonumber(args[3])
@@ -165,7 +177,8 @@ asio::awaitable<Reply> RedisGate::attempts(std::vector<std::string> args) {
 
 asio::awaitable<smtp::PolitenessGate::Slot> RedisGate::acquire(const std::string& address, smtp::Priority priority) {
   const auto ex = co_await asio::this_coro::executor;
-  const std::string slots = key("slots:", address), tat = key("tat:", address), bo = key("bo:", address);
+  const std::string slots = key("slots:", address), tat = key("tat:", address), bo = key("bo:", address),
+                    waits = opt_.prefix + "waits";
   const long long interval_ms =
       opt_.polite.host_rate > 0 ? std::max<long long>(1, static_cast<long long>(1000.0 / opt_.polite.host_rate)) : 0;
   const std::string holder = id_ + ":" + std::to_string(next_holder_++);
@@ -183,9 +196,9 @@ asio::awaitable<smtp::PolitenessGate::Slot> RedisGate::acquire(const std::string
     }
   } waiting{*this, address};
   for (;;) {
-    const Reply r = co_await call(command_of("FCALL", "ms_acquire", "3", slots, tat, bo, holder,
+    const Reply r = co_await call(command_of("FCALL", "ms_acquire", "4", slots, tat, bo, waits, holder,
                                              std::to_string(opt_.polite.host_concurrency),
-                                             std::to_string(opt_.lease.count()), std::to_string(interval_ms)));
+                                             std::to_string(opt_.lease.count()), std::to_string(interval_ms), address));
     if (r.error()) throw BrokerError("broker: ms_acquire: " + r.str);
     const long long code = element(r, 0), ms = element(r, 1);
     if (code == 1) {

@@ -8,6 +8,8 @@
 //   <prefix>slots:<address>  sorted set: holder → lease expiry (ms, Redis TIME)
 //   <prefix>tat:<address>    the next time a connection may start (--host-rate spacing)
 //   <prefix>bo:<address>     present while the address is in back-off after a 421
+//   <prefix>waits            hash: address → asks refused (cap full or rate spacing), for
+//                            `mailsift cluster status`
 // The Redis Functions library `mailsift_v1` (loaded with FUNCTION LOAD REPLACE at start) makes each
 // step one atomic call: ms_acquire, ms_renew, ms_release, ms_backoff. Functions survive a Redis
 // restart with AOF, unlike EVALSHA scripts.

@@ -7,11 +7,14 @@
 //   <prefix>run:<run>       present while the run's coordinator is alive (expiring)
 //   <prefix>workers         sorted set: worker → its last heartbeat (ms, the broker's clock)
 //   <prefix>worker:<name>   hash: a worker's identity and load (expiring)
-//   <prefix>ca:<domain>     a domain's catch-all answer, shared by every worker (expiring)
+//   <prefix>ca:<run>:<domain>  a domain's catch-all answer in a run, shared by its workers (expiring;
+//                            per run, so that a run's output is that of one process: across runs,
+//                            the coordinator's --cache carries answers, as without a broker)
 //
 // Delivery is at least once: a chunk whose worker stops renewing it is claimed by another, and the
 // coordinator keeps the first verdict of each chunk (by run and chunk number) and drops the rest.
 // Entry points: Keys, Chunk, chunk_fields, parse_chunk, encode_items, decode_items, queue_library.
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -28,6 +31,8 @@ inline constexpr const char* kResultGroup = "c";
 /// Addresses in one chunk at most: one domain's addresses of a batch are split in chunks this big
 /// (a few SMTP sessions each), so that no worker holds a huge domain alone.
 inline constexpr std::size_t kChunkItems = 200;
+/// How long a shared catch-all answer lives (a run's domain seen again later is tested again).
+inline constexpr std::chrono::seconds kCatchAllTtl{2 * 3600};
 
 struct Keys {
   std::string prefix = "ms:";
@@ -36,7 +41,9 @@ struct Keys {
   [[nodiscard]] std::string run(std::string_view run) const { return prefix + "run:" + std::string(run); }
   [[nodiscard]] std::string workers() const { return prefix + "workers"; }
   [[nodiscard]] std::string worker(std::string_view name) const { return prefix + "worker:" + std::string(name); }
-  [[nodiscard]] std::string catch_all(std::string_view domain) const { return prefix + "ca:" + std::string(domain); }
+  [[nodiscard]] std::string catch_all(std::string_view run, std::string_view domain) const {
+    return prefix + "ca:" + std::string(run) + ":" + std::string(domain);
+  }
 };
 
 /// Positions (rows of the coordinator's batch) with a string each: a chunk's inputs, or its verdicts.

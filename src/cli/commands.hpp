@@ -19,4 +19,11 @@ void add_broker_options(CLI::App* app, VerifyOptions& o, bool required);
 CLI::App* add_worker_command(CLI::App& app, engine::WorkerOptions& o);
 int worker(const engine::WorkerOptions& o);
 
+struct ClusterOptions {
+  std::string broker, broker_ca, prefix = "ms:", format = "text";
+};
+/// `cluster status` (docs/cluster.md), and running it.
+CLI::App* add_cluster_command(CLI::App& app, ClusterOptions& o);
+int cluster_status(const ClusterOptions& o);
+
 }  // namespace mailsift::cli

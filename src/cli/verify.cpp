@@ -427,6 +427,8 @@ int run(int argc, char** argv) {
   CLI::App* serve = add_serve_command(app, so);
   engine::WorkerOptions wo;
   CLI::App* work = add_worker_command(app, wo);
+  ClusterOptions co;
+  CLI::App* cluster = add_cluster_command(app, co);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -436,6 +438,7 @@ int run(int argc, char** argv) {
   try {
     if (serve->parsed()) server::serve(so);
     if (work->parsed()) return worker(wo);
+    if (cluster->parsed()) return cluster_status(co);
     return verify(o);
   } catch (const std::invalid_argument& e) {
     std::fprintf(stderr, "mailsift: %s\n", e.what());

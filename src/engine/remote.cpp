@@ -19,7 +19,6 @@ using broker::Reply;
 constexpr auto kTend = std::chrono::seconds(2);          // keep-alive and audit period
 constexpr auto kRecheck = std::chrono::seconds(5);       // a chunk's entry is looked for at most this often
 constexpr std::size_t kAuditPerTend = 512;               // entries looked for per period, at most
-constexpr auto kCatchAllTtl = std::chrono::hours(24);    // a shared catch-all answer, seeded from --cache
 constexpr auto kNoWorkerWarning = std::chrono::seconds(10);
 
 bool nil_or_empty(const Reply& r) {
@@ -369,8 +368,8 @@ void RemoteNetwork::finish(Batch& b, std::size_t i, Result& r) {
 void RemoteNetwork::remember_catch_all(const std::string& domain, bool catch_all) {
   // Shared with every worker: the domain's catch-all test is not run again while it lasts.
   try {
-    (void)pub_.run(command_of("SET", keys_.catch_all(domain), catch_all ? "1" : "0", "NX", "EX",
-                              std::to_string(std::chrono::duration_cast<std::chrono::seconds>(kCatchAllTtl).count())));
+    (void)pub_.run(command_of("SET", keys_.catch_all(run_, domain), catch_all ? "1" : "0", "NX", "EX",
+                              std::to_string(broker::kCatchAllTtl.count())));
   } catch (const BrokerError&) {
     // A cache: the test runs again.
   }

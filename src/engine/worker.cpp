@@ -25,10 +25,10 @@ using broker::command_of;
 using broker::Reply;
 using Clock = std::chrono::steady_clock;
 
-constexpr auto kCatchAllTtl = std::chrono::hours(24);
 constexpr auto kRunCheck = std::chrono::seconds(5);        // how long "the run is alive" is believed
 constexpr auto kResultsTtl = std::chrono::hours(1);        // an unread results stream expires
 constexpr std::size_t kPendingScan = 10'000;               // XPENDING rows read per heartbeat
+constexpr auto kEngineIdle = std::chrono::seconds(60);     // a run's engine unused this long goes
 
 std::string host_name() {
   char h[256] = {};
@@ -75,6 +75,7 @@ class Worker {
         if (now >= next_beat) {
           heartbeat();
           if (!stopping_at) reclaim();
+          reap();
           next_beat = now + lease_ / 3;
         }
         if (!stopping_at && tasks_.size() < o_.chunks && unsent_.empty()) {
@@ -120,14 +121,28 @@ class Worker {
     std::uint64_t batch = 0;
   };
 
-  Engine& engine_for(const std::string& level) {
-    auto& e = engines_[level];
-    if (!e) {
+  // One engine per run and level, as a process without a broker has one per run: what its stages
+  // remember (the DNS cache, catch-all answers) never crosses from one run into another's output.
+  Engine& engine_for(const std::string& run, const std::string& level) {
+    Idle& slot = engines_[{run, level}];
+    if (!slot.engine) {
       cli::VerifyOptions v = o_.verify;
       v.level = level;
-      e = std::make_unique<Engine>(v, Role::worker);
+      slot.engine = std::make_unique<Engine>(v, Role::worker);
     }
-    return *e;
+    slot.used = Clock::now();
+    return *slot.engine;
+  }
+
+  // A run's engine with nothing in flight for a while goes (its run is over, or elsewhere).
+  void reap() {
+    const auto now = Clock::now();
+    for (auto it = engines_.begin(); it != engines_.end();) {
+      if (it->second.engine->in_flight() == 0 && now - it->second.used > kEngineIdle)
+        it = engines_.erase(it);
+      else
+        ++it;
+    }
   }
 
   bool run_alive(const std::string& run) {
@@ -154,9 +169,9 @@ class Worker {
       (void)link_.run_all(drop(id));
       return;
     }
-    Engine& e = engine_for(chunk->level);
+    Engine& e = engine_for(chunk->run, chunk->level);
     if (chunk->level == "smtp") {
-      const Reply ca = link_.run(command_of("GET", keys_.catch_all(chunk->domain)));
+      const Reply ca = link_.run(command_of("GET", keys_.catch_all(chunk->run, chunk->domain)));
       if (ca.type == Reply::Type::string) e.remember_catch_all(chunk->domain, ca.str == "1");
     }
     for (const auto& item : chunk->items) (void)e.add(item.second);
@@ -172,15 +187,15 @@ class Worker {
   }
 
   void wait_any(std::chrono::milliseconds d) {
-    for (auto& [level, e] : engines_)
-      if (e->in_flight() > 0) return e->wait_any(d);
+    for (auto& [key, slot] : engines_)
+      if (slot.engine->in_flight() > 0) return slot.engine->wait_any(d);
     std::this_thread::sleep_for(d);
   }
 
   // Finished batches become ms_complete calls (sent by send(), kept while the broker is down).
   void collect() {
-    for (auto& [level, e] : engines_) {
-      Engine* engine = e.get();
+    for (auto& [key, slot] : engines_) {
+      Engine* engine = slot.engine.get();
       std::map<std::uint64_t, broker::Items> verdicts;
       std::map<std::uint64_t, std::optional<bool>> catch_all;
       engine->deliver_finished([&](std::uint64_t batch, std::size_t pos, Result& r) {
@@ -196,8 +211,8 @@ class Worker {
                                broker::kWorkGroup, t.entry, std::to_string(t.chunk.number), name_,
                                broker::encode_items(items), std::to_string(std::chrono::milliseconds(kResultsTtl).count())));
         if (const auto ca = catch_all[batch])
-          c.push_back(command_of("SET", keys_.catch_all(t.chunk.domain), *ca ? "1" : "0", "NX", "EX",
-                                 std::to_string(std::chrono::seconds(kCatchAllTtl).count())));
+          c.push_back(command_of("SET", keys_.catch_all(t.chunk.run, t.chunk.domain), *ca ? "1" : "0", "NX", "EX",
+                                 std::to_string(broker::kCatchAllTtl.count())));
         unsent_.push_back(std::move(c));
         tasks_.erase(it);
         ++finished_;
@@ -288,7 +303,11 @@ class Worker {
   broker::Keys keys_;
   std::chrono::milliseconds lease_;
   broker::Link link_;
-  std::map<std::string, std::unique_ptr<Engine>> engines_;  // by level
+  struct Idle {
+    std::unique_ptr<Engine> engine;
+    Clock::time_point used{};
+  };
+  std::map<std::pair<std::string, std::string>, Idle> engines_;  // by run and level
   std::map<std::pair<Engine*, std::uint64_t>, Task> tasks_;
   std::vector<std::vector<std::vector<std::string>>> unsent_;
   std::unordered_map<std::string, std::pair<bool, Clock::time_point>> runs_;

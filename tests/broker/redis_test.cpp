@@ -224,8 +224,8 @@ TEST(RedisGate, ADeadHoldersSlotFreesItselfAfterItsLease) {
   // lease, straight through the library.
   const Reply taken = run<Reply>([&](asio::io_context& io) -> asio::awaitable<Reply> {
     Redis r(io.get_executor(), url);
-    co_return co_await r.command(cmd("FCALL", "ms_acquire", "3", "ms:slots:192.0.2.9", "ms:tat:192.0.2.9",
-                                      "ms:bo:192.0.2.9", "dead:1", "1", "400", "0"));
+    co_return co_await r.command(cmd("FCALL", "ms_acquire", "4", "ms:slots:192.0.2.9", "ms:tat:192.0.2.9",
+                                      "ms:bo:192.0.2.9", "ms:waits", "dead:1", "1", "400", "0", "192.0.2.9"));
   });
   ASSERT_EQ(taken.elements.size(), 2u);
   ASSERT_EQ(taken.elements[0].integer, 1);
@@ -236,6 +236,12 @@ TEST(RedisGate, ADeadHoldersSlotFreesItselfAfterItsLease) {
   });
   EXPECT_TRUE(got);
   EXPECT_GE(std::chrono::steady_clock::now() - start, 300ms);  // it did wait for the lease
+  // The refused asks meanwhile are counted per address (`mailsift cluster status`).
+  const Reply waits = run<Reply>([&](asio::io_context& io) -> asio::awaitable<Reply> {
+    Redis r(io.get_executor(), url);
+    co_return co_await r.command(cmd("HGET", "ms:waits", "192.0.2.9"));
+  });
+  EXPECT_GE(std::atoi(waits.str.c_str()), 1) << waits.str;
 }
 
 TEST(RedisGate, BackOffAndRateAreShared) {

@@ -203,6 +203,29 @@ TEST(Cluster, TwoWorkersGiveTheOutputOfOneProcessAndShareTheHostCap) {
   EXPECT_EQ(lab.smtp.max_concurrent(), 2);
 }
 
+// Workers outlive runs, but what their stages remember (catch-all answers, the DNS cache) does not
+// cross from one run into the next: each run's output is that of a fresh process.
+TEST(Cluster, EachRunOnLongLivedWorkersIsAFreshRun) {
+  Lab lab;
+  const std::vector<std::string> in = inputs();
+  cli::VerifyOptions o = lab.options();
+  o.no_catch_all = false;
+  auto tests = [](const std::string& out) {
+    std::size_t n = 0;
+    for (std::size_t at = out.find("\"catch_all_test\":{"); at != std::string::npos;
+         at = out.find("\"catch_all_test\":{", at + 1))
+      ++n;
+    return n;
+  };
+  const std::size_t alone = tests(verify(o, in));
+  ASSERT_GT(alone, 0u);
+  RedisServer redis;
+  o.broker = redis.url();
+  Workers workers(o, 2);
+  EXPECT_EQ(tests(verify(o, in)), alone);
+  EXPECT_EQ(tests(verify(o, in)), alone);  // not answered from the first run's tests
+}
+
 TEST(Cluster, ADeadWorkersChunksAreTakenOverAfterItsLease) {
   Lab lab;
   const std::vector<std::string> in = inputs();

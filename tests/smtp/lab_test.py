@@ -251,6 +251,16 @@ def cluster_section(want):
                                                                     for x in r.values()), (list(r.values())[:1], err[-300:]))
         check("cluster.worker_killed.was_mid_run", c.workers[0].poll() == -9 and took > 3.5, (c.workers[0].poll(), took))
         check("cluster.host_cap_at_server", seen.get("max_per_address") == 2 and seen.get("addresses") == 3, seen)
+        # `mailsift cluster status`: the survivor alive with its identity, the sink's addresses
+        # with the asks the broker refused while each was at its cap.
+        st = subprocess.run(["ip", "netns", "exec", NAME, BIN, "cluster", "status", "--broker", c.url, "--format", "json"],
+                            capture_output=True, timeout=60)
+        status = json.loads(st.stdout or b"{}")
+        names = {w.get("name"): w.get("alive") for w in status.get("workers", [])}
+        check("cluster.status.workers", names.get("s1") is True and "s0" in names, (names, st.stderr[-300:]))
+        busiest = status.get("busiest_mx") or [{}]
+        check("cluster.status.refused_asks", busiest[0].get("refused_asks", 0) > 0 and
+              status.get("queue", {}).get("held") == 0, status)
         c.workers[1].terminate()  # a clean stop prints its counts
         c.workers[1].wait(timeout=60)
         survivor = c.log(1).rsplit("mailsift: worker s1 ready", 1)[-1]
