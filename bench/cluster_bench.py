@@ -34,7 +34,7 @@ def corpus(n, rnd):
     domains = max(1, n // 5)
     for i in range(n):
         d = i % domains
-        local = ("ok" if rnd.random() < 0.5 else "no") + f"{i}"
+        local = ("ok." if rnd.random() < 0.5 else "no.") + f"{i}"
         if rnd.random() < 0.1:
             local += "+news"
         if rnd.random() < 0.1:
@@ -57,6 +57,15 @@ def stable(line):
     ca = ((r.get("smtp") or {}).get("catch_all_test") or {}).get("address", "")
     s = json.dumps(strip(r), sort_keys=True)
     return s.replace(ca.split("@")[0], "RANDOM") if "@" in ca else s
+
+
+def diff(a, b, path=""):
+    """Where two results differ: [(path, a's value, b's value)]."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [d for k in sorted(set(a) | set(b)) for d in diff(a.get(k), b.get(k), f"{path}.{k}")]
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [d for i, (x, y) in enumerate(zip(a, b)) for d in diff(x, y, f"{path}[{i}]")]
+    return [] if a == b else [(path, a, b)]
 
 
 def free_port():
@@ -129,7 +138,7 @@ def main():
             same = got == reference
             if not same:
                 bad = next(i for i in range(min(len(got), len(reference))) if got[i] != reference[i])
-                print(f"rows differ with {n} workers, e.g. row {bad}:\n  {reference[bad][:1500]}\n  {got[bad][:1500]}",
+                print(f"rows differ with {n} workers, e.g. row {bad}: {diff(json.loads(reference[bad]), json.loads(got[bad]))}",
                       file=sys.stderr)
             rows.append((n, len(lines), took, cpu, cmds / took if n else 0.0, same, p.returncode))
     finally:

@@ -6,7 +6,8 @@ round trip would.
 DNS (UDP, 127.0.0.1:<dns port>):  d<N>.<parent>  no MX, A 127.0.2.<N % hosts + 1>, for the parents
                                   in PARENTS (an IDN among them); anything else NXDOMAIN
 SMTP (127.0.2.1 … 127.0.2.<hosts>, one port): every reply after --delay ms; RCPT of a local part
-starting with "ok" is accepted, any other is refused 550 5.1.1. Counts sessions and the most
+starting with "ok." is accepted (never a catch-all test's random one), any other is refused
+550 5.1.1. Counts sessions and the most
 connections open at once per address.
 
 Usage: slownet.py --hosts 50 --delay 50 [--duration 600]
@@ -90,7 +91,7 @@ class Smtp:
                 elif cmd.startswith("MAIL"):
                     await self.reply(writer, b"250 2.1.0 Ok\r\n")
                 elif cmd.startswith("RCPT"):
-                    ok = cmd.startswith("RCPT TO:<OK")
+                    ok = cmd.startswith("RCPT TO:<OK.")
                     await self.reply(writer, b"250 2.1.5 Ok\r\n" if ok else b"550 5.1.1 No such user\r\n")
                 elif cmd.startswith("RSET"):
                     await self.reply(writer, b"250 2.0.0 Ok\r\n")

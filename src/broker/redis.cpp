@@ -16,6 +16,7 @@
 #include <charconv>
 #include <optional>
 
+#include "common/text.hpp"
 #include "smtp/politeness.hpp"
 
 namespace mailsift::broker {
@@ -47,19 +48,9 @@ std::string random_id() {
 namespace {
 
 std::string percent_decode(std::string_view s, const char* what) {
-  std::string out;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '%') {
-      out.push_back(s[i]);
-      continue;
-    }
-    unsigned v = 0;
-    if (i + 2 >= s.size() + 0 || std::from_chars(s.data() + i + 1, s.data() + i + 3, v, 16).ptr != s.data() + i + 3)
-      throw std::invalid_argument(std::string("--broker: bad percent-encoding in the ") + what);
-    out.push_back(static_cast<char>(v));
-    i += 2;
-  }
-  return out;
+  auto out = text::percent_decode(s);
+  if (!out) throw std::invalid_argument(std::string("--broker: bad percent-encoding in the ") + what);
+  return std::move(*out);
 }
 
 }  // namespace

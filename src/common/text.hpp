@@ -3,6 +3,7 @@
 // touches Unicode semantics goes through libidn2 / libunistring in the stage that needs it.
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,5 +32,9 @@ namespace mailsift::text {
 /// Decodes one UTF-8 code point starting at s[i]; advances i. Returns -1 for any ill-formed
 /// sequence (overlong forms, surrogates, values above U+10FFFF, truncation), per RFC 3629 §4.
 [[nodiscard]] std::int32_t decode_utf8(std::string_view s, std::size_t& i) noexcept;
+
+/// RFC 3986 §2.1 percent-decoding (URL user names and passwords may hold ':' or '@'); nullopt for
+/// a '%' not followed by two hex digits. Used by --proxy and --broker.
+[[nodiscard]] std::optional<std::string> percent_decode(std::string_view s);
 
 }  // namespace mailsift::text

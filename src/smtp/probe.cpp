@@ -10,35 +10,6 @@
 
 namespace mailsift::smtp {
 
-namespace {
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// RFC 3986 §2.1 percent-decoding (user names and passwords may hold ':' or '@').
-std::optional<std::string> percent_decode(std::string_view s) {
-  std::string out;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '%') {
-      out.push_back(s[i]);
-      continue;
-    }
-    if (i + 2 >= s.size()) return std::nullopt;
-    const int hi = hex_value(s[i + 1]);
-    const int lo = hex_value(s[i + 2]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out.push_back(static_cast<char>(hi * 16 + lo));
-    i += 2;
-  }
-  return out;
-}
-
-}  // namespace
-
 std::string_view name(Retry r) noexcept {
   switch (r) {
     case Retry::none: return "none";
@@ -63,8 +34,8 @@ std::optional<Proxy> parse_proxy(std::string_view url, std::string* error) {
     const std::string_view cred = rest.substr(0, at);
     rest = rest.substr(at + 1);
     const std::size_t colon = cred.find(':');
-    auto user = percent_decode(cred.substr(0, colon));
-    auto pass = percent_decode(colon == std::string_view::npos ? std::string_view{} : cred.substr(colon + 1));
+    auto user = text::percent_decode(cred.substr(0, colon));
+    auto pass = text::percent_decode(colon == std::string_view::npos ? std::string_view{} : cred.substr(colon + 1));
     if (!user || !pass) return bad("bad percent-escape in the proxy credentials");
     if (user->empty()) return bad("empty proxy user name");
     if (user->size() > 255 || pass->size() > 255) return bad("proxy user name or password over 255 bytes (RFC 1929)");
