@@ -79,15 +79,16 @@ def diag_established(family):
 
 
 def sample(port, client):
+    """{server address: set of connections (4-tuples)} established now."""
     try:
-        counts = {}
+        conns = {}
         for family in (socket.AF_INET, socket.AF_INET6):
             for src, sport, dst, dport in diag_established(family):
                 if (dport if client else sport) != port:
                     continue
                 addr = dst if client else src
-                counts[addr] = counts.get(addr, 0) + 1
-        return counts
+                conns.setdefault(addr, set()).add((src, sport, dst, dport))
+        return conns
     except OSError:
         return sample_ss(port, client)
 
@@ -96,7 +97,7 @@ def sample_ss(port, client):
     side = "dport" if client else "sport"
     out = subprocess.run(["ss", "-Htn", "state", "established", f"( {side} = :{port} )"],
                          capture_output=True, text=True, timeout=5, check=True).stdout
-    counts = {}
+    conns = {}
     for line in out.splitlines():
         fields = line.split()
         if len(fields) < 4:
@@ -105,8 +106,8 @@ def sample_ss(port, client):
         # side and the peer on the client side.
         server = fields[3] if client else fields[2]
         addr = server.rsplit(":", 1)[0].strip("[]")
-        counts[addr] = counts.get(addr, 0) + 1
-    return counts
+        conns.setdefault(addr, set()).add((fields[2], fields[3]))
+    return conns
 
 
 def main():
@@ -118,26 +119,37 @@ def main():
     parser.add_argument("--duration", type=float, default=10)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--top", type=int, default=5)
+    parser.add_argument("--stable", action="store_true",
+                        help="count only connections seen in two samples in a row: a dump is not atomic, so "
+                             "a connection closing and the next one opening can both show in one sample")
     args = parser.parse_args()
     duration = min(max(args.duration, 0), 3600)
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
 
     peak_total, peak_by_addr, samples, errors = 0, {}, 0, 0
+    previous = None
     start = time.monotonic()
     deadline = start + duration
     while not stop and time.monotonic() < deadline:
         t = time.monotonic()
         try:
-            counts = sample(args.port, args.client)
+            conns = sample(args.port, args.client)
         except (subprocess.SubprocessError, OSError):
             errors += 1
-            counts = None
+            conns = None
+        counts = None
+        if conns is not None:
+            if args.stable:
+                counts = {a: len(c & previous.get(a, set())) for a, c in conns.items()} if previous is not None else {}
+            else:
+                counts = {a: len(c) for a, c in conns.items()}
+            previous = conns
         if counts is not None:
             samples += 1
             peak_total = max(peak_total, sum(counts.values()))
             for addr, n in counts.items():
-                if n > peak_by_addr.get(addr, 0):
+                if n > peak_by_addr.get(addr, 0) or (n == 0 and addr not in peak_by_addr):
                     peak_by_addr[addr] = n
         rest = args.interval - (time.monotonic() - t)
         if rest > 0 and not stop:

@@ -17,6 +17,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -139,7 +140,7 @@ def threads_section(want):
     slow = [f"t{i:04d}@{domains[i % len(domains)]}" for i in range(24)]
     counter = subprocess.Popen(["ip", "netns", "exec", f"{NAME}-sink", sys.executable,
                                 os.path.join(ROOT, "lab", "conncount.py"), "--port", "2525", "--interval", "0.01",
-                                "--duration", "60", "--json"], stdout=subprocess.PIPE)
+                                "--duration", "60", "--json", "--stable"], stdout=subprocess.PIPE)
     try:
         r, err = verify("--threads", "4", "--smtp-port", "2525", "--host-concurrency", "2", "--host-rate", "0",
                         "--rcpts-per-session", "1", "--no-catch-all", "--smtp-stats", stdin="\n".join(slow).encode())
@@ -157,7 +158,6 @@ class Cluster:
     """A redis-server and `mailsift worker` processes inside the lab namespace (docs/cluster.md)."""
 
     def __init__(self, workers, *worker_args):
-        import tempfile
         self.dir = tempfile.mkdtemp(prefix="mailsift-cluster-")
         with socket.socket() as s:  # a free port (the namespace's loopback has every port free)
             s.bind(("127.0.0.1", 0))
@@ -224,7 +224,7 @@ def cluster_section(want):
         slow = [f"k{i:04d}@{domains[i % len(domains)]}" for i in range(24)]
         counter = subprocess.Popen(["ip", "netns", "exec", f"{NAME}-sink", sys.executable,
                                     os.path.join(ROOT, "lab", "conncount.py"), "--port", "2525", "--interval", "0.01",
-                                    "--duration", "60", "--json"], stdout=subprocess.PIPE)
+                                    "--duration", "60", "--json", "--stable"], stdout=subprocess.PIPE)
         args = ["--broker", c.url, "--smtp-port", "2525", "--host-concurrency", "2", "--host-rate", "0",
                 "--rcpts-per-session", "1", "--no-catch-all"]
         for w in c.workers:  # the workers take their SMTP settings from their own command line
@@ -261,6 +261,25 @@ def cluster_section(want):
         busiest = status.get("busiest_mx") or [{}]
         check("cluster.status.refused_asks", busiest[0].get("refused_asks", 0) > 0 and
               status.get("queue", {}).get("held") == 0, status)
+        # The coordinator killed with -9 in the middle of a bulk run with --state: the same command
+        # again finishes it; every row once, in input order.
+        work = tempfile.mkdtemp(prefix="mailsift-cluster-bulk-")
+        inp, outp, state = (os.path.join(work, n) for n in ("in.txt", "out.jsonl", "state.db"))
+        with open(inp, "w") as f:
+            f.write("\n".join(slow) + "\n")
+        bulk = ["ip", "netns", "exec", NAME, BIN, "verify", "--level", "smtp", "--allow-private-targets",
+                "--dns-timeout", "500", "--quiet", *args, "--input", inp, "--output", outp, "--state", state]
+        first = subprocess.Popen(bulk, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        time.sleep(3)
+        first.kill()
+        first.wait(timeout=30)
+        again = subprocess.run(bulk, capture_output=True, timeout=180)
+        rows = [json.loads(x) for x in open(outp)] if os.path.exists(outp) else []
+        check("cluster.coordinator_killed.resumed", first.returncode == -9 and again.returncode in (0, 1) and
+              [x.get("email") for x in rows] == slow and
+              all(reason_of(x) == ("valid", "mailbox_exists") for x in rows),
+              (first.returncode, again.returncode, again.stderr[-300:], len(rows)))
+        shutil.rmtree(work, ignore_errors=True)
         c.workers[1].terminate()  # a clean stop prints its counts
         c.workers[1].wait(timeout=60)
         survivor = c.log(1).rsplit("mailsift: worker s1 ready", 1)[-1]
