@@ -72,32 +72,16 @@ struct Summary {
   std::uint64_t rows = 0, duplicates = 0, restored = 0, row_errors = 0;
   std::array<std::uint64_t, 4> by_status{};
   std::vector<std::uint64_t> by_reason = std::vector<std::uint64_t>(all_reasons().size(), 0);
-  FlatMap<std::string, std::uint64_t> domains{1024};
+  // Domain -> its index in `rows_at`: the counters stay put when the map grows, so the memo below
+  // never goes stale.
+  FlatMap<std::string, std::uint32_t> domains{1024};
+  std::vector<std::uint64_t> rows_at;
   std::uint64_t other_domains = 0;
   Clock::time_point start = Clock::now();
 
   void add(const Result& r, bool duplicate) {
     count(r, duplicate);
-    if (!r.parsed) return;
-    // Most rows are at a few domains: their counter is found from the domain's facts object (the
-    // classifier hands out one per domain) without hashing the name again.
-    Memo* m = nullptr;
-    if (r.facts) {
-      m = &memo[(reinterpret_cast<std::uintptr_t>(r.facts.get()) >> 4) % memo.size()];
-      if (m->facts == r.facts) {
-        ++*m->count;
-        return;
-      }
-    }
-    const std::string_view d = r.address.domain();
-    std::uint64_t* count = domains.find(d);
-    if (count == nullptr && domains.size() < kMaxDomains) {
-      count = &domains.insert(d, 0);
-      for (Memo& e : memo) e = Memo{};  // the insert may have moved every counter
-    }
-    if (count == nullptr) count = &other_domains;  // a new domain past kMaxDomains: for good
-    ++*count;
-    if (m) *m = Memo{r.facts, count};
+    if (r.parsed) add_domain_rows(r.address.domain(), 1);
   }
 
   // Everything add() counts but the row's domain.
@@ -112,28 +96,38 @@ struct Summary {
   // row at a domain first seen after d's first row was counted before them: a block's domains in
   // the order of their first row give the same table as add() row by row (--threads).
   void add_domain_rows(std::string_view d, std::uint64_t n) {
-    std::uint64_t* count = domains.find(d);
-    if (count == nullptr && domains.size() < kMaxDomains) {
-      count = &domains.insert(d, 0);
-      for (Memo& e : memo) e = Memo{};  // the insert may have moved every counter
+    // Most rows are at a few domains: a small direct-mapped memo (in cache) finds their counter
+    // without a look-up in the big table (a cache miss once it holds many domains).
+    Memo& m = memo[fast_hash(d) % memo.size()];
+    if (m.index != kNone && m.domain == d) {
+      rows_at[m.index] += n;
+      return;
     }
-    if (count == nullptr) count = &other_domains;
-    *count += n;
+    if (const std::uint32_t* i = domains.find(d)) {
+      m.domain.assign(d);
+      m.index = *i;
+    } else if (domains.size() < kMaxDomains) {
+      m.domain.assign(d);
+      m.index = domains.insert(d, static_cast<std::uint32_t>(rows_at.size()));
+      rows_at.push_back(0);
+    } else {
+      other_domains += n;  // a new domain past kMaxDomains: for good
+      return;
+    }
+    rows_at[m.index] += n;
   }
 
-  // A direct-mapped memo: facts object -> its domain's counter. It holds the facts (a shared_ptr),
-  // so an address in it always means that domain: a freed facts object's address cannot come back
-  // for another domain while the memo still names it.
+  static constexpr std::uint32_t kNone = ~std::uint32_t{0};
   struct Memo {
-    std::shared_ptr<const domain::DomainFacts> facts;
-    std::uint64_t* count = nullptr;
+    std::string domain;
+    std::uint32_t index = kNone;  // into rows_at
   };
   std::array<Memo, 256> memo{};
 
   [[nodiscard]] std::vector<std::pair<std::string, std::uint64_t>> top(std::size_t n) const {
     std::vector<std::pair<std::string, std::uint64_t>> v;
     v.reserve(domains.size());
-    domains.for_each([&](std::string_view d, std::uint64_t rows_at) { v.emplace_back(d, rows_at); });
+    domains.for_each([&](std::string_view d, std::uint32_t i) { v.emplace_back(d, rows_at[i]); });
     const std::size_t k = std::min(n, v.size());
     std::partial_sort(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end(),
                       [](const auto& x, const auto& y) { return x.second > y.second || (x.second == y.second && x.first < y.first); });

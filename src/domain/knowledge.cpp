@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "common/flat_map.hpp"
 #include "domain/embedded_lists.hpp"
 #include "domain/lists.hpp"
 #include "domain/suspicious.hpp"
@@ -302,13 +303,90 @@ bool Knowledge::is_suspicious(std::string_view local) const noexcept {
   return suspicious::is_suspicious(local);
 }
 
-const std::shared_ptr<const DomainFacts>& FactsCache::get(std::string_view domain) {
-  if (const auto* hit = map_.find(domain)) return *hit;
+namespace {
+
+// A FactsCache record in the arena: this header, then the key, the registrable domain and the
+// suggestion. Lengths fit 16 bits: a domain is at most 253 octets (address::kMaxDomain), and the
+// other two are domains too.
+struct RecordHeader {
+  std::uint16_t key_len;
+  std::uint16_t registrable_len;
+  std::uint16_t suggestion_len;
+  Reason reason;
+  std::uint8_t bits;  // 1: disposable, 2: free
+};
+
+}  // namespace
+
+FactsCache::FactsCache(const Knowledge& k, std::size_t max_entries) : k_(k), max_(std::max<std::size_t>(max_entries, 1)) {
+  // Load at most 1/2 when full: short probe runs on misses, which are the common case on a long tail.
+  std::size_t capacity = 16;
+  while (capacity < 2 * max_) capacity *= 2;
+  slots_.resize(capacity);
+  mask_ = capacity - 1;
+}
+
+void FactsCache::clear() {
+  std::fill(slots_.begin(), slots_.end(), Slot{});
+  arena_.clear();
+  size_ = 0;
+}
+
+FactsView FactsCache::view(std::uint32_t at) const noexcept {
+  const char* p = arena_.data() + (at - 1);
+  RecordHeader h;
+  std::memcpy(&h, p, sizeof h);
+  const char* key = p + sizeof h;
+  FactsView v;
+  v.reason = h.reason;
+  v.disposable = (h.bits & 1) != 0;
+  v.free = (h.bits & 2) != 0;
+  v.registrable = std::string_view(key + h.key_len, h.registrable_len);
+  v.suggestion = std::string_view(key + h.key_len + h.registrable_len, h.suggestion_len);
+  return v;
+}
+
+FactsView FactsCache::get(std::string_view domain) {
+  const std::uint64_t hash = fast_hash(domain);
+  const auto tag = static_cast<std::uint32_t>(hash >> 32);
+  std::size_t i = hash & mask_;
+  for (;; i = (i + 1) & mask_) {
+    const Slot s = slots_[i];
+    if (s.at == 0) break;
+    if (s.tag != tag) continue;
+    const char* p = arena_.data() + (s.at - 1);
+    std::uint16_t key_len;
+    std::memcpy(&key_len, p, sizeof key_len);
+    if (same_bytes(std::string_view(p + sizeof(RecordHeader), key_len), domain)) return view(s.at);
+  }
+  // Not a domain address::parse lets through (at most 253 octets): answered, not kept.
+  if (domain.size() > kMaxKey) {
+    uncached_ = k_.lookup(domain);
+    return FactsView{uncached_.reason, uncached_.disposable, uncached_.free, uncached_.registrable,
+                     uncached_.suggestion};
+  }
   // Starting over is cheaper than LRU bookkeeping and keeps the hit path a single lookup; a
-  // domain seen again after a reset costs one more Knowledge::lookup.
-  if (map_.size() >= max_) map_.clear();
-  auto facts = std::make_shared<const DomainFacts>(k_.lookup(domain));
-  return map_.insert(domain, std::move(facts));
+  // domain seen again after a reset costs one more Knowledge::lookup. The arena bound keeps
+  // offsets within 32 bits whatever max_entries is.
+  if (size_ >= max_ || arena_.size() > kMaxArena) {
+    clear();
+    i = hash & mask_;
+  }
+  const DomainFacts f = k_.lookup(domain);
+  const RecordHeader h{static_cast<std::uint16_t>(domain.size()), static_cast<std::uint16_t>(f.registrable.size()),
+                       static_cast<std::uint16_t>(f.suggestion.size()), f.reason,
+                       static_cast<std::uint8_t>((f.disposable ? 1 : 0) | (f.free ? 2 : 0))};
+  const std::size_t at = arena_.size();
+  arena_.resize(at + sizeof h + domain.size() + f.registrable.size() + f.suggestion.size());
+  char* p = arena_.data() + at;
+  std::memcpy(p, &h, sizeof h);
+  p += sizeof h;
+  std::memcpy(p, domain.data(), domain.size());
+  std::memcpy(p + domain.size(), f.registrable.data(), f.registrable.size());
+  std::memcpy(p + domain.size() + f.registrable.size(), f.suggestion.data(), f.suggestion.size());
+  slots_[i] = Slot{tag, static_cast<std::uint32_t>(at + 1)};
+  ++size_;
+  return view(slots_[i].at);
 }
 
 }  // namespace mailsift::domain

@@ -3,12 +3,12 @@
 // Entry point: domain::Knowledge (immutable after construction, safe to share between threads)
 // and domain::FactsCache (per worker, bounded) in front of it.
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "common/flat_map.hpp"
 #include "common/text.hpp"
 #include "verdict/reason.hpp"
 
@@ -54,21 +54,50 @@ class Knowledge {
   std::unique_ptr<Impl> impl_;
 };
 
+/// FactsCache's answer: the facts of one domain, as views into the cache.
+struct FactsView {
+  Reason reason = Reason::well_formed;
+  bool disposable = false;
+  bool free = false;
+  std::string_view registrable;
+  std::string_view suggestion;
+};
+
 /// Per-worker cache of Knowledge::lookup. Not thread-safe: one per thread. Bounded: when full it
-/// starts over, which keeps memory flat on lists with millions of distinct domains. 2^18 entries
-/// (about 20 MiB more than 2^16): a B2B list of 1,000,000 addresses has about 200,000 distinct
-/// domains, and with 2^16 entries it started over so often that each was looked up twice
-/// (docs/benchmarks.md, issue 15).
+/// starts over, which keeps memory flat on lists with millions of distinct domains. 2^18 entries:
+/// a B2B list of 1,000,000 addresses has about 200,000 distinct domains, and with 2^16 entries it
+/// started over so often that each was looked up twice (docs/benchmarks.md, issue 15).
+///
+/// Flat (issue 15): each domain's key and facts are one record in a byte arena, found through an
+/// open-addressing table of 8-byte slots (hash tag, record offset). A hit costs the slot and the
+/// record (usually one cache line each) and no allocation; a miss appends a record. A table of
+/// std::string keys and shared_ptr facts cost three cache misses per long-tail domain and an
+/// allocation per new one.
 class FactsCache {
  public:
-  explicit FactsCache(const Knowledge& k, std::size_t max_entries = 1 << 18) : k_(k), max_(max_entries) {}
-  /// The facts for `domain`; the reference is valid until the next call.
-  [[nodiscard]] const std::shared_ptr<const DomainFacts>& get(std::string_view domain);
+  explicit FactsCache(const Knowledge& k, std::size_t max_entries = 1 << 18);
+  /// The facts for `domain`; the views are valid until the next call.
+  [[nodiscard]] FactsView get(std::string_view domain);
 
  private:
+  struct Slot {
+    std::uint32_t tag = 0;  // the hash's high half
+    std::uint32_t at = 0;   // 1 + the record's offset in arena_; 0: empty
+  };
+  // Longer keys are answered from uncached_ (valid domains have at most 253 octets); records are
+  // then at most 8 + 3 * kMaxKey bytes, and the arena starts over past kMaxArena: offsets fit 32 bits.
+  static constexpr std::size_t kMaxKey = 1024;
+  static constexpr std::size_t kMaxArena = std::size_t{1} << 31;
+  [[nodiscard]] FactsView view(std::uint32_t at) const noexcept;
+  void clear();
+
   const Knowledge& k_;
   std::size_t max_;
-  FlatMap<std::string, std::shared_ptr<const DomainFacts>> map_;
+  std::size_t size_ = 0;
+  std::size_t mask_ = 0;
+  std::vector<Slot> slots_;
+  std::vector<char> arena_;
+  DomainFacts uncached_;
 };
 
 }  // namespace mailsift::domain
