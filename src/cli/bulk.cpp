@@ -446,7 +446,8 @@ int verify_bulk(const VerifyOptions& o) {
     // output row (the offline verdict is deterministic, so a repeat's result is the first one's;
     // it is only marked).
     // Offline on several threads (--threads N > 1, engine/offline.hpp): records are read here in
-    // blocks; the workers classify each row, hash its dedupe key and render its output row as not a
+    // blocks (CSV records only found here, Reader::next_raw; the workers decode their fields); the
+    // workers classify each row, hash its dedupe key and render its output row as not a
     // repeat; here, in input order, each hash goes through `seen`, a repeat's duplicate field turns
     // to true, and the rows are written, split and counted as below: the same bytes and the same
     // summary as one thread (a repeat's result is its first occurrence's: the offline verdict is
@@ -456,8 +457,7 @@ int verify_bulk(const VerifyOptions& o) {
       struct Block {
         std::vector<ingest::Record> recs;  // the first `size` are this block's
         std::size_t size = 0;
-        std::vector<std::uint8_t> unreadable;  // an unreadable record, not deduplicated (set when read)
-        std::vector<Result> results;
+        std::vector<std::uint8_t> unreadable;  // an unreadable record, not deduplicated (set by the worker)
         std::vector<std::uint64_t> hash;  // fast_hash of the row's dedupe_key()
         std::vector<std::size_t> end;     // where row i's bytes end in `out`
         std::vector<std::size_t> dup_at;  // where its duplicate field ("false") is, or npos
@@ -467,16 +467,24 @@ int verify_bulk(const VerifyOptions& o) {
         std::vector<Reason> reason;
         std::string out;
         std::string key;
+        // One Result and one decoded record for every row of the block, in turn: a few KiB that
+        // stay in the worker's cache, where a Result and a decoded record per row (about 1 MiB a
+        // block) were written to memory and read back cold (docs/benchmarks.md).
+        Result result;
+        ingest::Record decoded;
         // The block's domains (of parsed addresses) in the order of their first row, with their
         // rows: the summary's domain counts, made here rather than row by row on the writing thread.
+        // The names are copied into domain_text, reserved for the block's worst case up front so
+        // that the views into it stay valid.
+        std::string domain_text;
         std::vector<std::pair<std::string_view, std::uint64_t>> domain_rows;
         FlatMap<std::string_view, std::size_t> domain_index{engine::kOfflineBlockRows};
       };
       const ingest::Writer& layout = out.writer();
+      const ingest::Reader& decoder = *reader;
       auto pool = engine::make_offline_pool<Block>(
-          engine.knowledge(), threads, [&layout, canonical](Classifier& c, Block& b) {
-            if (b.results.size() < b.size) {
-              b.results.resize(b.size);
+          engine.knowledge(), threads, [&layout, &decoder, canonical](Classifier& c, Block& b) {
+            if (b.hash.size() < b.size) {
               b.hash.resize(b.size);
               b.end.resize(b.size);
               b.dup_at.resize(b.size);
@@ -486,14 +494,33 @@ int verify_bulk(const VerifyOptions& o) {
             b.out.clear();
             b.domain_rows.clear();
             b.domain_index.clear();
+            b.domain_text.clear();
+            b.domain_text.reserve(b.size * address::kMaxAddress);  // a domain is shorter than its address
+            Result& r = b.result;
             for (std::size_t i = 0; i < b.size; ++i) {
-              Result& r = b.results[i];
+              ingest::Record& got = b.recs[i];
+              const ingest::Record* fields_of = &got;
+              if (got.undecoded) {
+                // The reading thread only found the record; its fields are decoded here, by the
+                // thread that classifies and renders them, into the block's one decoded record.
+                ingest::Record& d = b.decoded;
+                d.number = got.number;
+                d.line = got.line;
+                d.email.clear();
+                d.undecoded = true;
+                d.raw.swap(got.raw);
+                decoder.decode(d);
+                d.raw.swap(got.raw);
+                fields_of = &d;
+              }
+              b.unreadable[i] = !fields_of->error.empty() && text::trim_blanks(fields_of->email).empty() ? 1 : 0;
               if (b.unreadable[i]) {
+                if (fields_of != &got) got.error = fields_of->error;  // the writing thread reports it
                 c.classify("", r);
                 r.reason = Reason::row_unreadable;
                 decide(r);
               } else {
-                const std::string_view email = text::trim_blanks(b.recs[i].email);
+                const std::string_view email = text::trim_blanks(fields_of->email);
                 c.classify(email, r);
                 // The hash of dedupe_key(), as the one-thread loop below computes it.
                 if (!r.parsed) {
@@ -508,15 +535,22 @@ int verify_bulk(const VerifyOptions& o) {
                   b.hash[i] = fast_hash(r.address.normalized());
                 }
               }
-              b.dup_at[i] = layout.render(b.recs[i], r, b.out);
+              b.dup_at[i] = layout.render(*fields_of, r, b.out);
               b.end[i] = b.out.size();
               b.status[i] = r.status;
               b.reason[i] = r.reason;
               if (r.parsed) {
-                const std::string_view d = r.address.domain();  // lives as long as the block's Result
-                const std::size_t k = b.domain_index.insert(d, b.domain_rows.size());
-                if (k == b.domain_rows.size()) b.domain_rows.emplace_back(d, 0);
-                ++b.domain_rows[k].second;
+                const std::string_view d = r.address.domain();
+                const std::size_t* k = b.domain_index.find(d);
+                if (k == nullptr) {
+                  const std::size_t at = b.domain_text.size();
+                  if (at + d.size() > b.domain_text.capacity()) throw std::logic_error("bulk: a domain longer than its address");
+                  b.domain_text += d;  // within the reserved room: no view moves
+                  const std::string_view kept = std::string_view(b.domain_text).substr(at);
+                  k = &b.domain_index.insert(kept, b.domain_rows.size());
+                  b.domain_rows.emplace_back(kept, 0);
+                }
+                ++b.domain_rows[*k].second;
               }
             }
           });
@@ -527,6 +561,14 @@ int verify_bulk(const VerifyOptions& o) {
         std::size_t start = 0;
         std::size_t unwritten = 0;  // rows from here on are not in the output yet (written in runs)
         for (std::size_t i = 0; i < b->size; ++i) {
+          if (b->unreadable[i]) {
+            const ingest::Record& got = b->recs[i];
+            if (reported_errors++ < 20 && !o.quiet)
+              std::fprintf(stderr, "mailsift: %s: record %llu (line %llu): %s\n", o.input.c_str(),
+                           static_cast<unsigned long long>(got.number), static_cast<unsigned long long>(got.line),
+                           got.error.c_str());
+            ++summary.row_errors;
+          }
           if (i + kAhead < b->size && !b->unreadable[i + kAhead]) seen.prefetch(b->hash[i + kAhead]);
           const bool duplicate = !b->unreadable[i] && !seen.put(b->hash[i]);
           const Status status = b->status[i];
@@ -572,17 +614,7 @@ int verify_bulk(const VerifyOptions& o) {
           b.recs.emplace_back();
           b.unreadable.emplace_back();
         }
-        if (g_interrupted.load() || !reader->next(b.recs[b.size])) break;
-        const ingest::Record& got = b.recs[b.size];
-        const bool unreadable = !got.error.empty() && text::trim_blanks(got.email).empty();
-        b.unreadable[b.size] = unreadable ? 1 : 0;
-        if (unreadable) {
-          if (reported_errors++ < 20 && !o.quiet)
-            std::fprintf(stderr, "mailsift: %s: record %llu (line %llu): %s\n", o.input.c_str(),
-                         static_cast<unsigned long long>(got.number), static_cast<unsigned long long>(got.line),
-                         got.error.c_str());
-          ++summary.row_errors;
-        }
+        if (g_interrupted.load() || !reader->next_raw(b.recs[b.size])) break;
         if (++b.size == engine::kOfflineBlockRows) submit();
       }
       if (open->size > 0) submit();
