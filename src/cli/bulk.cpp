@@ -68,20 +68,110 @@ void install_interrupt_handler() {
 // add to `other_domains` (the big domains of a list show up early; memory stays bounded).
 constexpr std::size_t kMaxDomains = 200'000;
 
+// Rows per domain: open addressing over 8-byte slots (hash tag, record), each domain's counter
+// and name one record in a byte arena. On a list of many domains the table outgrows the caches;
+// the writing thread of --threads gets each block's domains with their hashes and prefetches
+// slots and records ahead of their look-up (prefetch), which a table of std::string keys (the
+// slot, then the key's heap block) could not.
+class DomainCounts {
+ public:
+  DomainCounts() : slots_(1024) {}
+  [[nodiscard]] std::size_t size() const noexcept { return size_; }
+  /// Stage 1 of a look-up ahead: the slot.
+  void prefetch_slot(std::uint64_t hash) const noexcept { __builtin_prefetch(&slots_[hash & mask()]); }
+  /// Stage 2, once the slot is in cache: the record it names, when the tag matches.
+  void prefetch_record(std::uint64_t hash) const noexcept {
+    const Slot s = slots_[hash & mask()];
+    if (s.at != 0 && s.tag == static_cast<std::uint32_t>(hash >> 32)) __builtin_prefetch(arena_.data() + (s.at - 1));
+  }
+  /// Adds n to `d`'s counter (hash = fast_hash(d)); a domain not there yet is added only with
+  /// `may_add`. False when it was neither there nor added.
+  bool add(std::string_view d, std::uint64_t hash, std::uint64_t n, bool may_add) {
+    const auto tag = static_cast<std::uint32_t>(hash >> 32);
+    std::size_t i = hash & mask();
+    for (;; i = (i + 1) & mask()) {
+      const Slot s = slots_[i];
+      if (s.at == 0) break;
+      if (s.tag == tag && name(s.at) == d) {
+        bump(s.at, n);
+        return true;
+      }
+    }
+    if (!may_add) return false;
+    if ((size_ + 1) * 2 > slots_.size()) {
+      grow();
+      for (i = hash & mask(); slots_[i].at != 0; i = (i + 1) & mask()) {
+      }
+    }
+    const std::size_t at = arena_.size();
+    const auto len = static_cast<std::uint16_t>(d.size());
+    arena_.resize(at + kHeader + d.size());
+    std::memset(arena_.data() + at, 0, sizeof(std::uint64_t));
+    std::memcpy(arena_.data() + at + sizeof(std::uint64_t), &len, sizeof len);
+    std::memcpy(arena_.data() + at + kHeader, d.data(), d.size());
+    slots_[i] = Slot{tag, static_cast<std::uint32_t>(at + 1)};
+    ++size_;
+    bump(static_cast<std::uint32_t>(at + 1), n);
+    return true;
+  }
+  /// Calls f(name, rows) for every domain, in the order they were added.
+  template <class F>
+  void for_each(F&& f) const {
+    for (std::size_t at = 0; at < arena_.size();) {
+      const std::string_view d = name(static_cast<std::uint32_t>(at + 1));
+      std::uint64_t rows;
+      std::memcpy(&rows, arena_.data() + at, sizeof rows);
+      f(d, rows);
+      at += kHeader + d.size();
+    }
+  }
+
+ private:
+  static constexpr std::size_t kHeader = sizeof(std::uint64_t) + sizeof(std::uint16_t);  // counter, length
+  struct Slot {
+    std::uint32_t tag = 0;
+    std::uint32_t at = 0;  // 1 + the record's offset; 0: empty
+  };
+  [[nodiscard]] std::size_t mask() const noexcept { return slots_.size() - 1; }
+  [[nodiscard]] std::string_view name(std::uint32_t at) const noexcept {
+    const char* p = arena_.data() + (at - 1);
+    std::uint16_t len;
+    std::memcpy(&len, p + sizeof(std::uint64_t), sizeof len);
+    return {p + kHeader, len};
+  }
+  void bump(std::uint32_t at, std::uint64_t n) noexcept {
+    char* p = arena_.data() + (at - 1);
+    std::uint64_t rows;
+    std::memcpy(&rows, p, sizeof rows);
+    rows += n;
+    std::memcpy(p, &rows, sizeof rows);
+  }
+  void grow() {
+    std::vector<Slot> old(slots_.size() * 2);
+    old.swap(slots_);
+    for (const Slot& s : old) {
+      if (s.at == 0) continue;
+      std::size_t i = fast_hash(name(s.at)) & mask();
+      while (slots_[i].at != 0) i = (i + 1) & mask();
+      slots_[i] = s;
+    }
+  }
+  std::vector<Slot> slots_;
+  std::vector<char> arena_;
+  std::size_t size_ = 0;
+};
+
 struct Summary {
   std::uint64_t rows = 0, duplicates = 0, restored = 0, row_errors = 0;
   std::array<std::uint64_t, 4> by_status{};
   std::vector<std::uint64_t> by_reason = std::vector<std::uint64_t>(all_reasons().size(), 0);
-  // Domain -> its index in `rows_at`: the counters stay put when the map grows, so the memo below
-  // never goes stale.
-  FlatMap<std::string, std::uint32_t> domains{1024};
-  std::vector<std::uint64_t> rows_at;
+  DomainCounts domains;
   std::uint64_t other_domains = 0;
   Clock::time_point start = Clock::now();
 
   void add(const Result& r, bool duplicate) {
     count(r, duplicate);
-    if (r.parsed) add_domain_rows(r.address.domain(), 1);
+    if (r.parsed) add_domain_rows(r.address.domain(), fast_hash(r.address.domain()), 1);
   }
 
   // Everything add() counts but the row's domain.
@@ -92,42 +182,18 @@ struct Summary {
     ++by_status[static_cast<std::size_t>(status)];
     ++by_reason[static_cast<std::size_t>(reason)];
   }
-  // `n` rows at domain `d` (parsed addresses), as `n` add() calls for them would count them when no
-  // row at a domain first seen after d's first row was counted before them: a block's domains in
-  // the order of their first row give the same table as add() row by row (--threads).
-  void add_domain_rows(std::string_view d, std::uint64_t n) {
-    // Most rows are at a few domains: a small direct-mapped memo (in cache) finds their counter
-    // without a look-up in the big table (a cache miss once it holds many domains).
-    Memo& m = memo[fast_hash(d) % memo.size()];
-    if (m.index != kNone && m.domain == d) {
-      rows_at[m.index] += n;
-      return;
-    }
-    if (const std::uint32_t* i = domains.find(d)) {
-      m.domain.assign(d);
-      m.index = *i;
-    } else if (domains.size() < kMaxDomains) {
-      m.domain.assign(d);
-      m.index = domains.insert(d, static_cast<std::uint32_t>(rows_at.size()));
-      rows_at.push_back(0);
-    } else {
-      other_domains += n;  // a new domain past kMaxDomains: for good
-      return;
-    }
-    rows_at[m.index] += n;
+  // `n` rows at domain `d` (parsed addresses; hash = fast_hash(d)), as `n` add() calls for them
+  // would count them when no row at a domain first seen after d's first row was counted before
+  // them: a block's domains in the order of their first row give the same table as add() row by
+  // row (--threads).
+  void add_domain_rows(std::string_view d, std::uint64_t hash, std::uint64_t n) {
+    if (!domains.add(d, hash, n, domains.size() < kMaxDomains)) other_domains += n;  // new past kMaxDomains: for good
   }
-
-  static constexpr std::uint32_t kNone = ~std::uint32_t{0};
-  struct Memo {
-    std::string domain;
-    std::uint32_t index = kNone;  // into rows_at
-  };
-  std::array<Memo, 256> memo{};
 
   [[nodiscard]] std::vector<std::pair<std::string, std::uint64_t>> top(std::size_t n) const {
     std::vector<std::pair<std::string, std::uint64_t>> v;
     v.reserve(domains.size());
-    domains.for_each([&](std::string_view d, std::uint32_t i) { v.emplace_back(d, rows_at[i]); });
+    domains.for_each([&v](std::string_view d, std::uint64_t rows_at) { v.emplace_back(d, rows_at); });
     const std::size_t k = std::min(n, v.size());
     std::partial_sort(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end(),
                       [](const auto& x, const auto& y) { return x.second > y.second || (x.second == y.second && x.first < y.first); });
@@ -475,10 +541,14 @@ int verify_bulk(const VerifyOptions& o) {
         // The block's domains (of parsed addresses) in the order of their first row, with their
         // rows: the summary's domain counts, made here rather than row by row on the writing thread.
         // The names are copied into domain_text, reserved for the block's worst case up front so
-        // that the views into it stay valid.
+        // that the views into it stay valid; the hash lets the writing thread prefetch.
+        struct DomainRows {
+          std::string_view name;
+          std::uint64_t hash;
+          std::uint64_t rows;
+        };
         std::string domain_text;
-        std::vector<std::pair<std::string_view, std::uint64_t>> domain_rows;
-        FlatMap<std::string_view, std::size_t> domain_index{engine::kOfflineBlockRows};
+        std::vector<DomainRows> domain_rows;
       };
       const ingest::Writer& layout = out.writer();
       const ingest::Reader& decoder = *reader;
@@ -493,7 +563,10 @@ int verify_bulk(const VerifyOptions& o) {
             }
             b.out.clear();
             b.domain_rows.clear();
-            b.domain_index.clear();
+            // The block's domain -> its entry in domain_rows. Per worker thread, not per block: it
+            // stays in this core's cache (a block goes to either worker).
+            thread_local FlatMap<std::string_view, std::size_t> domain_index{engine::kOfflineBlockRows};
+            domain_index.clear();
             b.domain_text.clear();
             b.domain_text.reserve(b.size * address::kMaxAddress);  // a domain is shorter than its address
             Result& r = b.result;
@@ -541,16 +614,16 @@ int verify_bulk(const VerifyOptions& o) {
               b.reason[i] = r.reason;
               if (r.parsed) {
                 const std::string_view d = r.address.domain();
-                const std::size_t* k = b.domain_index.find(d);
+                const std::size_t* k = domain_index.find(d);
                 if (k == nullptr) {
                   const std::size_t at = b.domain_text.size();
                   if (at + d.size() > b.domain_text.capacity()) throw std::logic_error("bulk: a domain longer than its address");
                   b.domain_text += d;  // within the reserved room: no view moves
                   const std::string_view kept = std::string_view(b.domain_text).substr(at);
-                  k = &b.domain_index.insert(kept, b.domain_rows.size());
-                  b.domain_rows.emplace_back(kept, 0);
+                  k = &domain_index.insert(kept, b.domain_rows.size());
+                  b.domain_rows.push_back({kept, fast_hash(kept), 0});
                 }
-                ++b.domain_rows[*k].second;
+                ++b.domain_rows[*k].rows;
               }
             }
           });
@@ -596,7 +669,13 @@ int verify_bulk(const VerifyOptions& o) {
           if ((summary.rows & 0xFFF) == 0) progress.update(summary);
           start = b->end[i];
         }
-        for (const auto& dn : b->domain_rows) summary.add_domain_rows(dn.first, dn.second);
+        // Two stages ahead: the slot, then (once the slot is in cache) the record it names.
+        const auto& dr = b->domain_rows;
+        for (std::size_t k = 0; k < dr.size(); ++k) {
+          if (k + 16 < dr.size()) summary.domains.prefetch_slot(dr[k + 16].hash);
+          if (k + 8 < dr.size()) summary.domains.prefetch_record(dr[k + 8].hash);
+          summary.add_domain_rows(dr[k].name, dr[k].hash, dr[k].rows);
+        }
         out.writer().write_rendered(all.substr(unwritten));
         pool->release(std::move(b));
       };

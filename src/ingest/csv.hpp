@@ -43,7 +43,6 @@ class CsvParser {
   std::size_t max_;
   std::uint64_t line_ = 1;
   bool skip_lf_ = false;  // the last record ended with CR: a following LF belongs to it
-  bool special_[256] = {};
 };
 
 /// Decodes r.raw (a record CsvParser::scan found) into r.fields and r.error as CsvParser::next
