@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/huge_pages.hpp"
 #include "common/text.hpp"
 #include "verdict/reason.hpp"
 
@@ -68,11 +69,11 @@ struct FactsView {
 /// a B2B list of 1,000,000 addresses has about 200,000 distinct domains, and with 2^16 entries it
 /// started over so often that each was looked up twice (docs/benchmarks.md, issue 15).
 ///
-/// Flat (issue 15): each domain's key and facts are one record in a byte arena, found through an
-/// open-addressing table of 8-byte slots (hash tag, record offset). A hit costs the slot and the
-/// record (usually one cache line each) and no allocation; a miss appends a record. A table of
-/// std::string keys and shared_ptr facts cost three cache misses per long-tail domain and an
-/// allocation per new one.
+/// Flat (issue 15): an open-addressing table of 32-byte slots that grows with the domains seen (a
+/// list of few domains keeps it in cache). A slot holds a short domain itself (the common case),
+/// its facts, and its registrable domain as a suffix of it, so a look-up reads one cache line; a
+/// long domain, a suggestion or a registrable domain that is not a suffix go to a byte arena. No
+/// allocation per address, none per domain but the arena's growth.
 class FactsCache {
  public:
   explicit FactsCache(const Knowledge& k, std::size_t max_entries = 1 << 18);
@@ -80,22 +81,31 @@ class FactsCache {
   [[nodiscard]] FactsView get(std::string_view domain);
 
  private:
+  static constexpr std::size_t kInline = 20;  // longer domains are kept in the arena
   struct Slot {
-    std::uint32_t tag = 0;  // the hash's high half
-    std::uint32_t at = 0;   // 1 + the record's offset in arena_; 0: empty
+    std::uint32_t tag = 0;          // the hash's high half
+    std::uint32_t at = 0;           // 1 + the offset of the slot's arena record; 0: none
+    std::uint8_t key_len = 0;       // 0: empty slot
+    std::uint8_t registrable_len = 0;
+    Reason reason = Reason::well_formed;
+    std::uint8_t bits = 0;          // kDisposable, kFree, kRegistrableInArena
+    char key[kInline] = {};
   };
-  // Longer keys are answered from uncached_ (valid domains have at most 253 octets); records are
-  // then at most 8 + 3 * kMaxKey bytes, and the arena starts over past kMaxArena: offsets fit 32 bits.
-  static constexpr std::size_t kMaxKey = 1024;
+  static_assert(sizeof(Slot) == 32);
+  // Longer (or empty) keys are answered from uncached_, not kept: valid domains have 1 to 253
+  // octets. The arena starts over past kMaxArena, so offsets fit 32 bits.
+  static constexpr std::size_t kMaxKey = 255;
   static constexpr std::size_t kMaxArena = std::size_t{1} << 31;
-  [[nodiscard]] FactsView view(std::uint32_t at) const noexcept;
+  [[nodiscard]] std::string_view key(const Slot& s) const noexcept;
+  [[nodiscard]] FactsView view(const Slot& s) const noexcept;
+  void put(Slot& s, std::string_view domain, const DomainFacts& f);
+  void grow();
   void clear();
 
   const Knowledge& k_;
   std::size_t max_;
   std::size_t size_ = 0;
-  std::size_t mask_ = 0;
-  std::vector<Slot> slots_;
+  std::vector<Slot, HugePageAllocator<Slot>> slots_;  // 16 MiB at 2^18 entries: read at random
   std::vector<char> arena_;
   DomainFacts uncached_;
 };

@@ -380,7 +380,10 @@ TEST(FactsCache, AnswersAsKnowledge) {
   FactsCache cache(k);
   for (int pass = 0; pass < 2; ++pass) {  // a miss, then a hit
     for (std::string_view d : {"mailinator.com", "gmail.com", "gmial.com", "x.example.com", "shop.acme.co.uk",
-                               "foo.notatld", "xn--mnchen-3ya.de"}) {
+                               "foo.notatld", "xn--mnchen-3ya.de",
+                               // longer than a slot holds; not lower-case (registrable not a suffix)
+                               "mail.a-rather-long-company-name.example.co.uk", "Shop.ACME.co.uk",
+                               "a-rather-long-company-name.gmial.com"}) {
       const DomainFacts want = k.lookup(d);
       const FactsView got = cache.get(d);
       EXPECT_EQ(got.reason, want.reason) << d;
