@@ -68,36 +68,110 @@ void install_interrupt_handler() {
 // add to `other_domains` (the big domains of a list show up early; memory stays bounded).
 constexpr std::size_t kMaxDomains = 200'000;
 
+// Rows per domain: open addressing over 8-byte slots (hash tag, record), each domain's counter
+// and name one record in a byte arena. On a list of many domains the table outgrows the caches;
+// the writing thread of --threads gets each block's domains with their hashes and prefetches
+// slots and records ahead of their look-up (prefetch), which a table of std::string keys (the
+// slot, then the key's heap block) could not.
+class DomainCounts {
+ public:
+  DomainCounts() : slots_(1024) {}
+  [[nodiscard]] std::size_t size() const noexcept { return size_; }
+  /// Stage 1 of a look-up ahead: the slot.
+  void prefetch_slot(std::uint64_t hash) const noexcept { __builtin_prefetch(&slots_[hash & mask()]); }
+  /// Stage 2, once the slot is in cache: the record it names, when the tag matches.
+  void prefetch_record(std::uint64_t hash) const noexcept {
+    const Slot s = slots_[hash & mask()];
+    if (s.at != 0 && s.tag == static_cast<std::uint32_t>(hash >> 32)) __builtin_prefetch(arena_.data() + (s.at - 1));
+  }
+  /// Adds n to `d`'s counter (hash = fast_hash(d)); a domain not there yet is added only with
+  /// `may_add`. False when it was neither there nor added.
+  bool add(std::string_view d, std::uint64_t hash, std::uint64_t n, bool may_add) {
+    const auto tag = static_cast<std::uint32_t>(hash >> 32);
+    std::size_t i = hash & mask();
+    for (;; i = (i + 1) & mask()) {
+      const Slot s = slots_[i];
+      if (s.at == 0) break;
+      if (s.tag == tag && name(s.at) == d) {
+        bump(s.at, n);
+        return true;
+      }
+    }
+    if (!may_add) return false;
+    if ((size_ + 1) * 2 > slots_.size()) {
+      grow();
+      for (i = hash & mask(); slots_[i].at != 0; i = (i + 1) & mask()) {
+      }
+    }
+    const std::size_t at = arena_.size();
+    const auto len = static_cast<std::uint16_t>(d.size());
+    arena_.resize(at + kHeader + d.size());
+    std::memset(arena_.data() + at, 0, sizeof(std::uint64_t));
+    std::memcpy(arena_.data() + at + sizeof(std::uint64_t), &len, sizeof len);
+    std::memcpy(arena_.data() + at + kHeader, d.data(), d.size());
+    slots_[i] = Slot{tag, static_cast<std::uint32_t>(at + 1)};
+    ++size_;
+    bump(static_cast<std::uint32_t>(at + 1), n);
+    return true;
+  }
+  /// Calls f(name, rows) for every domain, in the order they were added.
+  template <class F>
+  void for_each(F&& f) const {
+    for (std::size_t at = 0; at < arena_.size();) {
+      const std::string_view d = name(static_cast<std::uint32_t>(at + 1));
+      std::uint64_t rows;
+      std::memcpy(&rows, arena_.data() + at, sizeof rows);
+      f(d, rows);
+      at += kHeader + d.size();
+    }
+  }
+
+ private:
+  static constexpr std::size_t kHeader = sizeof(std::uint64_t) + sizeof(std::uint16_t);  // counter, length
+  struct Slot {
+    std::uint32_t tag = 0;
+    std::uint32_t at = 0;  // 1 + the record's offset; 0: empty
+  };
+  [[nodiscard]] std::size_t mask() const noexcept { return slots_.size() - 1; }
+  [[nodiscard]] std::string_view name(std::uint32_t at) const noexcept {
+    const char* p = arena_.data() + (at - 1);
+    std::uint16_t len;
+    std::memcpy(&len, p + sizeof(std::uint64_t), sizeof len);
+    return {p + kHeader, len};
+  }
+  void bump(std::uint32_t at, std::uint64_t n) noexcept {
+    char* p = arena_.data() + (at - 1);
+    std::uint64_t rows;
+    std::memcpy(&rows, p, sizeof rows);
+    rows += n;
+    std::memcpy(p, &rows, sizeof rows);
+  }
+  void grow() {
+    std::vector<Slot> old(slots_.size() * 2);
+    old.swap(slots_);
+    for (const Slot& s : old) {
+      if (s.at == 0) continue;
+      std::size_t i = fast_hash(name(s.at)) & mask();
+      while (slots_[i].at != 0) i = (i + 1) & mask();
+      slots_[i] = s;
+    }
+  }
+  std::vector<Slot> slots_;
+  std::vector<char> arena_;
+  std::size_t size_ = 0;
+};
+
 struct Summary {
   std::uint64_t rows = 0, duplicates = 0, restored = 0, row_errors = 0;
   std::array<std::uint64_t, 4> by_status{};
   std::vector<std::uint64_t> by_reason = std::vector<std::uint64_t>(all_reasons().size(), 0);
-  FlatMap<std::string, std::uint64_t> domains{1024};
+  DomainCounts domains;
   std::uint64_t other_domains = 0;
   Clock::time_point start = Clock::now();
 
   void add(const Result& r, bool duplicate) {
     count(r, duplicate);
-    if (!r.parsed) return;
-    // Most rows are at a few domains: their counter is found from the domain's facts object (the
-    // classifier hands out one per domain) without hashing the name again.
-    Memo* m = nullptr;
-    if (r.facts) {
-      m = &memo[(reinterpret_cast<std::uintptr_t>(r.facts.get()) >> 4) % memo.size()];
-      if (m->facts == r.facts) {
-        ++*m->count;
-        return;
-      }
-    }
-    const std::string_view d = r.address.domain();
-    std::uint64_t* count = domains.find(d);
-    if (count == nullptr && domains.size() < kMaxDomains) {
-      count = &domains.insert(d, 0);
-      for (Memo& e : memo) e = Memo{};  // the insert may have moved every counter
-    }
-    if (count == nullptr) count = &other_domains;  // a new domain past kMaxDomains: for good
-    ++*count;
-    if (m) *m = Memo{r.facts, count};
+    if (r.parsed) add_domain_rows(r.address.domain(), fast_hash(r.address.domain()), 1);
   }
 
   // Everything add() counts but the row's domain.
@@ -108,32 +182,18 @@ struct Summary {
     ++by_status[static_cast<std::size_t>(status)];
     ++by_reason[static_cast<std::size_t>(reason)];
   }
-  // `n` rows at domain `d` (parsed addresses), as `n` add() calls for them would count them when no
-  // row at a domain first seen after d's first row was counted before them: a block's domains in
-  // the order of their first row give the same table as add() row by row (--threads).
-  void add_domain_rows(std::string_view d, std::uint64_t n) {
-    std::uint64_t* count = domains.find(d);
-    if (count == nullptr && domains.size() < kMaxDomains) {
-      count = &domains.insert(d, 0);
-      for (Memo& e : memo) e = Memo{};  // the insert may have moved every counter
-    }
-    if (count == nullptr) count = &other_domains;
-    *count += n;
+  // `n` rows at domain `d` (parsed addresses; hash = fast_hash(d)), as `n` add() calls for them
+  // would count them when no row at a domain first seen after d's first row was counted before
+  // them: a block's domains in the order of their first row give the same table as add() row by
+  // row (--threads).
+  void add_domain_rows(std::string_view d, std::uint64_t hash, std::uint64_t n) {
+    if (!domains.add(d, hash, n, domains.size() < kMaxDomains)) other_domains += n;  // new past kMaxDomains: for good
   }
-
-  // A direct-mapped memo: facts object -> its domain's counter. It holds the facts (a shared_ptr),
-  // so an address in it always means that domain: a freed facts object's address cannot come back
-  // for another domain while the memo still names it.
-  struct Memo {
-    std::shared_ptr<const domain::DomainFacts> facts;
-    std::uint64_t* count = nullptr;
-  };
-  std::array<Memo, 256> memo{};
 
   [[nodiscard]] std::vector<std::pair<std::string, std::uint64_t>> top(std::size_t n) const {
     std::vector<std::pair<std::string, std::uint64_t>> v;
     v.reserve(domains.size());
-    domains.for_each([&](std::string_view d, std::uint64_t rows_at) { v.emplace_back(d, rows_at); });
+    domains.for_each([&v](std::string_view d, std::uint64_t rows_at) { v.emplace_back(d, rows_at); });
     const std::size_t k = std::min(n, v.size());
     std::partial_sort(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end(),
                       [](const auto& x, const auto& y) { return x.second > y.second || (x.second == y.second && x.first < y.first); });
@@ -452,7 +512,8 @@ int verify_bulk(const VerifyOptions& o) {
     // output row (the offline verdict is deterministic, so a repeat's result is the first one's;
     // it is only marked).
     // Offline on several threads (--threads N > 1, engine/offline.hpp): records are read here in
-    // blocks; the workers classify each row, hash its dedupe key and render its output row as not a
+    // blocks (CSV records only found here, Reader::next_raw; the workers decode their fields); the
+    // workers classify each row, hash its dedupe key and render its output row as not a
     // repeat; here, in input order, each hash goes through `seen`, a repeat's duplicate field turns
     // to true, and the rows are written, split and counted as below: the same bytes and the same
     // summary as one thread (a repeat's result is its first occurrence's: the offline verdict is
@@ -462,8 +523,7 @@ int verify_bulk(const VerifyOptions& o) {
       struct Block {
         std::vector<ingest::Record> recs;  // the first `size` are this block's
         std::size_t size = 0;
-        std::vector<std::uint8_t> unreadable;  // an unreadable record, not deduplicated (set when read)
-        std::vector<Result> results;
+        std::vector<std::uint8_t> unreadable;  // an unreadable record, not deduplicated (set by the worker)
         std::vector<std::uint64_t> hash;  // fast_hash of the row's dedupe_key()
         std::vector<std::size_t> end;     // where row i's bytes end in `out`
         std::vector<std::size_t> dup_at;  // where its duplicate field ("false") is, or npos
@@ -473,16 +533,28 @@ int verify_bulk(const VerifyOptions& o) {
         std::vector<Reason> reason;
         std::string out;
         std::string key;
+        // One Result and one decoded record for every row of the block, in turn: a few KiB that
+        // stay in the worker's cache, where a Result and a decoded record per row (about 1 MiB a
+        // block) were written to memory and read back cold (docs/benchmarks.md).
+        Result result;
+        ingest::Record decoded;
         // The block's domains (of parsed addresses) in the order of their first row, with their
         // rows: the summary's domain counts, made here rather than row by row on the writing thread.
-        std::vector<std::pair<std::string_view, std::uint64_t>> domain_rows;
-        FlatMap<std::string_view, std::size_t> domain_index{engine::kOfflineBlockRows};
+        // The names are copied into domain_text, reserved for the block's worst case up front so
+        // that the views into it stay valid; the hash lets the writing thread prefetch.
+        struct DomainRows {
+          std::string_view name;
+          std::uint64_t hash;
+          std::uint64_t rows;
+        };
+        std::string domain_text;
+        std::vector<DomainRows> domain_rows;
       };
       const ingest::Writer& layout = out.writer();
+      const ingest::Reader& decoder = *reader;
       auto pool = engine::make_offline_pool<Block>(
-          engine.knowledge(), threads, [&layout, canonical](Classifier& c, Block& b) {
-            if (b.results.size() < b.size) {
-              b.results.resize(b.size);
+          engine.knowledge(), threads, [&layout, &decoder, canonical](Classifier& c, Block& b) {
+            if (b.hash.size() < b.size) {
               b.hash.resize(b.size);
               b.end.resize(b.size);
               b.dup_at.resize(b.size);
@@ -491,15 +563,37 @@ int verify_bulk(const VerifyOptions& o) {
             }
             b.out.clear();
             b.domain_rows.clear();
-            b.domain_index.clear();
+            // The block's domain -> its entry in domain_rows. Per worker thread, not per block: it
+            // stays in this core's cache (a block goes to either worker).
+            thread_local FlatMap<std::string_view, std::size_t> domain_index{engine::kOfflineBlockRows};
+            domain_index.clear();
+            b.domain_text.clear();
+            b.domain_text.reserve(b.size * address::kMaxAddress);  // a domain is shorter than its address
+            Result& r = b.result;
             for (std::size_t i = 0; i < b.size; ++i) {
-              Result& r = b.results[i];
+              ingest::Record& got = b.recs[i];
+              const ingest::Record* fields_of = &got;
+              if (got.undecoded) {
+                // The reading thread only found the record; its fields are decoded here, by the
+                // thread that classifies and renders them, into the block's one decoded record.
+                ingest::Record& d = b.decoded;
+                d.number = got.number;
+                d.line = got.line;
+                d.email.clear();
+                d.undecoded = true;
+                d.raw.swap(got.raw);
+                decoder.decode(d);
+                d.raw.swap(got.raw);
+                fields_of = &d;
+              }
+              b.unreadable[i] = !fields_of->error.empty() && text::trim_blanks(fields_of->email).empty() ? 1 : 0;
               if (b.unreadable[i]) {
+                if (fields_of != &got) got.error = fields_of->error;  // the writing thread reports it
                 c.classify("", r);
                 r.reason = Reason::row_unreadable;
                 decide(r);
               } else {
-                const std::string_view email = text::trim_blanks(b.recs[i].email);
+                const std::string_view email = text::trim_blanks(fields_of->email);
                 c.classify(email, r);
                 // The hash of dedupe_key(), as the one-thread loop below computes it.
                 if (!r.parsed) {
@@ -514,15 +608,22 @@ int verify_bulk(const VerifyOptions& o) {
                   b.hash[i] = fast_hash(r.address.normalized());
                 }
               }
-              b.dup_at[i] = layout.render(b.recs[i], r, b.out);
+              b.dup_at[i] = layout.render(*fields_of, r, b.out);
               b.end[i] = b.out.size();
               b.status[i] = r.status;
               b.reason[i] = r.reason;
               if (r.parsed) {
-                const std::string_view d = r.address.domain();  // lives as long as the block's Result
-                const std::size_t k = b.domain_index.insert(d, b.domain_rows.size());
-                if (k == b.domain_rows.size()) b.domain_rows.emplace_back(d, 0);
-                ++b.domain_rows[k].second;
+                const std::string_view d = r.address.domain();
+                const std::size_t* k = domain_index.find(d);
+                if (k == nullptr) {
+                  const std::size_t at = b.domain_text.size();
+                  if (at + d.size() > b.domain_text.capacity()) throw std::logic_error("bulk: a domain longer than its address");
+                  b.domain_text += d;  // within the reserved room: no view moves
+                  const std::string_view kept = std::string_view(b.domain_text).substr(at);
+                  k = &domain_index.insert(kept, b.domain_rows.size());
+                  b.domain_rows.push_back({kept, fast_hash(kept), 0});
+                }
+                ++b.domain_rows[*k].rows;
               }
             }
           });
@@ -533,6 +634,14 @@ int verify_bulk(const VerifyOptions& o) {
         std::size_t start = 0;
         std::size_t unwritten = 0;  // rows from here on are not in the output yet (written in runs)
         for (std::size_t i = 0; i < b->size; ++i) {
+          if (b->unreadable[i]) {
+            const ingest::Record& got = b->recs[i];
+            if (reported_errors++ < 20 && !o.quiet)
+              std::fprintf(stderr, "mailsift: %s: record %llu (line %llu): %s\n", o.input.c_str(),
+                           static_cast<unsigned long long>(got.number), static_cast<unsigned long long>(got.line),
+                           got.error.c_str());
+            ++summary.row_errors;
+          }
           if (i + kAhead < b->size && !b->unreadable[i + kAhead]) seen.prefetch(b->hash[i + kAhead]);
           const bool duplicate = !b->unreadable[i] && !seen.put(b->hash[i]);
           const Status status = b->status[i];
@@ -560,7 +669,13 @@ int verify_bulk(const VerifyOptions& o) {
           if ((summary.rows & 0xFFF) == 0) progress.update(summary);
           start = b->end[i];
         }
-        for (const auto& dn : b->domain_rows) summary.add_domain_rows(dn.first, dn.second);
+        // Two stages ahead: the slot, then (once the slot is in cache) the record it names.
+        const auto& dr = b->domain_rows;
+        for (std::size_t k = 0; k < dr.size(); ++k) {
+          if (k + 16 < dr.size()) summary.domains.prefetch_slot(dr[k + 16].hash);
+          if (k + 8 < dr.size()) summary.domains.prefetch_record(dr[k + 8].hash);
+          summary.add_domain_rows(dr[k].name, dr[k].hash, dr[k].rows);
+        }
         out.writer().write_rendered(all.substr(unwritten));
         pool->release(std::move(b));
       };
@@ -578,17 +693,7 @@ int verify_bulk(const VerifyOptions& o) {
           b.recs.emplace_back();
           b.unreadable.emplace_back();
         }
-        if (g_interrupted.load() || !reader->next(b.recs[b.size])) break;
-        const ingest::Record& got = b.recs[b.size];
-        const bool unreadable = !got.error.empty() && text::trim_blanks(got.email).empty();
-        b.unreadable[b.size] = unreadable ? 1 : 0;
-        if (unreadable) {
-          if (reported_errors++ < 20 && !o.quiet)
-            std::fprintf(stderr, "mailsift: %s: record %llu (line %llu): %s\n", o.input.c_str(),
-                         static_cast<unsigned long long>(got.number), static_cast<unsigned long long>(got.line),
-                         got.error.c_str());
-          ++summary.row_errors;
-        }
+        if (g_interrupted.load() || !reader->next_raw(b.recs[b.size])) break;
         if (++b.size == engine::kOfflineBlockRows) submit();
       }
       if (open->size > 0) submit();

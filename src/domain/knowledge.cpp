@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "common/flat_map.hpp"
 #include "domain/embedded_lists.hpp"
 #include "domain/lists.hpp"
 #include "domain/suspicious.hpp"
@@ -302,13 +303,122 @@ bool Knowledge::is_suspicious(std::string_view local) const noexcept {
   return suspicious::is_suspicious(local);
 }
 
-const std::shared_ptr<const DomainFacts>& FactsCache::get(std::string_view domain) {
-  if (const auto* hit = map_.find(domain)) return *hit;
+namespace {
+
+// FactsCache::Slot::bits.
+constexpr std::uint8_t kDisposable = 1, kFree = 2, kRegistrableInArena = 4;
+
+// A FactsCache arena record: the suggestion's and the registrable domain's lengths (the latter
+// only with kRegistrableInArena), then the key when it is longer than kInline, the suggestion and
+// that registrable domain.
+struct ArenaHeader {
+  std::uint16_t suggestion_len;
+  std::uint16_t registrable_len;
+};
+
+}  // namespace
+
+FactsCache::FactsCache(const Knowledge& k, std::size_t max_entries)
+    : k_(k), max_(std::max<std::size_t>(max_entries, 1)), slots_(64) {}
+
+void FactsCache::clear() {
+  std::fill(slots_.begin(), slots_.end(), Slot{});
+  arena_.clear();
+  size_ = 0;
+}
+
+// Load at most 1/2: short probe runs on misses, the common case on a long tail.
+void FactsCache::grow() {
+  decltype(slots_) old(slots_.size() * 2);
+  old.swap(slots_);
+  const std::size_t mask = slots_.size() - 1;
+  for (const Slot& s : old) {
+    if (s.key_len == 0) continue;
+    std::size_t i = fast_hash(key(s)) & mask;
+    while (slots_[i].key_len != 0) i = (i + 1) & mask;
+    slots_[i] = s;
+  }
+}
+
+std::string_view FactsCache::key(const Slot& s) const noexcept {
+  if (s.key_len <= kInline) return {s.key, s.key_len};
+  return {arena_.data() + (s.at - 1) + sizeof(ArenaHeader), s.key_len};
+}
+
+FactsView FactsCache::view(const Slot& s) const noexcept {
+  FactsView v;
+  v.reason = s.reason;
+  v.disposable = (s.bits & kDisposable) != 0;
+  v.free = (s.bits & kFree) != 0;
+  const std::string_view k = key(s);
+  v.registrable = k.substr(k.size() - s.registrable_len);
+  if (s.at != 0) {
+    const char* p = arena_.data() + (s.at - 1);
+    ArenaHeader h;
+    std::memcpy(&h, p, sizeof h);
+    p += sizeof h + (s.key_len > kInline ? s.key_len : 0);
+    v.suggestion = std::string_view(p, h.suggestion_len);
+    if (s.bits & kRegistrableInArena) v.registrable = std::string_view(p + h.suggestion_len, h.registrable_len);
+  }
+  return v;
+}
+
+void FactsCache::put(Slot& s, std::string_view domain, const DomainFacts& f) {
+  s.key_len = static_cast<std::uint8_t>(domain.size());
+  s.reason = f.reason;
+  s.bits = static_cast<std::uint8_t>((f.disposable ? kDisposable : 0) | (f.free ? kFree : 0));
+  // Knowledge::lookup's registrable domain is a suffix of the (lower-case) domain: kept as its length.
+  const bool suffix = f.registrable.size() <= domain.size() && domain.ends_with(f.registrable);
+  s.registrable_len = suffix ? static_cast<std::uint8_t>(f.registrable.size()) : 0;
+  if (!suffix) s.bits |= kRegistrableInArena;
+  const bool long_key = domain.size() > kInline;
+  if (!long_key) std::memcpy(s.key, domain.data(), domain.size());
+  if (!long_key && f.suggestion.empty() && suffix) {
+    s.at = 0;
+    return;
+  }
+  const ArenaHeader h{static_cast<std::uint16_t>(f.suggestion.size()),
+                      static_cast<std::uint16_t>(suffix ? 0 : f.registrable.size())};
+  const std::size_t at = arena_.size();
+  const std::size_t key_bytes = long_key ? domain.size() : 0;
+  arena_.resize(at + sizeof h + key_bytes + h.suggestion_len + h.registrable_len);
+  char* p = arena_.data() + at;
+  std::memcpy(p, &h, sizeof h);
+  p += sizeof h;
+  std::memcpy(p, domain.data(), key_bytes);
+  std::memcpy(p + key_bytes, f.suggestion.data(), h.suggestion_len);
+  std::memcpy(p + key_bytes + h.suggestion_len, f.registrable.data(), h.registrable_len);
+  s.at = static_cast<std::uint32_t>(at + 1);
+}
+
+FactsView FactsCache::get(std::string_view domain) {
+  const std::uint64_t hash = fast_hash(domain);
+  const auto tag = static_cast<std::uint32_t>(hash >> 32);
+  std::size_t mask = slots_.size() - 1;
+  std::size_t i = hash & mask;
+  for (;; i = (i + 1) & mask) {
+    const Slot& s = slots_[i];
+    if (s.key_len == 0) break;
+    if (s.tag == tag && s.key_len == domain.size() && same_bytes(key(s), domain)) return view(s);
+  }
+  if (domain.empty() || domain.size() > kMaxKey) {  // not a domain address::parse lets through
+    uncached_ = k_.lookup(domain);
+    return FactsView{uncached_.reason, uncached_.disposable, uncached_.free, uncached_.registrable,
+                     uncached_.suggestion};
+  }
   // Starting over is cheaper than LRU bookkeeping and keeps the hit path a single lookup; a
   // domain seen again after a reset costs one more Knowledge::lookup.
-  if (map_.size() >= max_) map_.clear();
-  auto facts = std::make_shared<const DomainFacts>(k_.lookup(domain));
-  return map_.insert(domain, std::move(facts));
+  const DomainFacts f = k_.lookup(domain);
+  if (size_ >= max_ || arena_.size() > kMaxArena) clear();
+  else if ((size_ + 1) * 2 > slots_.size()) grow();
+  mask = slots_.size() - 1;
+  for (i = hash & mask; slots_[i].key_len != 0; i = (i + 1) & mask) {
+  }
+  Slot& s = slots_[i];
+  s.tag = tag;
+  put(s, domain, f);
+  ++size_;
+  return view(s);
 }
 
 }  // namespace mailsift::domain

@@ -3,12 +3,13 @@
 // Entry point: domain::Knowledge (immutable after construction, safe to share between threads)
 // and domain::FactsCache (per worker, bounded) in front of it.
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "common/flat_map.hpp"
+#include "common/huge_pages.hpp"
 #include "common/text.hpp"
 #include "verdict/reason.hpp"
 
@@ -54,21 +55,59 @@ class Knowledge {
   std::unique_ptr<Impl> impl_;
 };
 
+/// FactsCache's answer: the facts of one domain, as views into the cache.
+struct FactsView {
+  Reason reason = Reason::well_formed;
+  bool disposable = false;
+  bool free = false;
+  std::string_view registrable;
+  std::string_view suggestion;
+};
+
 /// Per-worker cache of Knowledge::lookup. Not thread-safe: one per thread. Bounded: when full it
-/// starts over, which keeps memory flat on lists with millions of distinct domains. 2^18 entries
-/// (about 20 MiB more than 2^16): a B2B list of 1,000,000 addresses has about 200,000 distinct
-/// domains, and with 2^16 entries it started over so often that each was looked up twice
-/// (docs/benchmarks.md, issue 15).
+/// starts over, which keeps memory flat on lists with millions of distinct domains. 2^18 entries:
+/// a B2B list of 1,000,000 addresses has about 200,000 distinct domains, and with 2^16 entries it
+/// started over so often that each was looked up twice (docs/benchmarks.md, issue 15).
+///
+/// Flat (issue 15): an open-addressing table of 32-byte slots that grows with the domains seen (a
+/// list of few domains keeps it in cache). A slot holds a short domain itself (the common case),
+/// its facts, and its registrable domain as a suffix of it, so a look-up reads one cache line; a
+/// long domain, a suggestion or a registrable domain that is not a suffix go to a byte arena. No
+/// allocation per address, none per domain but the arena's growth.
 class FactsCache {
  public:
-  explicit FactsCache(const Knowledge& k, std::size_t max_entries = 1 << 18) : k_(k), max_(max_entries) {}
-  /// The facts for `domain`; the reference is valid until the next call.
-  [[nodiscard]] const std::shared_ptr<const DomainFacts>& get(std::string_view domain);
+  explicit FactsCache(const Knowledge& k, std::size_t max_entries = 1 << 18);
+  /// The facts for `domain`; the views are valid until the next call.
+  [[nodiscard]] FactsView get(std::string_view domain);
 
  private:
+  static constexpr std::size_t kInline = 20;  // longer domains are kept in the arena
+  struct Slot {
+    std::uint32_t tag = 0;          // the hash's high half
+    std::uint32_t at = 0;           // 1 + the offset of the slot's arena record; 0: none
+    std::uint8_t key_len = 0;       // 0: empty slot
+    std::uint8_t registrable_len = 0;
+    Reason reason = Reason::well_formed;
+    std::uint8_t bits = 0;          // kDisposable, kFree, kRegistrableInArena
+    char key[kInline] = {};
+  };
+  static_assert(sizeof(Slot) == 32);
+  // Longer (or empty) keys are answered from uncached_, not kept: valid domains have 1 to 253
+  // octets. The arena starts over past kMaxArena, so offsets fit 32 bits.
+  static constexpr std::size_t kMaxKey = 255;
+  static constexpr std::size_t kMaxArena = std::size_t{1} << 31;
+  [[nodiscard]] std::string_view key(const Slot& s) const noexcept;
+  [[nodiscard]] FactsView view(const Slot& s) const noexcept;
+  void put(Slot& s, std::string_view domain, const DomainFacts& f);
+  void grow();
+  void clear();
+
   const Knowledge& k_;
   std::size_t max_;
-  FlatMap<std::string, std::shared_ptr<const DomainFacts>> map_;
+  std::size_t size_ = 0;
+  std::vector<Slot, HugePageAllocator<Slot>> slots_;  // 16 MiB at 2^18 entries: read at random
+  std::vector<char> arena_;
+  DomainFacts uncached_;
 };
 
 }  // namespace mailsift::domain

@@ -29,26 +29,25 @@ class CsvParser {
   /// quotes; a field starting with '"' is quoted ('""' is one quote, line ends are data); a quote
   /// elsewhere is data; bytes after a closing quote are appended to the field (lenient, like
   /// Python's csv). An empty line is a record with no fields and the error "empty line".
+  /// It is scan() then decode_csv(): the two halves --threads runs on different threads.
   bool next(Record& r);
+  /// Finds the next record's end only: its bytes without the line end into r.raw (at most
+  /// max_record_bytes + 1 of them: decode_csv tells an over-long record by that), its first line
+  /// into r.line. False at the end.
+  bool scan(Record& r);
   void set_delimiter(char d) noexcept;
 
  private:
-  void begin_field(Record& r);
-  void append(Record& r, const char* s, std::size_t n);
-  bool finish(Record& r);
-
   Input& in_;
   char delim_;
   std::size_t max_;
   std::uint64_t line_ = 1;
   bool skip_lf_ = false;  // the last record ended with CR: a following LF belongs to it
-  // per record
-  std::size_t nfields_ = 0;
-  std::size_t bytes_ = 0;
-  bool over_bytes_ = false;
-  bool over_fields_ = false;
-  bool special_[256] = {};
 };
+
+/// Decodes r.raw (a record CsvParser::scan found) into r.fields and r.error as CsvParser::next
+/// describes. Reads and writes `r` only: safe on any thread.
+void decode_csv(Record& r, char delimiter, std::size_t max_record_bytes);
 
 /// Rank of a column / member name as the email column: 0 best; -1 = not an email name. Names are
 /// compared ASCII case-insensitively with spaces, '-', '_' and '.' removed ("E-Mail Address").

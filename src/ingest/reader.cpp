@@ -75,6 +75,7 @@ void reset(Record& r) {
   r.error.clear();
   r.json.clear();
   r.json_object = false;
+  r.undecoded = false;
 }
 
 void check_common(const InputOptions& o, Format f) {
@@ -161,7 +162,7 @@ std::string join_header(const std::vector<std::string>& h) {
 class CsvReader final : public Reader {
  public:
   CsvReader(std::unique_ptr<Input> in, const InputOptions& o)
-      : in_(std::move(in)), parser_(*in_, ',', o.max_record_bytes) {
+      : in_(std::move(in)), parser_(*in_, ',', o.max_record_bytes), max_(o.max_record_bytes) {
     in_->skip_bom();
     delim_ = o.delimiter ? o.delimiter : sniff_delimiter(*in_);
     if (delim_ == '"' || delim_ == '\n' || delim_ == '\r') throw std::invalid_argument("invalid CSV delimiter");
@@ -235,11 +236,24 @@ class CsvReader final : public Reader {
       return false;
     }
     r.number = ++n_;
-    if (!r.error.empty()) return true;
-    if (!column_) r.error = "no email column";
-    else if (*column_ >= r.fields.size()) r.error = "no email field";
-    else r.email = text::trim_blanks(r.fields[*column_]);
+    find_email(r);
     return true;
+  }
+
+  bool next_raw(Record& r) override {
+    if (!ahead_.empty()) return next(r);  // the look-ahead records are decoded already
+    reset(r);
+    if (!parser_.scan(r)) return false;
+    r.number = ++n_;
+    r.undecoded = true;
+    return true;
+  }
+
+  void decode(Record& r) const override {
+    if (!r.undecoded) return;
+    r.undecoded = false;
+    detail::decode_csv(r, delim_, max_);
+    find_email(r);
   }
 
   [[nodiscard]] Format format() const noexcept override { return Format::csv; }
@@ -251,6 +265,13 @@ class CsvReader final : public Reader {
   [[nodiscard]] std::uint64_t total_bytes() const noexcept override { return in_->total(); }
 
  private:
+  void find_email(Record& r) const {
+    if (!r.error.empty()) return;
+    if (!column_) r.error = "no email column";
+    else if (*column_ >= r.fields.size()) r.error = "no email field";
+    else r.email = text::trim_blanks(r.fields[*column_]);
+  }
+
   // The first row is a header when none of its fields looks like an address and either one of
   // them is an email column name or a later row (of the look-ahead) has a field that looks like one.
   bool detect_header() const {
@@ -300,6 +321,7 @@ class CsvReader final : public Reader {
 
   std::unique_ptr<Input> in_;
   detail::CsvParser parser_;
+  std::size_t max_;
   char delim_ = ',';
   std::deque<Record> ahead_;
   std::vector<std::string> header_;

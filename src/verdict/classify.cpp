@@ -17,7 +17,7 @@ void Classifier::classify(std::string_view input, Result& out) {
   const Reason syntax = address::parse(input, out.address);
   out.parsed = syntax == Reason::well_formed;
   if (!out.parsed) {
-    out.facts.reset();
+    out.has_facts = false;
     out.reason = syntax;
     decide(out);
     return;
@@ -31,13 +31,18 @@ void Classifier::classify(std::string_view input, Result& out) {
     out.flags.suspicious = knowledge_.is_suspicious(a.local());
   }
   if (out.flags.address_literal) {
-    out.facts.reset();
+    out.has_facts = false;
   } else {
     out.checks |= kCheckDomain;
-    // Same pointer, no reference-count traffic: lists repeat their domains.
-    if (const auto& facts = cache_.get(a.domain()); out.facts != facts) out.facts = facts;
-    out.flags.disposable = out.facts->disposable;
-    out.flags.free = out.facts->free;
+    const domain::FactsView f = cache_.get(a.domain());
+    out.has_facts = true;
+    out.facts.reason = f.reason;
+    out.facts.disposable = f.disposable;
+    out.facts.free = f.free;
+    out.facts.registrable.assign(f.registrable);
+    out.facts.suggestion.assign(f.suggestion);
+    out.flags.disposable = f.disposable;
+    out.flags.free = f.free;
   }
   out.reason = Reason::well_formed;
   decide(out);
@@ -57,11 +62,11 @@ void decide(Result& r) {
   Reason offline;
   if (r.flags.address_literal) {
     offline = Reason::address_literal;
-  } else if (r.facts && r.facts->reason != Reason::well_formed) {
-    offline = r.facts->reason;
+  } else if (r.has_facts && r.facts.reason != Reason::well_formed) {
+    offline = r.facts.reason;
   } else if (r.flags.disposable) {
     offline = Reason::disposable;
-  } else if (r.facts && !r.facts->suggestion.empty()) {
+  } else if (r.has_facts && !r.facts.suggestion.empty()) {
     offline = Reason::possible_typo;
   } else {
     offline = Reason::well_formed;

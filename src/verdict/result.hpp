@@ -47,7 +47,11 @@ struct Result {
   std::uint32_t checks = 0;
   bool parsed = false;      // syntax passed: `address` is meaningful
   address::Address address;  // normalized form, when parsed
-  std::shared_ptr<const domain::DomainFacts> facts;  // null for syntax failures and literals
+  // The domain's offline facts, when has_facts (false for syntax failures and literals). Held by
+  // value: a Result reused row to row keeps its strings' storage, and nothing is shared between
+  // threads or counted per address.
+  bool has_facts = false;
+  domain::DomainFacts facts;
   std::shared_ptr<const dns::DomainDns> dns;          // set when the dns level ran (kCheckDns)
   std::optional<smtp::AddressProbe> smtp;             // set when the SMTP probe ran (kCheckSmtp)
   /// A verdict restored from a --state or --cache file (bulk runs): the `dns` and `smtp` JSON the
@@ -56,10 +60,10 @@ struct Result {
   std::shared_ptr<const std::string> restored_smtp;
 
   [[nodiscard]] std::string_view registrable_domain() const noexcept {
-    return facts ? std::string_view(facts->registrable) : std::string_view{};
+    return has_facts ? std::string_view(facts.registrable) : std::string_view{};
   }
   [[nodiscard]] std::string_view suggested_domain() const noexcept {
-    return facts ? std::string_view(facts->suggestion) : std::string_view{};
+    return has_facts ? std::string_view(facts.suggestion) : std::string_view{};
   }
 };
 

@@ -63,11 +63,10 @@ TEST(Decide, PrecedenceTable) {
     r.flags.address_literal = c.literal;
     r.flags.disposable = c.disposable;
     if (!c.literal) {
-      auto f = std::make_shared<domain::DomainFacts>();
-      f->reason = c.domain_reason;
-      f->disposable = c.disposable;
-      if (c.typo) f->suggestion = "gmail.com";
-      r.facts = f;
+      r.has_facts = true;
+      r.facts.reason = c.domain_reason;
+      r.facts.disposable = c.disposable;
+      if (c.typo) r.facts.suggestion = "gmail.com";
       r.checks |= kCheckDomain;
     }
     decide(r);
@@ -115,7 +114,8 @@ TEST_F(ClassifierTest, ReusedResultIsReset) {
   classifier_.classify("bad@", r);
   EXPECT_FALSE(r.flags.disposable);
   EXPECT_FALSE(r.flags.role);
-  EXPECT_EQ(r.facts, nullptr);
+  EXPECT_FALSE(r.has_facts);
+  EXPECT_EQ(r.registrable_domain(), "");
   classifier_.classify("a@[192.0.2.1]", r);
   EXPECT_EQ(r.reason, Reason::address_literal);
   EXPECT_TRUE(r.flags.address_literal);
