@@ -74,12 +74,12 @@ def free_port():
         return s.getsockname()[1]
 
 
-def redis_commands(port):
-    out = subprocess.run(["redis-cli", "-p", str(port), "info", "stats"], capture_output=True, text=True).stdout
-    for line in out.splitlines():
-        if line.startswith("total_commands_processed:"):
-            return int(line.split(":")[1])
-    return 0
+def redis_counts(port):
+    """(commands processed, CPU seconds used) of the Redis server so far."""
+    out = subprocess.run(["redis-cli", "-p", str(port), "info", "all"], capture_output=True, text=True).stdout
+    v = dict(line.split(":", 1) for line in out.splitlines() if ":" in line and not line.startswith("#"))
+    cpu = float(v.get("used_cpu_sys", 0)) + float(v.get("used_cpu_user", 0))
+    return int(v.get("total_commands_processed", 0)), cpu
 
 
 def main():
@@ -120,11 +120,13 @@ def main():
             cmd = [a.bin, "verify", "--level", "smtp", "--format", "jsonl", *common]
             cmd += ["--broker", url] if n else ["--smtp-concurrency", str(a.concurrency)]
             before_cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
-            before_cmds = redis_commands(rport)
+            before_cmds, before_redis_cpu = redis_counts(rport)
             t0 = time.time()
             p = subprocess.run(cmd, input=stdin, capture_output=True, timeout=600)
             took = time.time() - t0
-            cmds = redis_commands(rport) - before_cmds
+            after_cmds, after_redis_cpu = redis_counts(rport)
+            cmds = after_cmds - before_cmds
+            redis_cpu = after_redis_cpu - before_redis_cpu
             for w in workers:
                 w.terminate()
             for w in workers:
@@ -140,7 +142,8 @@ def main():
                 bad = next(i for i in range(min(len(got), len(reference))) if got[i] != reference[i])
                 print(f"rows differ with {n} workers, e.g. row {bad}: {diff(json.loads(reference[bad]), json.loads(got[bad]))}",
                       file=sys.stderr)
-            rows.append((n, len(lines), took, cpu, cmds / took if n else 0.0, same, p.returncode))
+            rows.append((n, len(lines), took, cpu, cmds / took if n else 0.0, same, p.returncode,
+                         redis_cpu / max(1, len(lines)) * 1e6 if n else 0.0))
     finally:
         for proc in (redis, net):
             proc.send_signal(signal.SIGTERM)
@@ -153,13 +156,16 @@ def main():
           f"{a.concurrency}, --threads 1; cores: {os.cpu_count()}; load after: {open('/proc/loadavg').read().split()[0]}")
     print(f"server counts over all runs: {counts.strip()}")
     print()
-    print("| run | rows | wall s | addresses/s | vs one process | CPU s (all processes) | Redis commands/s | rows equal |")
-    print("|---|---:|---:|---:|---:|---:|---:|---|")
+    print("| run | rows | wall s | addresses/s | vs one process | vs one worker | CPU s (workers + coordinator) | "
+          "Redis commands/s | Redis CPU µs per address | rows equal |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     base = rows[0][1] / rows[0][2]
-    for n, count, took, cpu, rate, same, rc in rows:
+    one = next((r[1] / r[2] for r in rows if r[0] == 1), None)
+    for n, count, took, cpu, rate, same, rc, redis_us in rows:
         name = "one process, no broker" if n == 0 else f"{n} worker{'s' if n > 1 else ''}"
-        print(f"| {name} | {count} | {took:.2f} | {count / took:.0f} | {count / took / base:.2f}x | {cpu:.2f} | "
-              f"{rate:.0f} | {'yes' if same and rc in (0, 1) else 'NO'} |")
+        vs_one = f"{count / took / one:.2f}x" if one and n else "-"
+        print(f"| {name} | {count} | {took:.2f} | {count / took:.0f} | {count / took / base:.2f}x | {vs_one} | {cpu:.2f} | "
+              f"{rate:.0f} | {redis_us:.0f} | {'yes' if same and rc in (0, 1) else 'NO'} |")
     return 0 if all(r[5] and r[6] in (0, 1) for r in rows) else 1
 
 

@@ -35,6 +35,7 @@ std::optional<Chunk> parse_chunk(const Reply& fields) {
   const auto domain = field_of(fields, "domain");
   const auto items = field_of(fields, "items");
   if (!v || *v != kVersion || !run || !chunk || !level || !domain || !items) return std::nullopt;
+  if (items->size() > kMaxChunkBytes || domain->size() > 255 || run->size() > 64) return std::nullopt;
   if (*level != "dns" && *level != "smtp") return std::nullopt;
   Chunk c;
   const auto n = number(*chunk);

@@ -7,6 +7,8 @@
 //   <prefix>run:<run>       present while the run's coordinator is alive (expiring)
 //   <prefix>workers         sorted set: worker → its last heartbeat (ms, the broker's clock)
 //   <prefix>worker:<name>   hash: a worker's identity and load (expiring)
+//   <prefix>dead            stream: entries no worker could read (malformed, oversized), kept
+//                            for a look (capped at about 10,000), never retried
 //   <prefix>ca:<run>:<domain>  a domain's catch-all answer in a run, shared by its workers (expiring;
 //                            per run, so that a run's output is that of one process: across runs,
 //                            the coordinator's --cache carries answers, as without a broker)
@@ -31,6 +33,8 @@ inline constexpr const char* kResultGroup = "c";
 /// Addresses in one chunk at most: one domain's addresses of a batch are split in chunks this big
 /// (a few SMTP sessions each), so that no worker holds a huge domain alone.
 inline constexpr std::size_t kChunkItems = 200;
+/// A chunk's entry larger than this is refused (200 addresses of at most 254 bytes are ~52 KB).
+inline constexpr std::size_t kMaxChunkBytes = std::size_t{1} << 20;
 /// How long a shared catch-all answer lives (a run's domain seen again later is tested again).
 inline constexpr std::chrono::seconds kCatchAllTtl{2 * 3600};
 

@@ -76,6 +76,7 @@ int cluster_status(const ClusterOptions& o) {
   q.push_back(command_of("XINFO", "GROUPS", keys.work()));
   q.push_back(command_of("XLEN", keys.work()));
   q.push_back(command_of("HGETALL", keys.prefix + "waits"));
+  q.push_back(command_of("XLEN", keys.prefix + "dead"));
   const std::vector<Reply> r = link.run_all(std::move(q));
   if (r[0].error()) throw broker::BrokerError("broker " + link.url().redacted() + ": " + r[0].str);
   const long long now = r[1].elements.size() == 2
@@ -107,6 +108,7 @@ int cluster_status(const ClusterOptions& o) {
   // The queue: entries not yet delivered (lag) and held by workers (pending).
   json::object queue;
   queue["entries"] = r[4].type == Reply::Type::integer ? r[4].integer : 0;
+  queue["dead_letters"] = r[6].type == Reply::Type::integer ? r[6].integer : 0;
   for (const Reply& g : r[3].elements) {
     const auto m = pairs(g);
     if (m.contains("name") && m.at("name") == broker::kWorkGroup) {
@@ -168,8 +170,9 @@ int cluster_status(const ClusterOptions& o) {
   }
   const json::object& qo = out["queue"].as_object();
   auto qn = [&qo](const char* f) { return qo.contains(f) ? qo.at(f).as_int64() : 0; };
-  std::printf("queue: %lld chunks waiting, %lld held by workers, %lld entries in the stream\n",
-              static_cast<long long>(qn("waiting")), static_cast<long long>(qn("held")), static_cast<long long>(qn("entries")));
+  std::printf("queue: %lld chunks waiting, %lld held by workers, %lld entries in the stream, %lld dead-lettered\n",
+              static_cast<long long>(qn("waiting")), static_cast<long long>(qn("held")), static_cast<long long>(qn("entries")),
+              static_cast<long long>(qn("dead_letters")));
   std::printf("runs: %zu active\n", out["runs"].as_array().size());
   for (const json::value& v : out["runs"].as_array())
     std::printf("  %s  level %s  %lld results unread\n", json::value_to<std::string>(v.at("run")).c_str(),

@@ -45,7 +45,10 @@ class Worker {
                              : o.name),
         keys_{o.verify.broker_prefix},
         lease_(seconds_to_ms(o.verify.lease)),
-        link_(broker::parse_redis_url(o.verify.broker), broker::RedisOptions{.ca_file = o.verify.broker_ca}) {
+        link_(broker::parse_redis_url(o.verify.broker),
+              broker::RedisOptions{.ca_file = o.verify.broker_ca,
+                                   // A read of `chunks` entries of the largest size we take, and some.
+                                   .max_reply_bytes = broker::kMaxChunkBytes * (o.chunks + 1) + (std::size_t{1} << 20)}) {
     std::vector<std::vector<std::string>> setup;
     setup.push_back(command_of("FUNCTION", "LOAD", "REPLACE", broker::queue_library()));
     setup.push_back(broker::create_group(keys_.work(), broker::kWorkGroup));
@@ -108,8 +111,10 @@ class Worker {
         backoff = std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::seconds(2));
       }
     }
-    std::fprintf(stderr, "mailsift: worker %s: %zu chunks finished, %zu reclaimed from other workers, %zu lost to them\n",
-                 name_.c_str(), finished_, reclaimed_, lost_);
+    std::fprintf(stderr,
+                 "mailsift: worker %s: %zu chunks finished, %zu reclaimed from other workers, %zu lost to them, "
+                 "%zu dead-lettered\n",
+                 name_.c_str(), finished_, reclaimed_, lost_, dead_);
     return finished_;
   }
 
@@ -164,9 +169,9 @@ class Worker {
     for (const auto& [key, t] : tasks_)
       if (t.entry == id) return;  // ours already (claimed back after a slow heartbeat)
     auto chunk = broker::parse_chunk(entry.elements[1]);
-    if (!chunk || !run_alive(chunk->run)) {
-      if (!chunk) std::fprintf(stderr, "mailsift: worker %s: dropped a malformed chunk %s\n", name_.c_str(), id.c_str());
-      (void)link_.run_all(drop(id));
+    if (!chunk) return dead_letter(id, "malformed or oversized chunk", entry.elements[1]);
+    if (!run_alive(chunk->run)) {
+      (void)link_.run_all(drop(id));  // its coordinator is gone
       return;
     }
     Engine& e = engine_for(chunk->run, chunk->level);
@@ -177,6 +182,45 @@ class Worker {
     for (const auto& item : chunk->items) (void)e.add(item.second);
     const std::uint64_t batch = e.submit();
     tasks_.emplace(std::make_pair(&e, batch), Task{id, std::move(*chunk), &e, batch});
+  }
+
+  // An entry no worker can use goes to the dead-letter stream (with why, and its first bytes), out
+  // of the queue: logged, never retried, never a crash.
+  void dead_letter(const std::string& id, const std::string& why, const Reply& fields) {
+    std::string excerpt;
+    if (fields.type == Reply::Type::array)
+      for (const Reply& f : fields.elements) {
+        if (excerpt.size() >= 4096) break;
+        excerpt += f.str.substr(0, 4096 - excerpt.size()) + " ";
+      }
+    std::fprintf(stderr, "mailsift: worker %s: %s %s: moved to %sdead\n", name_.c_str(), why.c_str(), id.c_str(),
+                 keys_.prefix.c_str());
+    std::vector<std::vector<std::string>> c =
+        drop(id);
+    c.insert(c.begin(), command_of("XADD", keys_.prefix + "dead", "MAXLEN", "~", "10000", "*", "entry", id, "reason", why,
+                                   "worker", name_, "excerpt", excerpt));
+    (void)link_.run_all(std::move(c));
+    ++dead_;
+  }
+
+  // Entries delivered to us that we never saw: a read that failed part-way (a reply over the size
+  // bound, a dropped connection). Each is read again alone; one that still cannot be read is
+  // dead-lettered.
+  void recover(const std::set<std::string>& ours) {
+    for (const std::string& id : ours) {
+      if (lost_entries_.contains(id)) continue;
+      bool known = false;
+      for (const auto& [key, t] : tasks_) known = known || t.entry == id;
+      if (known) continue;
+      try {
+        const Reply r = link_.run(command_of("XCLAIM", keys_.work(), broker::kWorkGroup, name_, "0", id));
+        if (r.type == Reply::Type::array)
+          for (const Reply& entry : r.elements) accept(entry);
+      } catch (const BrokerError& e) {
+        if (std::string(e.what()).find("larger than the limit") == std::string::npos) throw;
+        dead_letter(id, "unreadable chunk (larger than the reply bound)", Reply{});
+      }
+    }
   }
 
   std::vector<std::vector<std::string>> drop(const std::string& id) {
@@ -256,17 +300,17 @@ class Worker {
                            "chunks", std::to_string(tasks_.size()), "rows", std::to_string(rows), "finished",
                            std::to_string(finished_), "reclaimed", std::to_string(reclaimed_), "source_ips", ips,
                            "helo", o_.verify.helo));
-    if (!tasks_.empty())
-      c.push_back(command_of("XPENDING", keys_.work(), broker::kWorkGroup, "-", "+", std::to_string(kPendingScan), name_));
+    c.push_back(command_of("XPENDING", keys_.work(), broker::kWorkGroup, "-", "+", std::to_string(kPendingScan), name_));
     const std::vector<Reply> r = link_.run_all(std::move(c));
     if (r[0].error()) {
       if (!lost_library(r[0])) throw BrokerError("broker " + link_.url().redacted() + ": " + r[0].str);
       return;  // again on the next turn
     }
-    if (tasks_.empty()) return;
     std::set<std::string> ours;
     for (const Reply& p : r[1].elements)
       if (!p.elements.empty()) ours.insert(p.elements[0].str);
+    recover(ours);
+    if (tasks_.empty()) return;
     std::vector<std::string> claim = command_of("XCLAIM", keys_.work(), broker::kWorkGroup, name_, "0");
     for (const auto& [key, t] : tasks_) {
       if (ours.contains(t.entry)) {
@@ -312,7 +356,7 @@ class Worker {
   std::vector<std::vector<std::vector<std::string>>> unsent_;
   std::unordered_map<std::string, std::pair<bool, Clock::time_point>> runs_;
   std::set<std::string> lost_entries_;
-  std::size_t finished_ = 0, reclaimed_ = 0, lost_ = 0;
+  std::size_t finished_ = 0, reclaimed_ = 0, lost_ = 0, dead_ = 0;
 };
 
 }  // namespace

@@ -51,6 +51,8 @@ TEST(Queue, ChunksRoundTripAndForeignEntriesAreRefused) {
   f = chunk_fields(c);
   f.resize(f.size() - 2);  // no items
   EXPECT_FALSE(parse_chunk(fields_of(f)));
+  EXPECT_FALSE(parse_chunk(fields_of(chunk_fields(Chunk{"r", 1, "dns", "b.example",
+                                                        {{0, std::string(kMaxChunkBytes, 'a')}}}))));  // oversized
   Items many;
   for (std::uint64_t i = 0; i <= kChunkItems; ++i) many.emplace_back(i, "a@b.example");
   EXPECT_FALSE(parse_chunk(fields_of(chunk_fields(Chunk{"r", 1, "dns", "b.example", many}))));

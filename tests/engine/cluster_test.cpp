@@ -252,6 +252,34 @@ TEST(Cluster, ADeadWorkersChunksAreTakenOverAfterItsLease) {
   EXPECT_EQ(check.run(broker::command_of("XLEN", "ms:work")).integer, 0);
 }
 
+// What no worker can use (another version's message, damage, an entry too big to take) goes to the
+// dead-letter stream with a message; the worker goes on, and the run's output is unchanged.
+TEST(Cluster, MalformedAndOversizedEntriesAreDeadLetteredNotFatal) {
+  Lab lab;
+  const std::vector<std::string> in = inputs();
+  const std::string reference = verify(lab.options(), in);
+  RedisServer redis;
+  cli::VerifyOptions o = lab.options();
+  o.broker = redis.url();
+  broker::Link admin(broker::parse_redis_url(o.broker), {});
+  auto add = [&admin](std::vector<std::string> fields) {
+    std::vector<std::string> c = broker::command_of("XADD", "ms:work", "*");
+    c.insert(c.end(), fields.begin(), fields.end());
+    ASSERT_EQ(admin.run(std::move(c)).type, broker::Reply::Type::string);
+  };
+  add(broker::command_of("foo", "bar"));                                                    // not a chunk
+  add(broker::command_of("v", "1", "run", "r", "chunk", "1", "level", "smtp", "domain", "d.example", "items", "x y"));
+  add(broker::command_of("v", "1", "run", "r", "chunk", "2", "level", "smtp", "domain", "d.example", "items",
+                         std::string(2 << 20, 'a')));                                       // over kMaxChunkBytes
+  add(broker::command_of("v", "1", "run", "r", "chunk", "3", "level", "smtp", "domain", "d.example", "items",
+                         std::string(8 << 20, 'b')));                                       // over the reply bound
+  Workers workers(o, 1);  // 4 chunks at once: a reply bound of 6 MiB
+  EXPECT_EQ(verify(o, in), reference);
+  workers.stop();
+  EXPECT_EQ(admin.run(broker::command_of("XLEN", "ms:dead")).integer, 4);
+  EXPECT_EQ(admin.run(broker::command_of("XLEN", "ms:work")).integer, 0);
+}
+
 // kill -9 of the broker in the middle of a run, restarted on its files (AOF) or empty: the run goes
 // on and its output is unchanged.
 void broker_restart(bool empty) {
