@@ -6,6 +6,8 @@ namespace mailsift::cli {
 CLI::App* add_serve_command(CLI::App& app, server::ServeOptions& o) {
   CLI::App* s = app.add_subcommand("serve", "Run the HTTP API: real-time checks and bulk jobs (docs/api.md)");
   add_engine_options(s, o.engine);
+  // --broker: jobs' DNS and SMTP work on a cluster's workers (docs/cluster.md)
+  add_broker_options(s, o.engine, false);
   s->add_option("--listen", o.listen, "HOST:PORT or [IPV6]:PORT to listen on (a non-loopback address needs an API key)")
       ->capture_default_str();
   s->add_option("--tls-cert", o.tls_cert, "PEM certificate chain: serve HTTPS (TLS 1.2+, 1.3 preferred)");

@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <exception>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -64,11 +65,19 @@ struct Interrupted {};
 /// the caller's wait rethrows it.
 class Signal {
  public:
+  /// Called (on the stage's thread) each time a batch finishes, after the waiters are woken: for a
+  /// caller that does not sleep in wait() but runs an event loop of its own (the HTTP server). Set
+  /// before the first batch starts.
+  std::function<void(Batch&)> on_finished;
+
   void unit_done(Batch& b) {
     if (b.open.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
-    const std::lock_guard lock(mu_);
-    ++finished_;
-    cv_.notify_all();
+    {
+      const std::lock_guard lock(mu_);
+      ++finished_;
+      cv_.notify_all();
+    }
+    if (on_finished) on_finished(b);
   }
   void fail(std::exception_ptr e) {
     const std::lock_guard lock(mu_);

@@ -279,18 +279,23 @@ void Engine::start(Batch& b) {
   net_->start(b);
 }
 
+std::shared_ptr<smtp::PolitenessGate> make_gate(const cli::VerifyOptions& o) {
+  if (o.broker.empty()) return std::make_shared<smtp::LocalGate>(politeness_options(o));
+  broker::RedisOptions ro;
+  ro.ca_file = o.broker_ca;
+  broker::GateOptions go;
+  go.polite = politeness_options(o);
+  go.lease = seconds_to_ms(o.lease);
+  go.prefix = o.broker_prefix;
+  go.patience = seconds_to_ms(o.broker_timeout);
+  return std::make_shared<broker::RedisGate>(broker::parse_redis_url(o.broker), ro, go);
+}
+
 std::unique_ptr<Network> make_network(const cli::VerifyOptions& o, Role role, Signal& signal) {
   if (role == Role::worker) {
     // A worker's sessions count against the cluster's per-MX budget, kept by the broker.
-    broker::RedisOptions ro;
-    ro.ca_file = o.broker_ca;
-    broker::GateOptions go;
-    go.polite = politeness_options(o);
-    go.lease = seconds_to_ms(o.lease);
-    go.prefix = o.broker_prefix;
-    go.patience = seconds_to_ms(o.broker_timeout);
     std::shared_ptr<smtp::PolitenessGate> gate;
-    if (o.level == "smtp") gate = std::make_shared<broker::RedisGate>(broker::parse_redis_url(o.broker), ro, go);
+    if (o.level == "smtp") gate = make_gate(o);
     return std::make_unique<LocalNetwork>(o, signal, std::move(gate), true);
   }
   if (!o.broker.empty()) return std::make_unique<RemoteNetwork>(o, signal);

@@ -11,6 +11,7 @@
 
 #include "cli/options.hpp"
 #include "engine/batch.hpp"
+#include "smtp/politeness.hpp"
 
 namespace mailsift::engine {
 
@@ -38,6 +39,11 @@ class Network {
 /// Who runs the engine: `verify` and `serve` (the embedded default, or a broker's coordinator
 /// with --broker) or `mailsift worker` (local stages; the politeness gate on the broker).
 enum class Role : std::uint8_t { standalone, worker };
+
+/// The politeness gate for `o`'s SMTP sessions: this process's own (smtp::LocalGate), or with
+/// --broker the cluster's, kept on the broker (broker::RedisGate: caps, rates and back-off across
+/// every process that probes). Throws broker::BrokerError when the broker cannot be reached.
+[[nodiscard]] std::shared_ptr<smtp::PolitenessGate> make_gate(const cli::VerifyOptions& o);
 
 /// The network stages for `o` (o.level dns or smtp). Throws std::invalid_argument for bad SMTP
 /// options and broker::BrokerError when the broker cannot be reached.

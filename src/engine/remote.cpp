@@ -26,8 +26,9 @@ bool nil_or_empty(const Reply& r) {
 }
 }  // namespace
 
-RemoteNetwork::RemoteNetwork(const cli::VerifyOptions& o, Signal& signal)
+RemoteNetwork::RemoteNetwork(const cli::VerifyOptions& o, Signal& signal, Outage outage)
     : signal_(signal),
+      outage_(outage),
       options_(o),
       keys_{o.broker_prefix},
       run_(broker::random_id()),
@@ -65,35 +66,66 @@ RemoteNetwork::~RemoteNetwork() {
   }
 }
 
-void RemoteNetwork::start(Batch& b) {
-  b.verdicts.assign(b.inputs.size(), std::string());
+void RemoteNetwork::start(Batch& b) { publish(prepare(b)); }
+
+void RemoteNetwork::start_all(const std::vector<Batch*>& batches) {
   std::vector<std::uint64_t> numbers;
-  {
-    const std::lock_guard lock(mu_);
-    std::size_t extra = 0;
-    for (const Domain& d : b.domains) {
-      const std::size_t chunks = (d.rows.size() + broker::kChunkItems - 1) / broker::kChunkItems;
-      extra += chunks - 1;
-      for (std::size_t c = 0; c < chunks; ++c) {
-        broker::Chunk chunk{run_, next_chunk_++, level_, d.name, {}};
-        Out out;
-        out.batch = &b;
-        const std::size_t from = c * broker::kChunkItems;
-        const std::size_t to = std::min(d.rows.size(), from + broker::kChunkItems);
-        for (std::size_t j = from; j < to; ++j) {
-          out.rows.push_back(d.rows[j]);
-          chunk.items.emplace_back(d.rows[j], b.inputs[d.rows[j]]);
-        }
-        out.fields = broker::chunk_fields(chunk);
-        out.published = Clock::now();
-        numbers.push_back(chunk.number);
-        out_.emplace(chunk.number, std::move(out));
-      }
-    }
-    // A domain split in several chunks ends with its last chunk.
-    b.open.fetch_add(extra, std::memory_order_acq_rel);
+  for (Batch* b : batches) {
+    std::vector<std::uint64_t> more = prepare(*b);
+    numbers.insert(numbers.end(), more.begin(), more.end());
   }
   publish(std::move(numbers));
+}
+
+std::vector<std::uint64_t> RemoteNetwork::prepare(Batch& b) {
+  b.verdicts.assign(b.inputs.size(), std::string());
+  std::vector<std::uint64_t> numbers;
+  const std::lock_guard lock(mu_);
+  std::size_t extra = 0;
+  for (const Domain& d : b.domains) {
+    const std::size_t chunks = (d.rows.size() + broker::kChunkItems - 1) / broker::kChunkItems;
+    extra += chunks - 1;
+    for (std::size_t c = 0; c < chunks; ++c) {
+      broker::Chunk chunk{run_, next_chunk_++, level_, d.name, {}};
+      Out out;
+      out.batch = &b;
+      const std::size_t from = c * broker::kChunkItems;
+      const std::size_t to = std::min(d.rows.size(), from + broker::kChunkItems);
+      for (std::size_t j = from; j < to; ++j) {
+        out.rows.push_back(d.rows[j]);
+        chunk.items.emplace_back(d.rows[j], b.inputs[d.rows[j]]);
+      }
+      out.fields = broker::chunk_fields(chunk);
+      out.published = Clock::now();
+      numbers.push_back(chunk.number);
+      out_.emplace(chunk.number, std::move(out));
+    }
+  }
+  // A domain split in several chunks ends with its last chunk.
+  b.open.fetch_add(extra, std::memory_order_acq_rel);
+  return numbers;
+}
+
+std::vector<std::vector<std::string>> RemoteNetwork::adds_for(const std::vector<std::uint64_t>& numbers) {
+  std::vector<std::vector<std::string>> adds;
+  adds.reserve(numbers.size());
+  for (const std::uint64_t n : numbers) {
+    std::vector<std::string> add = command_of("XADD", keys_.work(), "*");
+    const Out& out = out_.at(n);
+    add.insert(add.end(), out.fields.begin(), out.fields.end());
+    adds.push_back(std::move(add));
+  }
+  return adds;
+}
+
+std::size_t RemoteNetwork::chunks_out() {
+  const std::lock_guard lock(mu_);
+  return out_.size();
+}
+
+RemoteNetwork::Counts RemoteNetwork::counts() {
+  const std::lock_guard lock(mu_);
+  return Counts{published_, republished_, duplicates_, malformed_, up_.load()};
 }
 
 // XADDs the chunks. A failure leaves them unpublished: the collector's audit publishes them once the
@@ -103,12 +135,7 @@ void RemoteNetwork::publish(std::vector<std::uint64_t> numbers) {
   std::vector<std::vector<std::string>> adds;
   {
     const std::lock_guard lock(mu_);
-    for (const std::uint64_t n : numbers) {
-      std::vector<std::string> add = command_of("XADD", keys_.work(), "*");
-      const Out& out = out_.at(n);
-      add.insert(add.end(), out.fields.begin(), out.fields.end());
-      adds.push_back(std::move(add));
-    }
+    adds = adds_for(numbers);
   }
   std::vector<Reply> ids;
   try {
@@ -186,6 +213,7 @@ void RemoteNetwork::collect() {
         (void)col_.run_all(std::move(done));
       }
       down = false;
+      up_ = true;
       backoff = std::chrono::milliseconds(100);
     } catch (const BrokerError& e) {
       const auto now = Clock::now();
@@ -195,9 +223,15 @@ void RemoteNetwork::collect() {
         std::fprintf(stderr, "mailsift: %s; retrying for up to %lld s (--broker-timeout)\n", e.what(),
                      static_cast<long long>(give_up_.count() / 1000));
       }
+      up_ = false;
       if (now - down_since > give_up_) {
-        signal_.fail(std::make_exception_ptr(BrokerError(std::string(e.what()) + " (gave up after --broker-timeout)")));
-        return;
+        if (outage_ == Outage::fail) {
+          signal_.fail(std::make_exception_ptr(BrokerError(std::string(e.what()) + " (gave up after --broker-timeout)")));
+          return;
+        }
+        std::fprintf(stderr, "mailsift: %s; still unreachable after %lld s, the work sent to the cluster waits for it\n",
+                     e.what(), static_cast<long long>(give_up_.count() / 1000));
+        down_since = now;
       }
       sleep_for(backoff);
       backoff = std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::seconds(2));
@@ -310,12 +344,7 @@ void RemoteNetwork::tend(Clock::time_point now) {
     std::vector<std::vector<std::string>> adds;
     {
       const std::lock_guard lock(mu_);
-      for (const std::uint64_t n : unpublished) {
-        std::vector<std::string> add = command_of("XADD", keys_.work(), "*");
-        const Out& out = out_.at(n);
-        add.insert(add.end(), out.fields.begin(), out.fields.end());
-        adds.push_back(std::move(add));
-      }
+      adds = adds_for(unpublished);
     }
     const std::vector<Reply> ids = col_.run_all(std::move(adds));
     const std::lock_guard lock(mu_);

@@ -27,11 +27,23 @@ namespace mailsift::engine {
 
 class RemoteNetwork final : public Network {
  public:
+  /// What a broker down for longer than --broker-timeout does: fails the run (`verify`), or is
+  /// said on standard error and waited for (a long-lived server, whose jobs wait for it).
+  enum class Outage : std::uint8_t { fail, wait };
   /// Connects and checks the broker (throws broker::BrokerError); loads nothing on it.
-  RemoteNetwork(const cli::VerifyOptions& o, Signal& signal);
+  RemoteNetwork(const cli::VerifyOptions& o, Signal& signal, Outage outage = Outage::fail);
   ~RemoteNetwork() override;
 
   void start(Batch& b) override;
+  /// start() for several batches, published in one round trip.
+  void start_all(const std::vector<Batch*>& batches);
+  /// Chunks published and not finished.
+  [[nodiscard]] std::size_t chunks_out();
+  struct Counts {
+    std::uint64_t published = 0, republished = 0, duplicates = 0, malformed = 0;
+    bool broker_up = true;
+  };
+  [[nodiscard]] Counts counts();
   void wait_for(const Batch& b, Interrupt& in) override { signal_.wait(b, in); }
   void finish(Batch& b, std::size_t i, Result& r) override;
   void remember_catch_all(const std::string& domain, bool catch_all) override;
@@ -49,6 +61,10 @@ class RemoteNetwork final : public Network {
     std::string entry;                // its stream entry's id ("" until XADD answered)
     Clock::time_point published{};
   };
+  // Adds b's chunks to out_ (under mu_) and returns their numbers.
+  std::vector<std::uint64_t> prepare(Batch& b);
+  // XADD commands for the chunks `numbers` (under mu_).
+  std::vector<std::vector<std::string>> adds_for(const std::vector<std::uint64_t>& numbers);
   void collect();
   void take(const broker::Reply& entry);
   void tend(Clock::time_point now);
@@ -59,6 +75,8 @@ class RemoteNetwork final : public Network {
   [[nodiscard]] std::chrono::milliseconds run_ttl() const { return std::chrono::seconds(60) + 2 * lease_; }
 
   Signal& signal_;
+  Outage outage_;
+  std::atomic<bool> up_{true};
   cli::VerifyOptions options_;
   broker::Keys keys_;
   std::string run_;

@@ -30,6 +30,11 @@ struct Gauges {
   std::uint64_t checks_in_flight = 0;
   std::size_t http_connections = 0;
   bool storage_ok = true;
+  // serve --broker (server/cluster.hpp): the jobs' work out on the cluster
+  bool cluster = false;
+  std::uint64_t cluster_addresses_out = 0, cluster_chunks_out = 0;
+  std::uint64_t cluster_published = 0, cluster_republished = 0, cluster_duplicates = 0, cluster_malformed = 0;
+  bool broker_up = true;
 };
 
 class Metrics {

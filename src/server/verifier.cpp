@@ -9,6 +9,7 @@
 #include "common/text.hpp"
 #include "engine/engine.hpp"
 #include "server/auth.hpp"
+#include "server/metrics.hpp"
 #include "verdict/stored.hpp"
 
 namespace mailsift::server {
@@ -44,7 +45,8 @@ Verifier::Verifier(boost::asio::io_context& io, const cli::VerifyOptions& o, Ver
       std::min({engine::resolve_threads(o.threads), std::max<std::size_t>(1, o.smtp_concurrency), std::size_t{256}});
   engine::raise_open_files_limit(o.smtp_concurrency);
   const smtp::PolitenessOptions po = engine::politeness_options(o);
-  gate_ = std::make_shared<smtp::LocalGate>(po);
+  // With --broker the per-MX caps, rates and back-off are the cluster's (kept on the broker).
+  gate_ = engine::make_gate(o);
   const smtp::ProbeOptions probe = engine::probe_options(o);
   threaded_ = n > 1;
   // One TLS client for every loop: one context, one session cache per MX host.
@@ -86,9 +88,11 @@ Verifier::Verifier(boost::asio::io_context& io, const cli::VerifyOptions& o, Ver
     cache_->expire(opt_.cache_ttl);
     cache_->commit();
   }
+  if (!o.broker.empty()) cluster_ = std::make_unique<ClusterChecks>(io_, o, opt_.catch_all_ttl);
 }
 
 Verifier::~Verifier() {
+  cluster_.reset();  // no worker's verdict arrives after this
   stop_nets();
   try {
     commit();
@@ -167,6 +171,33 @@ void Verifier::verify(std::string_view input, Level level, CheckOptions how, Don
       return;
     }
   }
+  if (cluster_ && how.lane == Lane::bulk) {
+    cluster_->check(std::string(text::trim_blanks(input)), std::string(r.address.domain()), std::string(name(level)),
+                    [this, c](const std::string& verdict) { on_cluster(c, verdict); });
+    return;
+  }
+  run_here(c);
+}
+
+void Verifier::on_cluster(const std::shared_ptr<Check>& c, const std::string& verdict) {
+  Result& r = *c->result;
+  if (!restore_verdict(verdict, r)) {
+    // A worker of another version: the check is not lost, it runs here (restore_verdict changes
+    // nothing when it fails).
+    run_here(c);
+    return;
+  }
+  if (cache_ && c->level == Level::smtp && r.status != Status::unknown && (r.checks & kCheckSmtp)) {
+    try {
+      cache_->put_address(cache_key(r.address.normalized()), verdict);
+    } catch (const std::exception&) {  // NOLINT(bugprone-empty-catch): a cache (see finish)
+    }
+  }
+  finish(c);
+}
+
+void Verifier::run_here(const std::shared_ptr<Check>& c) {
+  const Result& r = *c->result;
   // From here the check belongs to its domain's network loop until done() hands it back; the
   // server's loop touches only its waiters meanwhile.
   Net& n = net_of(r.address.domain());
@@ -282,6 +313,17 @@ void Verifier::finish(const std::shared_ptr<Check>& c) {
 
 void Verifier::gauges(Gauges& g) {
   g.checks_in_flight = running_.size();
+  if (cluster_) {
+    const ClusterChecks::Stats st = cluster_->stats();
+    g.cluster = true;
+    g.cluster_addresses_out = st.addresses_out;
+    g.cluster_chunks_out = st.chunks_out;
+    g.cluster_published = st.published;
+    g.cluster_republished = st.republished;
+    g.cluster_duplicates = st.duplicates;
+    g.cluster_malformed = st.malformed;
+    g.broker_up = st.broker_up;
+  }
   for (const auto& net : nets_) {
     // Read on the network loop that owns the counters; the server's loop waits the moment it takes.
     auto read = [&g, &n = *net] {

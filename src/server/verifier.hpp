@@ -12,6 +12,8 @@
 // the server's loop; the DNS and SMTP work runs on N network loops, each on its own thread with its
 // own resolver and prober, a domain always on the same one (by a hash of its name), sharing one
 // politeness gate (per-MX caps across loops). With N = 1 the network work runs on the server's loop.
+// With --broker the server is a cluster's coordinator (server/cluster.hpp): jobs' checks go to the
+// workers, real-time ones stay here and pass the cluster's politeness gate on the broker.
 // Entry point: Verifier::verify.
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -33,6 +35,7 @@
 #include "dns/resolver.hpp"
 #include "domain/knowledge.hpp"
 #include "server/answers.hpp"
+#include "server/cluster.hpp"
 #include "server/metrics.hpp"
 #include "smtp/prober.hpp"
 #include "store/cache.hpp"
@@ -128,6 +131,9 @@ class Verifier {
   // `queue` is a domains key: the lane's letter, then the domain.
   void start_probe(Net& n, const std::string& queue);
   void done(const std::shared_ptr<Check>& c);  // from a Net's loop: finish on the server's
+  // A worker's verdict (--broker): applied, or the check runs here when it cannot be read.
+  void on_cluster(const std::shared_ptr<Check>& c, const std::string& verdict);
+  void run_here(const std::shared_ptr<Check>& c);
   void finish(const std::shared_ptr<Check>& c);
   void stop_nets() noexcept;
 
@@ -140,6 +146,7 @@ class Verifier {
   std::vector<std::unique_ptr<Net>> nets_;
   bool threaded_ = false;
   std::unique_ptr<store::Cache> cache_;
+  std::unique_ptr<ClusterChecks> cluster_;  // --broker: where jobs' checks go
   std::unordered_map<std::string, std::shared_ptr<Check>> running_;
   AnswerCache answers_;
 };

@@ -21,7 +21,7 @@
 #include "broker/link.hpp"
 #include "broker/queue.hpp"
 #include "broker/redis_server.hpp"
-#include "dns/fake_dns.hpp"
+#include "engine/cluster_lab.hpp"
 #include "engine/engine.hpp"
 #include "engine/worker.hpp"
 #include "smtp/fake_smtp.hpp"
@@ -35,93 +35,10 @@ using namespace std::chrono_literals;
 using mailsift::test::FakeReply;
 using mailsift::test::FakeSmtpServer;
 using mailsift::test::RedisServer;
-
-class DnsThread {
- public:
-  DnsThread() : guard_(io_.get_executor()), dns_(io_) {}
-  ~DnsThread() {
-    guard_.reset();
-    io_.stop();
-    if (thread_.joinable()) thread_.join();
-  }
-  FakeDns& dns() { return dns_; }
-  void start() {
-    thread_ = std::thread([this] { io_.run(); });
-  }
-
- private:
-  asio::io_context io_;
-  asio::executor_work_guard<asio::io_context::executor_type> guard_;
-  FakeDns dns_;
-  std::thread thread_;
-};
-
-// 40 domains whose MX is the one fake server; 3 addresses each, and rows that never reach the
-// network (bad syntax, a domain that does not exist).
-std::vector<std::string> inputs() {
-  std::vector<std::string> in;
-  for (int d = 0; d < 40; ++d) {
-    const std::string dom = "d" + std::to_string(d) + ".mailsift-fake.net";
-    in.push_back("alice@" + dom);
-    in.push_back("nobody@" + dom);
-    in.push_back("carol@" + dom);
-    if (d % 10 == 0) in.push_back("not an address " + std::to_string(d));
-    if (d % 13 == 0) in.push_back("x@nx" + std::to_string(d) + ".mailsift-fake.net");
-  }
-  return in;
-}
-
-std::string without_times(const std::string& in) {
-  std::string out;
-  std::size_t i = 0;
-  while (i < in.size()) {
-    bool hit = false;
-    for (const std::string_view key : {"\"elapsed_ms\":", "\"connect_ms\":", "\"ms\":"}) {
-      if (in.compare(i, key.size(), key) == 0) {
-        out.append(key);
-        i += key.size();
-        while (i < in.size() && in[i] >= '0' && in[i] <= '9') ++i;
-        out.push_back('0');
-        hit = true;
-        break;
-      }
-    }
-    if (!hit) out.push_back(in[i++]);
-  }
-  return out;
-}
-
-struct Lab {
-  FakeSmtpServer smtp;
-  DnsThread dt;
-  Lab() {
-    smtp.on("RCPT TO:<nobody@", "550 5.1.1 <nobody>: Recipient address rejected: User unknown\r\n");
-    smtp.on("RCPT TO:<alice@", {"250 2.1.5 Ok\r\n", std::chrono::milliseconds(20)});  // sessions overlap
-    smtp.on("RCPT TO:<carol@", {"250 2.1.5 Ok\r\n", std::chrono::milliseconds(20)});
-    for (int d = 0; d < 40; ++d)
-      dt.dns().set("d" + std::to_string(d) + ".mailsift-fake.net", kMx, Reply{0, {MX(10, "mx.mailsift-fake.net")}});
-    dt.dns().set("mx.mailsift-fake.net", kA, Reply{0, {A("127.0.0.1")}});
-    dt.start();
-  }
-  [[nodiscard]] cli::VerifyOptions options() {
-    cli::VerifyOptions o;
-    o.level = "smtp";
-    o.threads = 1;
-    o.dns_servers = {dt.dns().server()};
-    o.dns_timeout_ms = 500;
-    o.allow_private_targets = true;
-    o.smtp_port = smtp.port();
-    o.host_concurrency = 2;
-    o.host_rate = 0;
-    o.rcpts_per_session = 1;  // many sessions, so the workers compete for the one server
-    o.no_catch_all = true;
-    o.no_starttls = true;
-    o.helo = "probe.mailsift-fake.net";
-    o.lease = 1;  // a dead worker's chunks go to another after 1 s
-    o.broker_timeout = 20;
-    return o;
-  }
-};
+using mailsift::test::without_times;
+using mailsift::test::Workers;
+using Lab = mailsift::test::ClusterLab;
+const auto inputs = mailsift::test::cluster_inputs;
 
 // The rendered results in delivery order (times set to 0). A watchdog interrupts a run that has not
 // ended within a minute: a lost chunk fails the test instead of hanging it.
@@ -155,35 +72,6 @@ std::string verify(const cli::VerifyOptions& o, const std::vector<std::string>& 
   watchdog.join();
   return without_times(out);
 }
-
-// Workers on threads of this process (each its own engine and broker connections, as a process).
-class Workers {
- public:
-  Workers(const cli::VerifyOptions& o, int n) {
-    for (int i = 0; i < n; ++i) {
-      WorkerOptions w;
-      w.verify = o;
-      w.name = "w" + std::to_string(i);
-      w.chunks = 4;
-      options_.push_back(w);
-    }
-    for (std::size_t i = 0; i < options_.size(); ++i)
-      done_.push_back(std::async(std::launch::async, [this, i] { return run_worker(options_[i], stop_); }));
-  }
-  ~Workers() { stop(); }
-  std::size_t stop() {
-    stop_ = true;
-    std::size_t chunks = 0;
-    for (auto& d : done_)
-      if (d.valid()) chunks += d.get();
-    return chunks;
-  }
-
- private:
-  std::vector<WorkerOptions> options_;
-  std::atomic<bool> stop_{false};
-  std::vector<std::future<std::size_t>> done_;
-};
 
 TEST(Cluster, TwoWorkersGiveTheOutputOfOneProcessAndShareTheHostCap) {
   Lab lab;

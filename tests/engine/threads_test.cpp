@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "dns/fake_dns.hpp"
+#include "engine/fakes.hpp"
 #include "engine/engine.hpp"
 #include "smtp/fake_smtp.hpp"
 #include "verdict/render.hpp"
@@ -27,26 +28,8 @@ using namespace mailsift::testing;
 using mailsift::test::FakeReply;
 using mailsift::test::FakeSmtpServer;
 
-// The fake DNS server on its own thread: the engine's loops run on theirs.
-class DnsThread {
- public:
-  DnsThread() : guard_(io_.get_executor()), dns_(io_) {}
-  ~DnsThread() {
-    guard_.reset();
-    io_.stop();
-    if (thread_.joinable()) thread_.join();
-  }
-  FakeDns& dns() { return dns_; }
-  void start() {
-    thread_ = std::thread([this] { io_.run(); });
-  }
-
- private:
-  asio::io_context io_;
-  asio::executor_work_guard<asio::io_context::executor_type> guard_;
-  FakeDns dns_;
-  std::thread thread_;
-};
+using mailsift::test::DnsThread;
+using mailsift::test::without_times;
 
 // 40 domains whose MX is the one fake server; 3 addresses each (one unknown, one repeated), and
 // some that never reach the network (bad syntax, a domain that does not exist).
@@ -61,29 +44,6 @@ std::vector<std::string> inputs() {
     if (d % 13 == 0) in.push_back("x@nx" + std::to_string(d) + ".mailsift-fake.net");
   }
   return in;
-}
-
-// `"elapsed_ms":123`, `"connect_ms":4` and `"ms":5` with their numbers as 0: times differ between
-// any two runs. (No std::regex: GCC 12's -Wmaybe-uninitialized trips on it in the asan build.)
-std::string without_times(const std::string& in) {
-  std::string out;
-  out.reserve(in.size());
-  std::size_t i = 0;
-  while (i < in.size()) {
-    bool hit = false;
-    for (const std::string_view key : {"\"elapsed_ms\":", "\"connect_ms\":", "\"ms\":"}) {
-      if (in.compare(i, key.size(), key) == 0) {
-        out.append(key);
-        i += key.size();
-        while (i < in.size() && in[i] >= '0' && in[i] <= '9') ++i;
-        out.push_back('0');
-        hit = true;
-        break;
-      }
-    }
-    if (!hit) out.push_back(in[i++]);
-  }
-  return out;
 }
 
 // The rendered results, in the order the engine delivered them, without the times that differ
