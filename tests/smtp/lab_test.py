@@ -202,6 +202,45 @@ class Cluster:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+SERVE_CLIENT = r"""
+import http.client, json, sys, time
+port, emails = int(sys.argv[1]), json.load(sys.stdin)
+def get(path, method="GET", body=None):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    c.request(method, path, body=body, headers={"Content-Type": "application/json"} if body else {})
+    d = c.getresponse().read()
+    c.close()
+    return d
+job = json.loads(get("/v1/jobs?level=smtp", "POST", json.dumps(emails)))
+end = time.time() + 120
+while time.time() < end and json.loads(get("/v1/jobs/" + job["id"]))["state"] != "finished":
+    time.sleep(0.2)
+print(json.dumps({"results": get("/v1/jobs/" + job["id"] + "/results").decode(), "metrics": get("/metrics").decode()}))
+"""
+
+
+def serve_job(url, addrs):
+    """A job of `addrs` on `mailsift serve --broker URL` (its checks done by the cluster's workers):
+    the results by address, and /metrics when it finished."""
+    tmp = tempfile.mkdtemp(prefix="mailsift-cluster-serve-")
+    defaults = [x for k, v in DEFAULTS.items() for x in (k, v)]
+    srv = subprocess.Popen(["ip", "netns", "exec", NAME, BIN, "serve", "--broker", url, "--listen", "127.0.0.1:0",
+                            "--db", os.path.join(tmp, "db.sqlite"), "--allow-private-targets", "--quiet", *defaults],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        line = srv.stderr.readline()
+        port = line.split("://", 1)[1].split(" ", 1)[0].rsplit(":", 1)[1]
+        p = subprocess.run(["ip", "netns", "exec", NAME, sys.executable, "-c", SERVE_CLIENT, port],
+                           input=json.dumps(addrs).encode(), capture_output=True, timeout=180)
+        out = json.loads(p.stdout or b"{}")
+        rows = [json.loads(x) for x in out.get("results", "").splitlines() if x]
+        return {r["email"]: r for r in rows}, out.get("metrics", "")
+    finally:
+        srv.terminate()
+        srv.wait(timeout=30)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def cluster_section(want):
     """--broker and `mailsift worker` (issue 16): the results of one process, from two worker
     processes; the per-MX cap across the workers, counted at the server; a worker killed with -9
@@ -216,6 +255,15 @@ def cluster_section(want):
         check("cluster.same_results", len(r) == len(addrs) and not diff,
               [(a, json.dumps(stable(alone.get(a)))[:600], json.dumps(stable(r.get(a)))[:600], err[-300:])
                for a in diff[:1]])
+        # `serve --broker`: a job's checks done by the workers, with the verdicts of one process.
+        # (A job's row also has its position; the rest is the same object.)
+        rows, metrics = serve_job(c.url, addrs)
+        diff = [a for a in addrs if stable(alone.get(a)) != stable({k: v for k, v in (rows.get(a) or {}).items()
+                                                                     if k != "position"})]
+        published = re.search(r"^mailsift_cluster_chunks_published_total (\d+)$", metrics, re.M)
+        check("cluster.serve_job", len(rows) == len(addrs) and not diff and published and int(published.group(1)) > 0,
+              [(a, json.dumps(stable(alone.get(a)))[:600], json.dumps(stable(rows.get(a)))[:600]) for a in diff[:1]]
+              or metrics[-600:])
 
         # The slow sink (2 s before each RCPT answer): 3 hosts, 4 domains each, 2 addresses a domain,
         # one RCPT a session. Each worker alone would allow --host-concurrency 2 per host: the
