@@ -24,6 +24,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/digest.hpp"
+
 #include "broker/redis.hpp"
 
 namespace mailsift::broker {
@@ -35,6 +37,8 @@ inline constexpr const char* kResultGroup = "c";
 inline constexpr std::size_t kChunkItems = 200;
 /// A chunk's entry larger than this is refused (200 addresses of at most 254 bytes are ~52 KB).
 inline constexpr std::size_t kMaxChunkBytes = std::size_t{1} << 20;
+/// How long the dead-letter stream is kept after its last entry.
+inline constexpr std::chrono::seconds kDeadLetterTtl{7 * 86400};
 /// How long a shared catch-all answer lives (a run's domain seen again later is tested again).
 inline constexpr std::chrono::seconds kCatchAllTtl{2 * 3600};
 
@@ -45,8 +49,10 @@ struct Keys {
   [[nodiscard]] std::string run(std::string_view run) const { return prefix + "run:" + std::string(run); }
   [[nodiscard]] std::string workers() const { return prefix + "workers"; }
   [[nodiscard]] std::string worker(std::string_view name) const { return prefix + "worker:" + std::string(name); }
+  /// A run's shared catch-all answer for `domain`, named by the domain's SHA-256: no domain name
+  /// (a piece of the addresses being checked) appears among the broker's keys.
   [[nodiscard]] std::string catch_all(std::string_view run, std::string_view domain) const {
-    return prefix + "ca:" + std::string(run) + ":" + std::string(domain);
+    return prefix + "ca:" + std::string(run) + ":" + sha256_hex(domain);
   }
 };
 

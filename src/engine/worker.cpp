@@ -199,6 +199,8 @@ class Worker {
         drop(id);
     c.insert(c.begin(), command_of("XADD", keys_.prefix + "dead", "MAXLEN", "~", "10000", "*", "entry", id, "reason", why,
                                    "worker", name_, "excerpt", excerpt));
+    // Its excerpt may hold addresses: the dead letters go a week after the last one came.
+    c.insert(c.begin() + 1, command_of("EXPIRE", keys_.prefix + "dead", std::to_string(broker::kDeadLetterTtl.count())));
     (void)link_.run_all(std::move(c));
     ++dead_;
   }

@@ -10,6 +10,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/digest.hpp"
+
 namespace mailsift::server {
 
 struct Key {
@@ -19,8 +21,7 @@ struct Key {
   double rate = 0;     // requests per second for this key; 0: the server's --rate-limit
 };
 
-/// Lower-case hex SHA-256 of `data`.
-[[nodiscard]] std::string sha256_hex(std::string_view data);
+using mailsift::sha256_hex;  // common/digest.hpp
 
 class Keys {
  public:

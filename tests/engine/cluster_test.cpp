@@ -114,6 +114,15 @@ TEST(Cluster, EachRunOnLongLivedWorkersIsAFreshRun) {
   Workers workers(o, 2);
   EXPECT_EQ(tests(verify(o, in, {}, in.size())), alone);
   EXPECT_EQ(tests(verify(o, in, {}, in.size())), alone);  // not answered from the first run's tests
+  // The shared answers are there, named by the domain's hash: no domain name among the keys.
+  broker::Link admin(broker::parse_redis_url(o.broker), {});
+  const broker::Reply keys = admin.run(broker::command_of("KEYS", "*"));
+  std::size_t shared = 0;
+  for (const broker::Reply& k : keys.elements) {
+    EXPECT_EQ(k.str.find("mailsift-fake"), std::string::npos) << k.str;
+    if (k.str.starts_with("ms:ca:")) ++shared;
+  }
+  EXPECT_EQ(shared, 80u);  // 40 domains, two runs
 }
 
 TEST(Cluster, ADeadWorkersChunksAreTakenOverAfterItsLease) {
