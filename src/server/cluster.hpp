@@ -11,7 +11,7 @@
 // collector of each run has its own (engine/remote.hpp). A job's addresses that arrive within
 // kGather of each other at one domain go out as one chunk, so they share SMTP sessions.
 //
-// A run (one RemoteNetwork) per level; it is retired after --catch-all-ttl (VerifierOptions) and
+// A run (one RemoteNetwork) per level; it is retired after VerifierOptions::catch_all_ttl (1 h) and
 // a new one takes new work, so that the workers' per-run catch-all answers are asked again, as a
 // long-running server does without a broker. A broker down for longer than --broker-timeout is
 // logged and waited for: the jobs wait, their addresses are not lost or failed.
