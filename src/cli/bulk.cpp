@@ -14,6 +14,7 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -261,6 +262,8 @@ class Progress {
  public:
   enum class Mode { none, bar, jsonl };
   Progress(Mode m, const ingest::Reader& in) : mode_(m), in_(in) {}
+  /// --broker: the cluster's workers alive and chunks out, shown on each line.
+  std::function<std::optional<engine::Network::ClusterView>()> cluster;
 
   void update(const Summary& s, bool final = false) {
     if (mode_ == Mode::none) return;
@@ -272,15 +275,27 @@ class Progress {
     const std::uint64_t done = in_.bytes_read(), total = in_.total_bytes();
     const double frac = total > 0 ? std::min(1.0, static_cast<double>(done) / static_cast<double>(total)) : -1.0;
     const double eta = frac > 0.0 && frac < 1.0 ? secs * (1.0 - frac) / frac : 0.0;
+    // Plain values, not the optional: GCC 12 warns (-Wmaybe-uninitialized) on its members here.
+    bool in_cluster = false;
+    std::size_t workers = 0, chunks_out = 0;
+    if (cluster) {
+      if (const auto cv = cluster()) {
+        in_cluster = true;
+        workers = cv->workers;
+        chunks_out = cv->chunks_out;
+      }
+    }
+    char extra[96] = "";
     if (mode_ == Mode::jsonl) {
+      if (in_cluster) std::snprintf(extra, sizeof extra, ",\"workers\":%zu,\"chunks_out\":%zu", workers, chunks_out);
       std::fprintf(stderr,
                    "{\"rows\":%llu,\"bytes\":%llu,\"total_bytes\":%llu,\"fraction\":%.4f,\"rate\":%.1f,\"eta_seconds\":%.0f,"
-                   "\"valid\":%llu,\"invalid\":%llu,\"risky\":%llu,\"unknown\":%llu,\"duplicates\":%llu,\"final\":%s}\n",
+                   "\"valid\":%llu,\"invalid\":%llu,\"risky\":%llu,\"unknown\":%llu,\"duplicates\":%llu%s,\"final\":%s}\n",
                    static_cast<unsigned long long>(s.rows), static_cast<unsigned long long>(done),
                    static_cast<unsigned long long>(total), frac < 0 ? 0.0 : frac, rate, eta,
                    static_cast<unsigned long long>(s.by_status[0]), static_cast<unsigned long long>(s.by_status[1]),
                    static_cast<unsigned long long>(s.by_status[2]), static_cast<unsigned long long>(s.by_status[3]),
-                   static_cast<unsigned long long>(s.duplicates), final ? "true" : "false");
+                   static_cast<unsigned long long>(s.duplicates), extra, final ? "true" : "false");
       std::fflush(stderr);
       return;
     }
@@ -291,11 +306,12 @@ class Progress {
     bar[width] = '\0';
     char pct[16] = "";
     if (frac >= 0) std::snprintf(pct, sizeof pct, "%3.0f%%", frac * 100.0);
-    std::fprintf(stderr, "\r[%s] %s %llu rows  %.0f/s  ETA %02d:%02d:%02d  valid %llu invalid %llu risky %llu unknown %llu%s",
+    if (in_cluster) std::snprintf(extra, sizeof extra, "  workers %zu, chunks out %zu", workers, chunks_out);
+    std::fprintf(stderr, "\r[%s] %s %llu rows  %.0f/s  ETA %02d:%02d:%02d  valid %llu invalid %llu risky %llu unknown %llu%s%s",
                  bar, pct, static_cast<unsigned long long>(s.rows), rate, static_cast<int>(eta) / 3600,
                  static_cast<int>(eta) / 60 % 60, static_cast<int>(eta) % 60,
                  static_cast<unsigned long long>(s.by_status[0]), static_cast<unsigned long long>(s.by_status[1]),
-                 static_cast<unsigned long long>(s.by_status[2]), static_cast<unsigned long long>(s.by_status[3]),
+                 static_cast<unsigned long long>(s.by_status[2]), static_cast<unsigned long long>(s.by_status[3]), extra,
                  final ? "\n" : "\033[K");
     std::fflush(stderr);
   }
@@ -468,6 +484,7 @@ int verify_bulk(const VerifyOptions& o) {
                             : (o.progress == "bar" || ::isatty(2)) ? Progress::Mode::bar
                                                                    : Progress::Mode::none;
   Progress progress(pm, *reader);
+  if (!o.broker.empty()) progress.cluster = [&engine] { return engine.cluster_view(); };
   Summary summary;
   install_interrupt_handler();
   engine.interrupt_on(&g_interrupted, kGrace);

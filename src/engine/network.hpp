@@ -6,6 +6,7 @@
 // `mailsift worker` processes through a broker). make_network picks one; nothing else branches.
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -34,6 +35,12 @@ class Network {
   [[nodiscard]] virtual std::string dns_stats() = 0;
   [[nodiscard]] virtual std::string smtp_stats() = 0;
   [[nodiscard]] virtual std::size_t loops() const noexcept = 0;
+  /// A cluster's state for the progress line (RemoteNetwork); none for the local stages.
+  struct ClusterView {
+    std::size_t workers = 0;     // alive (a heartbeat younger than 3 × --lease)
+    std::size_t chunks_out = 0;  // published, verdicts not yet back
+  };
+  [[nodiscard]] virtual std::optional<ClusterView> cluster_view() { return std::nullopt; }
 };
 
 /// Who runs the engine: `verify` and `serve` (the embedded default, or a broker's coordinator

@@ -357,13 +357,13 @@ void RemoteNetwork::tend(Clock::time_point now) {
     }
   }
   // No live worker: say so (once after kNoWorkerWarning, then every minute), never hang silently.
-  std::vector<std::vector<std::string>> q;
-  q.push_back(command_of("TIME"));
-  q.push_back(command_of("ZRANGE", keys_.workers(), "-1", "-1", "WITHSCORES"));
-  const std::vector<Reply> w = col_.run_all(std::move(q));
+  const Reply t = col_.run(command_of("TIME"));
   long long broker_ms = 0;
-  if (w[0].elements.size() == 2) broker_ms = std::atoll(w[0].elements[0].str.c_str()) * 1000 + std::atoll(w[0].elements[1].str.c_str()) / 1000;
-  const bool live = w[1].elements.size() == 2 && broker_ms - std::atoll(w[1].elements[1].str.c_str()) < 3 * lease_.count();
+  if (t.elements.size() == 2) broker_ms = std::atoll(t.elements[0].str.c_str()) * 1000 + std::atoll(t.elements[1].str.c_str()) / 1000;
+  // Workers' heartbeats are on the broker's clock (ms_heartbeat): alive while younger than 3 leases.
+  const Reply w = col_.run(command_of("ZCOUNT", keys_.workers(), std::to_string(broker_ms - 3 * lease_.count()), "+inf"));
+  workers_alive_ = w.type == Reply::Type::integer && w.integer > 0 ? static_cast<std::size_t>(w.integer) : 0;
+  const bool live = workers_alive_ > 0;
   bool idle = false;
   {
     const std::lock_guard lock(mu_);

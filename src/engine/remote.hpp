@@ -51,6 +51,9 @@ class RemoteNetwork final : public Network {
   [[nodiscard]] std::string dns_stats() override;
   [[nodiscard]] std::string smtp_stats() override;
   [[nodiscard]] std::size_t loops() const noexcept override { return 1; }
+  [[nodiscard]] std::optional<ClusterView> cluster_view() override {
+    return ClusterView{workers_alive_.load(), chunks_out()};
+  }
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -77,6 +80,7 @@ class RemoteNetwork final : public Network {
   Signal& signal_;
   Outage outage_;
   std::atomic<bool> up_{true};
+  std::atomic<std::size_t> workers_alive_{0};  // as of the last tend
   cli::VerifyOptions options_;
   broker::Keys keys_;
   std::string run_;

@@ -321,7 +321,12 @@ def cluster_section(want):
         time.sleep(3)
         first.kill()
         first.wait(timeout=30)
-        again = subprocess.run(bulk, capture_output=True, timeout=180)
+        # (The progress lines of a cluster's run say its workers and chunks out.)
+        again = subprocess.run([x for x in bulk if x != "--quiet"] + ["--progress", "jsonl"], capture_output=True,
+                               timeout=180)
+        lines = [json.loads(x) for x in again.stderr.decode(errors="replace").splitlines() if x.startswith("{")]
+        check("cluster.progress", bool(lines) and lines[-1].get("final") is True and lines[-1].get("workers", 0) >= 1
+              and lines[-1].get("chunks_out") == 0, again.stderr[-600:])
         rows = [json.loads(x) for x in open(outp)] if os.path.exists(outp) else []
         check("cluster.coordinator_killed.resumed", first.returncode == -9 and again.returncode in (0, 1) and
               [x.get("email") for x in rows] == slow and
