@@ -263,7 +263,7 @@ class Progress {
   enum class Mode { none, bar, jsonl };
   Progress(Mode m, const ingest::Reader& in) : mode_(m), in_(in) {}
   /// --broker: the cluster's workers alive and chunks out, shown on each line.
-  std::function<std::optional<engine::Network::ClusterView>()> cluster;
+  std::function<engine::Network::ClusterView()> cluster;
 
   void update(const Summary& s, bool final = false) {
     if (mode_ == Mode::none) return;
@@ -275,16 +275,9 @@ class Progress {
     const std::uint64_t done = in_.bytes_read(), total = in_.total_bytes();
     const double frac = total > 0 ? std::min(1.0, static_cast<double>(done) / static_cast<double>(total)) : -1.0;
     const double eta = frac > 0.0 && frac < 1.0 ? secs * (1.0 - frac) / frac : 0.0;
-    // Plain values, not the optional: GCC 12 warns (-Wmaybe-uninitialized) on its members here.
-    bool in_cluster = false;
-    std::size_t workers = 0, chunks_out = 0;
-    if (cluster) {
-      if (const auto cv = cluster()) {
-        in_cluster = true;
-        workers = cv->workers;
-        chunks_out = cv->chunks_out;
-      }
-    }
+    const engine::Network::ClusterView cv = cluster ? cluster() : engine::Network::ClusterView{};
+    const bool in_cluster = cv.cluster;
+    const std::size_t workers = cv.workers, chunks_out = cv.chunks_out;
     char extra[96] = "";
     if (mode_ == Mode::jsonl) {
       if (in_cluster) std::snprintf(extra, sizeof extra, ",\"workers\":%zu,\"chunks_out\":%zu", workers, chunks_out);

@@ -111,7 +111,7 @@ class Engine {
   /// Event loops of the local network stages (1 for a broker's coordinator).
   [[nodiscard]] std::size_t shards() const noexcept { return net_ ? net_->loops() : 0; }
   /// With --broker: workers alive and chunks out, for the progress line.
-  [[nodiscard]] std::optional<Network::ClusterView> cluster_view() { return net_ ? net_->cluster_view() : std::nullopt; }
+  [[nodiscard]] Network::ClusterView cluster_view() { return net_ ? net_->cluster_view() : Network::ClusterView{}; }
   /// The domain knowledge (immutable: the offline pipeline's workers share it, engine/offline.hpp).
   [[nodiscard]] const domain::Knowledge& knowledge() const noexcept { return knowledge_; }
   /// Ctrl-C: once `*flag` is set, deliver() gives the in-flight lookups and probes `grace` more,

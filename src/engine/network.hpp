@@ -35,12 +35,14 @@ class Network {
   [[nodiscard]] virtual std::string dns_stats() = 0;
   [[nodiscard]] virtual std::string smtp_stats() = 0;
   [[nodiscard]] virtual std::size_t loops() const noexcept = 0;
-  /// A cluster's state for the progress line (RemoteNetwork); none for the local stages.
+  /// A cluster's state for the progress line (RemoteNetwork); `cluster` false for the local stages.
+  /// (No std::optional: GCC 12 warns -Wmaybe-uninitialized on its members where it is read.)
   struct ClusterView {
+    bool cluster = false;
     std::size_t workers = 0;     // alive (a heartbeat younger than 3 × --lease)
     std::size_t chunks_out = 0;  // published, verdicts not yet back
   };
-  [[nodiscard]] virtual std::optional<ClusterView> cluster_view() { return std::nullopt; }
+  [[nodiscard]] virtual ClusterView cluster_view() { return {}; }
 };
 
 /// Who runs the engine: `verify` and `serve` (the embedded default, or a broker's coordinator

@@ -51,9 +51,7 @@ class RemoteNetwork final : public Network {
   [[nodiscard]] std::string dns_stats() override;
   [[nodiscard]] std::string smtp_stats() override;
   [[nodiscard]] std::size_t loops() const noexcept override { return 1; }
-  [[nodiscard]] std::optional<ClusterView> cluster_view() override {
-    return ClusterView{workers_alive_.load(), chunks_out()};
-  }
+  [[nodiscard]] ClusterView cluster_view() override { return ClusterView{true, workers_alive_.load(), chunks_out()}; }
 
  private:
   using Clock = std::chrono::steady_clock;
