@@ -37,6 +37,10 @@ inline constexpr const char* kResultGroup = "c";
 inline constexpr std::size_t kChunkItems = 200;
 /// A chunk's entry larger than this is refused (200 addresses of at most 254 bytes are ~52 KB).
 inline constexpr std::size_t kMaxChunkBytes = std::size_t{1} << 20;
+/// A chunk delivered this often (taken over from a stopped worker 4 times) is not handed out
+/// again: its rows get check_failed and it goes to the dead-letter stream. A chunk that crashes
+/// every worker that takes it must not take the cluster down one worker after another.
+inline constexpr long long kMaxDeliveries = 5;
 /// How long the dead-letter stream is kept after its last entry.
 inline constexpr std::chrono::seconds kDeadLetterTtl{7 * 86400};
 /// How long a shared catch-all answer lives (a run's domain seen again later is tested again).

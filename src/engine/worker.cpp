@@ -336,11 +336,53 @@ class Worker {
                                          std::to_string(lease_.count()), "0-0", "COUNT",
                                          std::to_string(o_.chunks - tasks_.size())));
     if (r.type != Reply::Type::array || r.elements.size() < 2) return;
+    std::vector<const Reply*> taken;
+    std::vector<std::vector<std::string>> counts;
     for (const Reply& entry : r.elements[1].elements) {
       if (entry.elements.size() != 2 || entry.elements[1].type != Reply::Type::array) continue;  // deleted meanwhile
-      ++reclaimed_;
-      accept(entry);
+      taken.push_back(&entry);
+      const std::string& id = entry.elements[0].str;
+      counts.push_back(command_of("XPENDING", keys_.work(), broker::kWorkGroup, id, id, "1"));
     }
+    if (taken.empty()) return;
+    // [[id, consumer, idle, deliveries]] for each: XAUTOCLAIM has counted this delivery.
+    const std::vector<Reply> pending = link_.run_all(std::move(counts));
+    for (std::size_t i = 0; i < taken.size(); ++i) {
+      ++reclaimed_;
+      const Reply& p = pending[i];
+      const long long deliveries =
+          p.elements.size() == 1 && p.elements[0].elements.size() == 4 ? p.elements[0].elements[3].integer : 0;
+      if (deliveries >= broker::kMaxDeliveries)
+        give_up(*taken[i], deliveries);
+      else
+        accept(*taken[i]);
+    }
+  }
+
+  // A chunk every holder of which stopped before finishing it (a crash on some input): its rows
+  // get check_failed (classified offline, nothing from the network), the coordinator gets them as
+  // any verdicts, and the chunk goes to the dead-letter stream for a bug report.
+  void give_up(const Reply& entry, long long deliveries) {
+    const std::string& id = entry.elements[0].str;
+    auto chunk = broker::parse_chunk(entry.elements[1]);
+    if (!chunk) return dead_letter(id, "malformed or oversized chunk", entry.elements[1]);
+    const std::string why = "delivered " + std::to_string(deliveries) + " times: every worker that held it stopped";
+    if (run_alive(chunk->run)) {
+      Engine& e = engine_for(chunk->run, chunk->level);
+      broker::Items items;
+      Result r;
+      for (const auto& [pos, input] : chunk->items) {
+        e.classify_offline(input, r);
+        r.status = Status::unknown;
+        r.reason = Reason::check_failed;
+        items.emplace_back(pos, serialize_verdict(r));
+      }
+      (void)link_.run(command_of("FCALL", "ms_complete", "2", keys_.work(), keys_.results(chunk->run),
+                                 broker::kWorkGroup, id, std::to_string(chunk->number), name_,
+                                 broker::encode_items(items),
+                                 std::to_string(std::chrono::milliseconds(kResultsTtl).count())));
+    }
+    dead_letter(id, why, entry.elements[1]);
   }
 
   const WorkerOptions& o_;

@@ -87,6 +87,8 @@ enum class Reason : std::uint8_t {
   sender_rejected,
   // invalid: syntax, a reserved LDH label ("ab--cd": RFC 5890 §2.3.1) that is not a valid A-label
   syntax_reserved_label,
+  // unknown: a cluster could not finish the check (every worker that took it stopped; appended)
+  check_failed,
 };
 
 struct ReasonInfo {

@@ -78,6 +78,7 @@ constexpr std::array kReasons = {
     ReasonInfo{check_pending, "check_pending", U, "the check did not finish within the request's timeout; it goes on: ask again shortly"},
     ReasonInfo{sender_rejected, "sender_rejected", U, "the mail server refused our envelope sender (MAIL FROM): nothing was learnt about the mailbox"},
     ReasonInfo{syntax_reserved_label, "syntax.reserved_label", I, "a domain label has '--' in positions 3-4 but is not a valid xn-- A-label (RFC 5890 §2.3.1)"},
+    ReasonInfo{check_failed, "check_failed", U, "the check could not be finished: every cluster worker that took it stopped (see the dead-letter stream)"},
 };
 
 constexpr bool in_enum_order() {
@@ -86,7 +87,7 @@ constexpr bool in_enum_order() {
   return true;
 }
 static_assert(in_enum_order(), "kReasons must list reasons in enum order");
-static_assert(kReasons.size() == static_cast<std::size_t>(syntax_reserved_label) + 1);
+static_assert(kReasons.size() == static_cast<std::size_t>(check_failed) + 1);
 
 }  // namespace
 

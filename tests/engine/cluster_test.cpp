@@ -177,6 +177,57 @@ TEST(Cluster, MalformedAndOversizedEntriesAreDeadLetteredNotFatal) {
   EXPECT_EQ(admin.run(broker::command_of("XLEN", "ms:work")).integer, 0);
 }
 
+// A chunk whose every holder stopped before finishing it (as a crash on some input would do) is not
+// handed out forever: at its 5th delivery its rows get check_failed, it goes to the dead-letter
+// stream, and every other row of the run is as without a broker.
+TEST(Cluster, AChunkThatOutlivesEveryHolderIsGivenUpNotHandedOutForever) {
+  Lab lab;
+  const std::vector<std::string> in = inputs();
+  const std::string reference = verify(lab.options(), in);
+  RedisServer redis;
+  cli::VerifyOptions o = lab.options();
+  o.broker = redis.url();
+  std::string domain;
+  std::unique_ptr<Workers> workers;
+  const std::string clustered = verify(o, in, [&] {
+    broker::Link dead(broker::parse_redis_url(o.broker), {});
+    const broker::Reply r = dead.run(broker::command_of("XREADGROUP", "GROUP", "w", "dead0", "COUNT", "1", "STREAMS",
+                                                        "ms:work", ">"));
+    ASSERT_EQ(r.type, broker::Reply::Type::array);
+    const broker::Reply& entry = r.elements.at(0).elements.at(1).elements.at(0);
+    domain = std::string(broker::field_of(entry.elements.at(1), "domain").value_or(""));
+    // Three more holders that die with it: delivered 4 times, the worker's takeover is the 5th.
+    for (int i = 1; i <= 3; ++i)
+      (void)dead.run(broker::command_of("XCLAIM", "ms:work", "w", "dead" + std::to_string(i), "0", entry.elements.at(0).str));
+    workers = std::make_unique<Workers>(o, 1);
+  });
+  ASSERT_FALSE(domain.empty());
+  std::vector<std::string> want, got;
+  for (std::size_t a = 0, b = 0; a < reference.size(); a = b + 1) {
+    b = reference.find('\n', a);
+    want.push_back(reference.substr(a, b - a));
+  }
+  for (std::size_t a = 0, b = 0; a < clustered.size(); a = b + 1) {
+    b = clustered.find('\n', a);
+    got.push_back(clustered.substr(a, b - a));
+  }
+  ASSERT_EQ(got.size(), want.size());
+  std::size_t failed = 0;
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    if (got[i].find("@" + domain + "\"") != std::string::npos) {
+      EXPECT_NE(got[i].find(R"("status":"unknown","reason":"check_failed")"), std::string::npos) << got[i];
+      ++failed;
+    } else {
+      EXPECT_EQ(got[i], want[i]);
+    }
+  }
+  EXPECT_GE(failed, 1u);
+  workers.reset();
+  broker::Link admin(broker::parse_redis_url(o.broker), {});
+  EXPECT_EQ(admin.run(broker::command_of("XLEN", "ms:dead")).integer, 1);
+  EXPECT_EQ(admin.run(broker::command_of("XLEN", "ms:work")).integer, 0);
+}
+
 // kill -9 of the broker in the middle of a run, restarted on its files (AOF) or empty: the run goes
 // on and its output is unchanged.
 void broker_restart(bool empty) {
