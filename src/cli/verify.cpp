@@ -17,6 +17,7 @@
 
 #include "cli/bulk.hpp"
 #include "cli/commands.hpp"
+#include "cli/config.hpp"
 #include "engine/engine.hpp"
 #include "engine/offline.hpp"
 #include "server/serve.hpp"
@@ -429,6 +430,10 @@ int run(int argc, char** argv) {
   CLI::App* work = add_worker_command(app, wo);
   ClusterOptions co;
   CLI::App* cluster = add_cluster_command(app, co);
+  std::string config_verify, config_serve, config_worker;
+  add_config_option(v, config_verify);
+  add_config_option(serve, config_serve);
+  add_config_option(work, config_worker);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -436,6 +441,12 @@ int run(int argc, char** argv) {
     return rc == 0 ? kOk : kUsage;
   }
   try {
+    // --config: the file's values for what the command line left unset (cli/config.hpp).
+    if (!config_verify.empty() && v->parsed()) apply_config(config_verify, app, *v);
+    if (!config_serve.empty() && serve->parsed()) apply_config(config_serve, app, *serve);
+    if (!config_worker.empty() && work->parsed()) apply_config(config_worker, app, *work);
+    if (work->parsed() && wo.verify.broker.empty())
+      throw std::invalid_argument("mailsift worker needs --broker URL (on the command line or in --config)");
     if (serve->parsed()) server::serve(so);
     if (work->parsed()) return worker(wo);
     if (cluster->parsed()) return cluster_status(co);

@@ -35,7 +35,7 @@ CLI::App* add_worker_command(CLI::App& app, engine::WorkerOptions& o) {
   CLI::App* w = app.add_subcommand("worker", "Run the DNS and SMTP checks of a cluster's runs (docs/cluster.md)");
   add_engine_options(w, o.verify);
   w->remove_option(w->get_option("--level"));  // each chunk says its level
-  add_broker_options(w, o.verify, true);
+  add_broker_options(w, o.verify, false);  // required, checked after --config (cli/verify.cpp)
   w->add_option("--name", o.name, "This worker's name in the cluster (default: host-pid-random)");
   w->add_option("--chunks", o.chunks, "Chunks (one domain's addresses each, up to 200) worked on at once")
       ->check(CLI::Range(1, 100000))
