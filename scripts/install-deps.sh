@@ -12,6 +12,9 @@ PACKAGES=(
   libssl-dev libsqlite3-dev zlib1g-dev libcli11-dev libfmt-dev libspdlog-dev
   libjemalloc-dev   # the release binary's allocator (CMakeLists.txt, MAILSIFT_JEMALLOC)
   libhiredis-dev    # Redis protocol codec for --broker (src/broker/redis.hpp: Asio owns the socket)
+  libsystemd-dev    # sd_notify: serve and worker tell systemd when they are ready (Type=notify units)
+  # the Debian package (scripts/package.sh): checked with lintian, its units with systemd-analyze
+  dpkg-dev fakeroot lintian systemd man-db
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3 bc
   wrk    # HTTP load: scripts/bench-serve.sh, scripts/bench-attacks.sh

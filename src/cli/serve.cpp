@@ -91,6 +91,10 @@ CLI::App* add_serve_command(CLI::App& app, server::ServeOptions& o) {
       ->check(CLI::Range(0.0, 3.2e8))
       ->capture_default_str();
   s->add_flag("--hash-keys", o.hash_keys, "Key cached verdicts by a SHA-256 of the address, not the address");
+  s->add_option("--log-format", o.log_format,
+                "text (plain lines; no time stamp of ours when writing to the journal) or json (one object per line)")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
   s->add_flag("--log-addresses", o.log_addresses, "Write full addresses to the log (default: a***@domain)");
   s->add_flag("--quiet", o.quiet, "No log lines (the 'listening on' line and errors still go to standard error)");
   s->add_flag("--allow-private-callbacks", o.allow_private_callbacks,

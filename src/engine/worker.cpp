@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "broker/link.hpp"
+#include "common/service.hpp"
 #include "broker/queue.hpp"
 #include "engine/engine.hpp"
 #include "verdict/stored.hpp"
@@ -56,6 +57,7 @@ class Worker {
       if (r.error() && !broker::group_exists(r)) throw BrokerError("broker " + link_.url().redacted() + ": " + r.str);
     heartbeat();
     std::fprintf(stderr, "mailsift: worker %s ready on broker %s\n", name_.c_str(), link_.url().redacted().c_str());
+    service::ready("worker " + name_ + " on broker " + link_.url().redacted());
   }
 
   std::size_t run() {
@@ -70,6 +72,7 @@ class Worker {
       if (stop_.load() && !stopping_at) {
         stopping_at = now + o_.grace;
         std::fprintf(stderr, "mailsift: worker %s stopping: finishing %zu chunks\n", name_.c_str(), tasks_.size());
+        service::stopping("finishing " + std::to_string(tasks_.size()) + " chunks");
       }
       if (stopping_at && (tasks_.empty() || now >= *stopping_at)) break;
       try {

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <ctime>
 
+#include "common/service.hpp"
 #include "verdict/render.hpp"
 
 namespace mailsift::server {
@@ -21,8 +22,16 @@ std::string Log::address(std::string_view a) const {
   return addresses_ ? std::string(a) : mask_address(a);
 }
 
+Log::Log(bool quiet, bool addresses, LogFormat format)
+    : quiet_(quiet), addresses_(addresses), format_(format), journal_(service::logging_to_journal()) {}
+
 void Log::line(std::string_view text) const {
-  if (quiet_) return;
+  if (!quiet_) write(text);
+}
+
+void Log::always(std::string_view text) const { write(text); }
+
+void Log::write(std::string_view text) const {
   const auto now = std::chrono::system_clock::now();
   const std::time_t t = std::chrono::system_clock::to_time_t(now);
   std::tm tm{};
@@ -32,7 +41,13 @@ void Log::line(std::string_view text) const {
   // Escaped like a JSON string body: a client-chosen path or address never forges a log line.
   std::string safe;
   render::append_json_string(text, safe);
-  std::fprintf(stderr, "%s mailsift: %s\n", stamp, safe.c_str());
+  if (format_ == LogFormat::json)
+    std::fprintf(stderr, "{\"time\":\"%s\",\"level\":\"info\",\"message\":\"%s\"}\n", stamp, safe.c_str());
+  else if (journal_)
+    std::fprintf(stderr, "mailsift: %s\n", safe.c_str());
+  else
+    std::fprintf(stderr, "%s mailsift: %s\n", stamp, safe.c_str());
+  std::fflush(stderr);
 }
 
 }  // namespace mailsift::server

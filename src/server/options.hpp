@@ -21,6 +21,7 @@ struct ServeOptions {
   std::size_t job_concurrency = 500;
   std::size_t max_running_jobs = 4;
   bool log_addresses = false;
+  std::string log_format = "text";  // --log-format text|json (server/log.hpp)
   bool quiet = false;
   bool hash_keys = false;
   std::string cache_file;

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <stdexcept>
 
+#include "common/service.hpp"
 #include "server/api.hpp"
 #include "server/auth.hpp"
 #include "server/http.hpp"
@@ -32,7 +33,7 @@ void serve(const ServeOptions& o) {
   std::signal(SIGPIPE, SIG_IGN);
 
   boost::asio::io_context io{1};
-  Log log(o.quiet, o.log_addresses);
+  Log log(o.quiet, o.log_addresses, o.log_format == "json" ? LogFormat::json : LogFormat::text);
   Metrics metrics;
   store::JobStore db(o.db);
   VerifierOptions vo;
@@ -59,6 +60,7 @@ void serve(const ServeOptions& o) {
     if (ec) return;
     log.line(std::string("stopping (") + (sig == SIGINT ? "SIGINT" : "SIGTERM") +
              "); unfinished jobs resume at the next start");
+    service::stopping("stopping: unfinished jobs resume at the next start");
     api.shutting_down();
     http.stop();
     jobs.stop();
@@ -71,10 +73,16 @@ void serve(const ServeOptions& o) {
   const auto ep = http.local_endpoint();
   const std::string host = ep.address().is_v6() ? "[" + ep.address().to_string() + "]" : ep.address().to_string();
   // Always printed (tests and scripts read the port of --listen HOST:0 from it).
-  std::fprintf(stderr, "mailsift: listening on %s://%s:%u (%zu API key%s, database %s)\n",
-               http.tls() ? "https" : "http", host.c_str(), static_cast<unsigned>(ep.port()), keys.size(),
-               keys.size() == 1 ? "" : "s", o.db.c_str());
+  const std::string listening = std::string("listening on ") + (http.tls() ? "https" : "http") + "://" + host + ":" +
+                                std::to_string(ep.port()) + " (" + std::to_string(keys.size()) + " API key" +
+                                (keys.size() == 1 ? "" : "s") + ", database " + o.db + ")";
+  if (o.log_format == "json")
+    log.always(listening);
+  else
+    std::fprintf(stderr, "mailsift: %s\n", listening.c_str());
   std::fflush(stderr);
+  // systemd (Type=notify): started now that the socket listens.
+  service::ready(listening);
   // An exception escaping a handler is logged and the loop goes on (server/http.hpp).
   run_event_loop(io, log);
   // Stopped by a signal: everything finished is committed (jobs.stop, verifier.commit above).
