@@ -152,25 +152,35 @@ struct HttpServer::Conn {
   tcp::socket* socket = nullptr;
 };
 
+namespace {
+// The server's TLS context from PEM files; throws std::invalid_argument naming the file at fault.
+std::shared_ptr<asio::ssl::context> tls_context(const std::string& cert, const std::string& key) {
+  auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
+  ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                   asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1 |
+                   asio::ssl::context::single_dh_use);
+  // TLS 1.2 at least; OpenSSL negotiates 1.3 whenever the client has it.
+  SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
+  boost::system::error_code ec;
+  ctx->use_certificate_chain_file(cert, ec);
+  if (ec) throw std::invalid_argument("--tls-cert " + cert + ": " + ec.message());
+  ctx->use_private_key_file(key, asio::ssl::context::pem, ec);
+  if (ec) throw std::invalid_argument("--tls-key " + key + ": " + ec.message());
+  if (SSL_CTX_check_private_key(ctx->native_handle()) != 1)
+    throw std::invalid_argument("--tls-key does not match --tls-cert");
+  return ctx;
+}
+}  // namespace
+
+void HttpServer::reload_tls() {
+  if (tls_) tls_ = tls_context(opt_.tls_cert, opt_.tls_key);
+}
+
 HttpServer::HttpServer(asio::io_context& io, const ServeOptions& o, RequestHandler& handler, Metrics& metrics,
                        const Log& log)
     : io_(io), opt_(o), handler_(handler), metrics_(metrics), log_(log), acceptor_(io), bodies_(o.max_body_total) {
   if (o.tls_cert.empty() != o.tls_key.empty()) throw std::invalid_argument("--tls-cert and --tls-key go together");
-  if (!o.tls_cert.empty()) {
-    tls_ = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
-    tls_->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
-                      asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1 |
-                      asio::ssl::context::single_dh_use);
-    // TLS 1.2 at least; OpenSSL negotiates 1.3 whenever the client has it.
-    SSL_CTX_set_min_proto_version(tls_->native_handle(), TLS1_2_VERSION);
-    boost::system::error_code ec;
-    tls_->use_certificate_chain_file(o.tls_cert, ec);
-    if (ec) throw std::invalid_argument("--tls-cert " + o.tls_cert + ": " + ec.message());
-    tls_->use_private_key_file(o.tls_key, asio::ssl::context::pem, ec);
-    if (ec) throw std::invalid_argument("--tls-key " + o.tls_key + ": " + ec.message());
-    if (SSL_CTX_check_private_key(tls_->native_handle()) != 1)
-      throw std::invalid_argument("--tls-key does not match --tls-cert");
-  }
+  if (!o.tls_cert.empty()) tls_ = tls_context(o.tls_cert, o.tls_key);
   if (o.max_connections_per_client == 0) throw std::invalid_argument("--max-connections-per-client must be at least 1");
   const tcp::endpoint ep = parse_listen(o.listen);
   acceptor_.open(ep.protocol());
@@ -279,7 +289,10 @@ asio::awaitable<void> HttpServer::connection(tcp::socket socket, std::string gro
     }
     co_return;
   }
-  beast::ssl_stream<beast::tcp_stream> s(std::move(stream), *tls_);
+  // The context of the moment, held for this connection's life: a reload (SIGHUP) swaps tls_ for
+  // new connections while this one goes on with the certificate it started with.
+  const std::shared_ptr<asio::ssl::context> ctx = tls_;
+  beast::ssl_stream<beast::tcp_stream> s(std::move(stream), *ctx);
   conn.socket = &s.next_layer().socket();
   s.next_layer().expires_after(ms(opt_.header_timeout));
   std::tie(ec) = co_await s.async_handshake(asio::ssl::stream_base::server, asio::as_tuple(asio::use_awaitable));

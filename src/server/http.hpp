@@ -75,6 +75,9 @@ class HttpServer {
   void stop();
   [[nodiscard]] boost::asio::ip::tcp::endpoint local_endpoint() const { return acceptor_.local_endpoint(); }
   [[nodiscard]] bool tls() const noexcept { return tls_ != nullptr; }
+  /// SIGHUP: reads --tls-cert and --tls-key again for the connections accepted from now on (open
+  /// ones keep theirs). Throws std::invalid_argument, keeping the old ones, when they do not load.
+  void reload_tls();
   [[nodiscard]] std::size_t connections() const noexcept { return connections_; }
   [[nodiscard]] std::size_t body_bytes() const noexcept { return bodies_.used(); }
 
@@ -94,7 +97,7 @@ class HttpServer {
   Metrics& metrics_;
   const Log& log_;
   boost::asio::ip::tcp::acceptor acceptor_;
-  std::unique_ptr<boost::asio::ssl::context> tls_;
+  std::shared_ptr<boost::asio::ssl::context> tls_;  // swapped by reload_tls; connections hold theirs
   std::size_t connections_ = 0;
   std::unordered_map<std::string, std::vector<Conn*>> by_client_;  // open connections, oldest first
   BodyBudget bodies_;

@@ -2,6 +2,7 @@
 
 #include <boost/asio/signal_set.hpp>
 #include <csignal>
+#include <functional>
 #include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
@@ -22,13 +23,20 @@ bool loopback_listen(const std::string& listen) {
   return parse_listen(listen).address().is_loopback();
 }
 
-void serve(const ServeOptions& o) {
+namespace {
+Keys load_keys(const ServeOptions& o) {
   Keys keys;
   for (const std::string& k : o.api_keys) keys.add_plain(k);
   if (!o.api_keys_file.empty()) keys.load_file(o.api_keys_file);
   if (keys.empty() && !loopback_listen(o.listen))
     throw std::invalid_argument("--listen " + o.listen +
                                 ": a non-loopback address needs API keys (--api-key or --api-keys-file)");
+  return keys;
+}
+}  // namespace
+
+void serve(const ServeOptions& o) {
+  Keys keys = load_keys(o);
   // A client that goes away mid-response must not kill the server.
   std::signal(SIGPIPE, SIG_IGN);
 
@@ -67,6 +75,36 @@ void serve(const ServeOptions& o) {
     verifier.commit();
     io.stop();
   });
+
+  // SIGHUP: the keys file, the lists and the TLS certificate read again, each kept as it was when
+  // its new version does not load; connections, checks and jobs go on (docs/service.md).
+  boost::asio::signal_set hup(io, SIGHUP);
+  std::function<void()> on_hup = [&] {
+    hup.async_wait([&](boost::system::error_code ec, int) {
+      if (ec) return;
+      service::reloading();
+      std::string done, failed;
+      auto attempt = [&](const char* what, const std::function<void()>& f) {
+        try {
+          f();
+          done += done.empty() ? what : std::string(", ") + what;
+        } catch (const std::exception& e) {
+          failed += std::string("; ") + what + " kept: " + e.what();
+        }
+      };
+      attempt("API keys", [&] {
+        Keys fresh = load_keys(o);
+        keys = std::move(fresh);
+      });
+      attempt("lists", [&] { verifier.reload_lists(); });
+      if (http.tls()) attempt("TLS certificate", [&] { http.reload_tls(); });
+      const std::string status = "reloaded (SIGHUP): " + (done.empty() ? std::string("nothing") : done) + failed;
+      log.always(status);
+      service::reloaded(status);
+      on_hup();
+    });
+  };
+  on_hup();
 
   jobs.start();
   http.start();

@@ -38,8 +38,9 @@ Verifier::Verifier(boost::asio::io_context& io, const cli::VerifyOptions& o, Ver
     : io_(io),
       opt_(std::move(options)),
       metrics_(metrics),
-      knowledge_(o.lists),
-      classifier_(knowledge_),
+      lists_(o.lists),
+      knowledge_(std::make_unique<domain::Knowledge>(o.lists)),
+      classifier_(std::make_unique<Classifier>(*knowledge_)),
       answers_(AnswerCache::Limits{opt_.result_ttl, opt_.result_cache_entries, opt_.result_cache_bytes}) {
   const std::size_t n =
       std::min({engine::resolve_threads(o.threads), std::max<std::size_t>(1, o.smtp_concurrency), std::size_t{256}});
@@ -117,6 +118,16 @@ Verifier::Net& Verifier::net_of(std::string_view domain) {
   return *nets_[nets_.size() == 1 ? 0 : std::hash<std::string_view>{}(domain) % nets_.size()];
 }
 
+void Verifier::reload_lists() {
+  // Built off to the side: a file that cannot be read leaves the lists in use as they are. Checks
+  // in flight were classified already; only the server's loop classifies, so nothing else holds
+  // the old ones.
+  auto k = std::make_unique<domain::Knowledge>(lists_);
+  auto c = std::make_unique<Classifier>(*k);
+  classifier_ = std::move(c);
+  knowledge_ = std::move(k);
+}
+
 void Verifier::commit() {
   if (cache_) cache_->commit();
 }
@@ -159,7 +170,7 @@ void Verifier::verify(std::string_view input, Level level, CheckOptions how, Don
   c->waiters.push_back(std::move(done));
   running_.emplace(c->run, c);
   Result& r = *c->result;
-  classifier_.classify(text::trim_blanks(input), r);
+  classifier_->classify(text::trim_blanks(input), r);
   if (level == Level::syntax || !r.parsed || r.status == Status::invalid) {
     boost::asio::post(io_, [this, c] { finish(c); });
     return;

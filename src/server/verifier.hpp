@@ -87,7 +87,10 @@ class Verifier {
     verify(input, level, remember ? kRealtimeCheck : kJobItem, std::move(done));
   }
   /// The offline verdict of `input` now (syntax and domain knowledge only).
-  void classify_offline(std::string_view input, Result& r) { classifier_.classify(input, r); }
+  void classify_offline(std::string_view input, Result& r) { classifier_->classify(input, r); }
+  /// SIGHUP: loads the lists again (built-in ones and --list files) and uses them for checks
+  /// started from now on. Throws std::runtime_error, keeping the old ones, when a file cannot be read.
+  void reload_lists();
 
   [[nodiscard]] std::size_t in_flight() const noexcept { return running_.size(); }
   /// Adds the engine's gauges (sessions, per-host queues, DNS cache) to `g`. On the server's loop.
@@ -140,8 +143,9 @@ class Verifier {
   boost::asio::io_context& io_;
   VerifierOptions opt_;
   Metrics& metrics_;
-  domain::Knowledge knowledge_;
-  Classifier classifier_;
+  domain::ListOptions lists_;
+  std::unique_ptr<domain::Knowledge> knowledge_;  // replaced by reload_lists (the server's loop only)
+  std::unique_ptr<Classifier> classifier_;
   std::shared_ptr<smtp::PolitenessGate> gate_;
   std::vector<std::unique_ptr<Net>> nets_;
   bool threaded_ = false;

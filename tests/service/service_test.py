@@ -10,13 +10,18 @@
 Usage: service_test.py PATH/TO/mailsift REPO_ROOT
 """
 import filecmp
+import hashlib
+import http.client
 import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
@@ -69,6 +74,119 @@ try:
           and any(l["message"].startswith("verify a***@b.com") for l in lines) and any("stopping" in l["message"] for l in lines),
           rest[-600:])
     check("sigterm_exit_0", srv.returncode == 0, srv.returncode)
+finally:
+    if srv.poll() is None:
+        srv.kill()
+
+# --- SIGHUP: keys, lists and the TLS certificate reloaded under load, no request failing --------
+def make_cert(name, cn):
+    cert, key = os.path.join(tmp, name + ".crt"), os.path.join(tmp, name + ".key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=" + cn], check=True, capture_output=True)
+    return cert, key
+
+
+def sha256(s):
+    return hashlib.sha256(s.encode()).hexdigest()
+
+
+cert, key = make_cert("tls", "first.mailsift.test")
+keys = os.path.join(tmp, "keys")
+disposable = os.path.join(tmp, "disposable.txt")
+with open(keys, "w") as f:
+    f.write(sha256("key-a") + " name=a\n")
+with open(disposable, "w") as f:
+    f.write("mailsift-tmpbox-one.net\n")
+sock2 = os.path.join(tmp, "notify2")
+ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+ns.bind(sock2)
+ns.settimeout(20)
+srv = subprocess.Popen([BIN, "serve", "--listen", "127.0.0.1:0", "--db", os.path.join(tmp, "db2.sqlite"), "--level", "syntax",
+                        "--tls-cert", cert, "--tls-key", key, "--api-keys-file", keys, "--disposable-file", disposable,
+                        "--rate-limit", "0", "--quiet"],
+                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                       env=dict(env, NOTIFY_SOCKET=sock2))
+tls = ssl.create_default_context()
+tls.check_hostname = False
+tls.verify_mode = ssl.CERT_NONE
+
+
+def request(conn, path, k):
+    conn.request("GET", path, headers={"Authorization": "Bearer " + k})
+    r = conn.getresponse()
+    return r.status, r.read()
+
+
+def peer_cn(conn):
+    der = conn.sock.getpeercert(binary_form=True)
+    out = subprocess.run(["openssl", "x509", "-inform", "DER", "-noout", "-subject"], input=der, capture_output=True)
+    return out.stdout.decode().strip()
+
+
+try:
+    port = int(srv.stderr.readline().split("://", 1)[1].split(" ", 1)[0].rsplit(":", 1)[1])
+    ns.recv(4096)  # READY=1
+    new_conn = lambda: http.client.HTTPSConnection("127.0.0.1", port, timeout=10, context=tls)  # noqa: E731
+    failures, done = [], threading.Event()
+    counts = {"requests": 0}
+
+    def load():
+        # Bounded: until told to stop, 30 s at most; a new connection every 20 requests.
+        end = time.time() + 30
+        c = new_conn()
+        while not done.is_set() and time.time() < end:
+            try:
+                st, body = request(c, "/v1/verify?email=x@mailsift-tmpbox-one.net", "key-a")
+                if st != 200:
+                    failures.append((st, body[:200]))
+            except Exception as e:  # noqa: BLE001 - any failure counts
+                failures.append(repr(e))
+                c = new_conn()
+            counts["requests"] += 1
+            if counts["requests"] % 20 == 0:
+                c.close()
+                c = new_conn()
+        c.close()
+
+    kept = new_conn()
+    st, _ = request(kept, "/healthz", "key-a")
+    before = peer_cn(kept)
+    st_b, _ = request(new_conn(), "/v1/verify?email=a@b.com", "key-b")
+    check("reload.before", st == 200 and st_b == 401 and "first.mailsift.test" in before, (st, st_b, before))
+    loader = threading.Thread(target=load)
+    loader.start()
+    time.sleep(0.5)
+    with open(keys, "a") as f:
+        f.write(sha256("key-b") + " name=b\n")
+    with open(disposable, "a") as f:
+        f.write("mailsift-tmpbox-two.net\n")
+    make_cert("tls", "second.mailsift.test")
+    srv.send_signal(signal.SIGHUP)
+    reloading, reloaded = ns.recv(4096).decode(), ns.recv(4096).decode()
+    log = srv.stderr.readline()
+    check("reload.notify", reloading.startswith("RELOADING=1") and reloaded.startswith("READY=1") and
+          "STATUS=reloaded (SIGHUP): API keys, lists, TLS certificate" in reloaded, (reloading, reloaded))
+    check("reload.logged", "reloaded (SIGHUP): API keys, lists, TLS certificate" in log, log)
+    fresh = new_conn()
+    st_b, _ = request(fresh, "/v1/verify?email=a@b.com", "key-b")
+    st_l, body = request(fresh, "/v1/verify?email=x@mailsift-tmpbox-two.net", "key-b")
+    check("reload.applied", st_b == 200 and "second.mailsift.test" in peer_cn(fresh) and
+          json.loads(body).get("flags", {}).get("disposable") is True, (st_b, st_l, body[:300]))
+    st, _ = request(kept, "/healthz", "key-a")
+    check("reload.open_connection_kept", st == 200 and peer_cn(kept) == before, st)
+    # A keys file that no longer loads: the old keys stay, the other parts reload.
+    with open(keys, "a") as f:
+        f.write("not-a-hash\n")
+    srv.send_signal(signal.SIGHUP)
+    ns.recv(4096), ns.recv(4096)
+    log = srv.stderr.readline()
+    st_b, _ = request(new_conn(), "/v1/verify?email=a@b.com", "key-b")
+    check("reload.bad_keys_kept", "reloaded (SIGHUP): lists, TLS certificate; API keys kept:" in log and st_b == 200, log)
+    done.set()
+    loader.join(timeout=60)
+    check("reload.no_failed_request", counts["requests"] > 50 and not failures, (counts, failures[:3]))
+    srv.send_signal(signal.SIGTERM)
+    srv.wait(timeout=30)
 finally:
     if srv.poll() is None:
         srv.kill()
