@@ -74,6 +74,10 @@ CLI::App* add_serve_command(CLI::App& app, server::ServeOptions& o) {
   s->add_option("--max-timeout", o.max_timeout, "Largest 'timeout' a /v1/verify request may ask for")
       ->check(CLI::Range(0.1, 3600.0))
       ->capture_default_str();
+  s->add_option("--drain-timeout", o.drain_timeout,
+                "Seconds SIGTERM waits for the requests being answered (new ones are refused) before stopping")
+      ->check(CLI::Range(0.0, 3600.0))
+      ->capture_default_str();
   s->add_option("--result-ttl", o.result_ttl, "Seconds a finished single-check answer is kept in memory and reused")
       ->check(CLI::Range(0.0, 86400.0))
       ->capture_default_str();

@@ -203,6 +203,26 @@ void HttpServer::stop() {
   acceptor_.close(ec);
 }
 
+void HttpServer::drain() {
+  stop();
+  // Idle keep-alive connections (and ones still sending a header: not admitted, nothing lost)
+  // close now; the others answer their request, with Connection: close.
+  for (auto& [group, conns] : by_client_)
+    for (Conn* c : conns)
+      if (c->between_requests && c->socket) {
+        boost::system::error_code ec;
+        c->socket->cancel(ec);
+      }
+}
+
+std::size_t HttpServer::busy() const {
+  std::size_t n = 0;
+  for (const auto& [group, conns] : by_client_)
+    for (const Conn* c : conns)
+      if (!c->between_requests) ++n;
+  return n;
+}
+
 bool HttpServer::evict_for(const std::string& group) {
   const auto mine = by_client_.find(group);
   const std::size_t have = mine == by_client_.end() ? 0 : mine->second.size();

@@ -77,6 +77,10 @@ class HttpServer {
   [[nodiscard]] bool tls() const noexcept { return tls_ != nullptr; }
   /// SIGHUP: reads --tls-cert and --tls-key again for the connections accepted from now on (open
   /// ones keep theirs). Throws std::invalid_argument, keeping the old ones, when they do not load.
+  /// SIGTERM: stops accepting, closes idle connections; the requests being answered go on (their
+  /// connections close after the reply). busy() counts them.
+  void drain();
+  [[nodiscard]] std::size_t busy() const;
   void reload_tls();
   [[nodiscard]] std::size_t connections() const noexcept { return connections_; }
   [[nodiscard]] std::size_t body_bytes() const noexcept { return bodies_.used(); }

@@ -34,6 +34,7 @@ struct ServeOptions {
   std::size_t max_connections = 1024;
   std::size_t max_connections_per_client = 64;
   double verify_timeout = 10, max_timeout = 120;
+  double drain_timeout = 10;  // --drain-timeout: seconds SIGTERM waits for requests in progress
   double result_ttl = 600;
   std::size_t result_cache_bytes = std::size_t{64} << 20;
   double realtime_reserve = 10;  // percent of DNS query and SMTP session slots kept for /v1/verify

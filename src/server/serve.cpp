@@ -1,6 +1,8 @@
 #include "server/serve.hpp"
 
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <csignal>
 #include <functional>
 #include <cstdio>
@@ -63,17 +65,36 @@ void serve(const ServeOptions& o) {
   HttpServer http(io, o, api, metrics, log);
   api.connections_gauge([&http] { return http.connections(); });
 
+  // SIGINT/SIGTERM: drain. No new connection or request; the requests being answered (a
+  // real-time check waiting for its mail server) get up to --drain-timeout; then the jobs stop,
+  // their finished results committed, unfinished ones resumed at the next start (docs/service.md).
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](boost::system::error_code ec, int sig) {
-    if (ec) return;
-    log.line(std::string("stopping (") + (sig == SIGINT ? "SIGINT" : "SIGTERM") +
-             "); unfinished jobs resume at the next start");
-    service::stopping("stopping: unfinished jobs resume at the next start");
-    api.shutting_down();
-    http.stop();
+  boost::asio::steady_timer drain_timer(io);
+  std::chrono::steady_clock::time_point drain_until{};
+  std::function<void()> drain_step = [&] {
+    if (http.busy() > 0 && std::chrono::steady_clock::now() < drain_until) {
+      drain_timer.expires_after(std::chrono::milliseconds(50));
+      drain_timer.async_wait([&](boost::system::error_code ec) {
+        if (!ec) drain_step();
+      });
+      return;
+    }
+    const std::size_t left = http.busy();
+    if (left > 0) log.line("drain: " + std::to_string(left) + " requests still open at --drain-timeout: closed");
     jobs.stop();
     verifier.commit();
     io.stop();
+  };
+  signals.async_wait([&](boost::system::error_code ec, int sig) {
+    if (ec) return;
+    log.line(std::string("stopping (") + (sig == SIGINT ? "SIGINT" : "SIGTERM") + "): draining " +
+             std::to_string(http.busy()) + " requests in progress; unfinished jobs resume at the next start");
+    service::stopping("draining: unfinished jobs resume at the next start");
+    api.shutting_down();
+    http.drain();
+    drain_until = std::chrono::steady_clock::now() +
+                  std::chrono::milliseconds(static_cast<std::int64_t>(o.drain_timeout * 1000));
+    drain_step();
   });
 
   // SIGHUP: the keys file, the lists and the TLS certificate read again, each kept as it was when

@@ -191,6 +191,52 @@ finally:
     if srv.poll() is None:
         srv.kill()
 
+# --- SIGTERM drains: a request in progress is answered, a new connection is refused -----------
+# A DNS server that never answers: a --level dns check takes 2 tries of --dns-timeout.
+hole = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+hole.bind(("127.0.0.1", 0))
+
+
+def drain_run(drain_timeout):
+    p = subprocess.Popen([BIN, "serve", "--listen", "127.0.0.1:0", "--db", os.path.join(tmp, f"db-drain{drain_timeout}.sqlite"),
+                          "--dns-server", f"127.0.0.1:{hole.getsockname()[1]}", "--dns-timeout", "1000",
+                          "--drain-timeout", str(drain_timeout)],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    port = int(p.stderr.readline().split("://", 1)[1].split(" ", 1)[0].rsplit(":", 1)[1])
+    result = {}
+
+    def slow():
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        try:
+            c.request("GET", "/v1/verify?email=a@slow-dns-mailsift.com&level=dns&timeout=20")
+            r = c.getresponse()
+            result["status"], result["body"] = r.status, json.loads(r.read())
+        except Exception as e:  # noqa: BLE001
+            result["error"] = repr(e)
+
+    t = threading.Thread(target=slow)
+    t.start()
+    time.sleep(0.5)
+    started = time.time()
+    p.send_signal(signal.SIGTERM)
+    time.sleep(0.2)
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+        refused = False
+    except OSError:
+        refused = True
+    t.join(timeout=30)
+    p.wait(timeout=30)
+    return result, refused, time.time() - started, p.returncode, p.stderr.read()
+
+
+result, refused, took, rc, err = drain_run(10)
+check("drain.request_answered", result.get("status") == 200 and result["body"].get("reason") == "dns_error", (result, err[-300:]))
+check("drain.no_new_connections", refused)
+check("drain.exit_0", rc == 0 and "draining 1 requests in progress" in err, (rc, err[-300:]))
+result, refused, took, rc, err = drain_run(0.3)
+check("drain.bounded", rc == 0 and took < 1.5 and "1 requests still open at --drain-timeout" in err, (took, rc, err[-300:]))
+
 # --- --config end to end ---------------------------------------------------------------------
 conf = os.path.join(tmp, "mailsift.conf")
 with open(conf, "w") as f:
