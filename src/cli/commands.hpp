@@ -26,4 +26,20 @@ struct ClusterOptions {
 CLI::App* add_cluster_command(CLI::App& app, ClusterOptions& o);
 int cluster_status(const ClusterOptions& o);
 
+/// `lists update` and `lists status` (docs/lists.md).
+inline constexpr std::string_view kDefaultDisposableSource =
+    "https://raw.githubusercontent.com/disposable-email-domains/disposable-email-domains/main/disposable_email_blocklist.conf";
+struct ListsOptions {
+  std::string dir = "/var/lib/mailsift/lists";
+  std::vector<std::string> sources;  // NAME=URL
+  std::string ca_file;
+  double timeout = 60;
+  std::size_t max_bytes = std::size_t{32} << 20;
+  bool force = false;
+  std::string format = "text";
+};
+CLI::App* add_lists_command(CLI::App& app, ListsOptions& o);
+int lists_update(const ListsOptions& o);
+int lists_status(const ListsOptions& o);
+
 }  // namespace mailsift::cli

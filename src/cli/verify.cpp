@@ -373,6 +373,9 @@ void add_engine_options(CLI::App* v, VerifyOptions& o) {
       ->allow_extra_args(false);
   v->add_option("--allow-domain", o.lists.allow_domains, "A domain never treated as disposable (repeatable)")
       ->allow_extra_args(false);
+  v->add_option("--lists-dir", o.lists.lists_dir,
+                "Also use the lists `mailsift lists update` installed in DIR (disposable, allow, free, role); "
+                "see docs/lists.md");
   v->add_option("--free-file", o.lists.free_files, "Extra free-provider domains, one per line (repeatable)")
       ->allow_extra_args(false);
   v->add_option("--role-file", o.lists.role_files, "Extra role-account local parts, one per line (repeatable)")
@@ -430,6 +433,8 @@ int run(int argc, char** argv) {
   CLI::App* work = add_worker_command(app, wo);
   ClusterOptions co;
   CLI::App* cluster = add_cluster_command(app, co);
+  ListsOptions lo;
+  CLI::App* lists = add_lists_command(app, lo);
   std::string config_verify, config_serve, config_worker;
   add_config_option(v, config_verify);
   add_config_option(serve, config_serve);
@@ -450,6 +455,10 @@ int run(int argc, char** argv) {
     if (serve->parsed()) server::serve(so);
     if (work->parsed()) return worker(wo);
     if (cluster->parsed()) return cluster_status(co);
+    if (lists->parsed()) {
+      for (CLI::App* sub : lists->get_subcommands())
+        return sub->get_name() == "update" ? lists_update(lo) : lists_status(lo);
+    }
     return verify(o);
   } catch (const std::invalid_argument& e) {
     std::fprintf(stderr, "mailsift: %s\n", e.what());

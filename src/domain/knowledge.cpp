@@ -1,5 +1,6 @@
 #include "domain/knowledge.hpp"
 
+#include <filesystem>
 #include <libpsl.h>
 
 #include <algorithm>
@@ -204,6 +205,16 @@ Knowledge::Knowledge(const ListOptions& opt) : impl_(std::make_unique<Impl>()) {
     for (std::string_view s : text::list_lines(embedded::typo_slds, false)) m.typo.add_sld(s);
   }
 
+  if (!opt.lists_dir.empty()) {
+    auto have = [&opt](const char* name) {
+      const std::string p = opt.lists_dir + "/" + name + ".txt";
+      return std::filesystem::exists(p) ? p : std::string();
+    };
+    if (const std::string p = have("disposable"); !p.empty()) lists::add_file(m.disposable, p, "disposable", Kind::domain, m.store);
+    if (const std::string p = have("allow"); !p.empty()) lists::add_file(m.allow, p, "allow", Kind::domain, m.store);
+    if (const std::string p = have("free"); !p.empty()) lists::add_file(m.user_free, p, "free", Kind::domain, m.store);
+    if (const std::string p = have("role"); !p.empty()) lists::add_file(m.roles, p, "role", Kind::local_part, m.store);
+  }
   for (const std::string& f : opt.disposable_files)
     lists::add_file(m.disposable, f, "disposable", Kind::domain, m.store);
   for (const std::string& d : opt.disposable_domains) lists::add_entry(m.disposable, d, Kind::domain, m.store);

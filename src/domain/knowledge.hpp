@@ -22,6 +22,9 @@ struct ListOptions {
   bool extended_disposable = false;  // also the large community lists (more false positives)
   std::vector<std::string> disposable_files, allow_files, free_files, role_files;
   std::vector<std::string> disposable_domains, allow_domains;
+  // --lists-dir: the lists `mailsift lists update` installed (DIR/disposable.txt, allow.txt,
+  // free.txt, role.txt; those present), added like the files above.
+  std::string lists_dir;
 };
 
 /// Facts about one domain (lower-case A-label, as address::Address::domain() gives it).

@@ -56,8 +56,8 @@ def main():
         check("package.version", v.returncode == 0 and v.stdout.strip() == f"mailsift {version}", v.stdout)
         pages = sorted(os.path.relpath(f, root) for f in glob.glob(os.path.join(root, "usr/share/man/man*/*.gz")))
         check("package.man_pages", pages == ["usr/share/man/man1/mailsift-cluster.1.gz", "usr/share/man/man1/mailsift-verify.1.gz",
-                                             "usr/share/man/man1/mailsift.1.gz", "usr/share/man/man8/mailsift-serve.8.gz",
-                                             "usr/share/man/man8/mailsift-worker.8.gz"], pages)
+                                             "usr/share/man/man1/mailsift.1.gz", "usr/share/man/man8/mailsift-lists.8.gz",
+                                             "usr/share/man/man8/mailsift-serve.8.gz", "usr/share/man/man8/mailsift-worker.8.gz"], pages)
         bad = []
         for page in pages:
             m = run(["man", "--warnings", "-l", os.path.join(root, page)], env=dict(os.environ, MANWIDTH="80"))
@@ -81,11 +81,12 @@ mount -t overlay overlay -o lowerdir={root}/usr/bin:/usr/bin /usr/bin
 systemd-analyze verify {units}/mailsift.service
 cp {units}/mailsift-worker@.service {tmp}/mailsift-worker@1.service
 systemd-analyze verify {tmp}/mailsift-worker@1.service
+systemd-analyze verify {units}/mailsift-lists.service {units}/mailsift-lists.timer
 """
         a = run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script])
         check("package.units_verify", a.returncode == 0 and not a.stderr.strip(), (a.returncode, a.stderr[-600:]))
         exposure = {}
-        for unit in ("mailsift.service", "mailsift-worker@.service"):
+        for unit in ("mailsift.service", "mailsift-worker@.service", "mailsift-lists.service"):
             s = run(["systemd-analyze", "security", "--offline=true", os.path.join(units, unit)])
             m = re.search(r"Overall exposure level for \S+: ([\d.]+)", s.stdout)
             exposure[unit] = float(m.group(1)) if m else None
