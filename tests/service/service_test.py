@@ -237,6 +237,49 @@ check("drain.exit_0", rc == 0 and "draining 1 requests in progress" in err, (rc,
 result, refused, took, rc, err = drain_run(0.3)
 check("drain.bounded", rc == 0 and took < 1.5 and "1 requests still open at --drain-timeout" in err, (took, rc, err[-300:]))
 
+# --- SIGTERM during a job: exit 0, and the same database resumes the job, every row once -------
+def start_serve(db, *extra):
+    p = subprocess.Popen([BIN, "serve", "--listen", "127.0.0.1:0", "--db", db, "--level", "dns",
+                          "--dns-server", f"127.0.0.1:{hole.getsockname()[1]}", "--quiet", *extra],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return p, int(p.stderr.readline().split("://", 1)[1].split(" ", 1)[0].rsplit(":", 1)[1])
+
+
+def call(port, method, path, body=None):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    c.request(method, path, body=json.dumps(body) if body is not None else None,
+              headers={"Content-Type": "application/json"} if body is not None else {})
+    r = c.getresponse()
+    return r.status, r.read()
+
+
+db = os.path.join(tmp, "job.sqlite")
+emails = [f"bad{i}" for i in range(30)] + [f"u{i}@d{i}-resume-mailsift.com" for i in range(10)]
+p, port = start_serve(db, "--dns-timeout", "3000")
+st, body = call(port, "POST", "/v1/jobs", emails)
+job = json.loads(body)["id"]
+end = time.time() + 20
+while time.time() < end and json.loads(call(port, "GET", f"/v1/jobs/{job}")[1])["done"] < 30:
+    time.sleep(0.1)
+time.sleep(0.6)  # past a commit
+p.send_signal(signal.SIGTERM)
+p.wait(timeout=30)
+check("job_sigterm.exit_0", p.returncode == 0, p.returncode)
+p, port = start_serve(db, "--dns-timeout", "100")
+try:
+    end, state = time.time() + 60, {}
+    while time.time() < end:
+        state = json.loads(call(port, "GET", f"/v1/jobs/{job}")[1])
+        if state.get("state") == "finished":
+            break
+        time.sleep(0.2)
+    rows = [json.loads(l) for l in call(port, "GET", f"/v1/jobs/{job}/results")[1].decode().splitlines() if l]
+    check("job_sigterm.resumed", state.get("state") == "finished" and [r["position"] for r in rows] == list(range(1, 41))
+          and all(r["reason"] == "dns_error" for r in rows[30:]), (state, len(rows)))
+finally:
+    p.send_signal(signal.SIGTERM)
+    p.wait(timeout=30)
+
 # --- --config end to end ---------------------------------------------------------------------
 conf = os.path.join(tmp, "mailsift.conf")
 with open(conf, "w") as f:
