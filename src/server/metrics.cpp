@@ -118,22 +118,19 @@ std::string Metrics::render(const Gauges& g) const {
        "# TYPE mailsift_job_addresses_pending gauge\n";
   fmt::format_to(out, "mailsift_job_addresses_pending {}\n", g.job_addresses_pending);
   if (g.cluster) {  // serve --broker (docs/cluster.md)
-    o += "# HELP mailsift_broker_up 0 while the broker is unreachable (jobs' addresses on the cluster wait for it).\n"
-         "# TYPE mailsift_broker_up gauge\n";
-    fmt::format_to(out, "mailsift_broker_up {}\n", g.broker_up ? 1 : 0);
-    o += "# HELP mailsift_cluster_addresses_out Jobs' addresses sent to the cluster's workers, verdict not yet back.\n"
-         "# TYPE mailsift_cluster_addresses_out gauge\n";
-    fmt::format_to(out, "mailsift_cluster_addresses_out {}\n", g.cluster_addresses_out);
-    o += "# HELP mailsift_cluster_chunks_out Chunks (one domain's addresses) published and not finished.\n"
-         "# TYPE mailsift_cluster_chunks_out gauge\n";
-    fmt::format_to(out, "mailsift_cluster_chunks_out {}\n", g.cluster_chunks_out);
-    o += "# HELP mailsift_cluster_chunks_published_total Chunks published to the work stream (first time).\n"
-         "# TYPE mailsift_cluster_chunks_published_total counter\n";
-    fmt::format_to(out, "mailsift_cluster_chunks_published_total {}\n", g.cluster_published);
-    o += "# HELP mailsift_cluster_chunks_republished_total Chunks published again (lost by the broker, or a "
-         "malformed verdict).\n"
-         "# TYPE mailsift_cluster_chunks_republished_total counter\n";
-    fmt::format_to(out, "mailsift_cluster_chunks_republished_total {}\n", g.cluster_republished);
+    auto one = [&](std::string_view metric, std::string_view type, std::string_view help, std::uint64_t value) {
+      fmt::format_to(out, "# HELP {} {}\n# TYPE {} {}\n{} {}\n", metric, help, metric, type, metric, value);
+    };
+    one("mailsift_broker_up", "gauge",
+        "0 while the broker is unreachable (jobs' addresses on the cluster wait for it).", g.broker_up ? 1 : 0);
+    one("mailsift_cluster_addresses_out", "gauge", "Jobs' addresses sent to the cluster's workers, verdict not yet back.",
+        g.cluster_addresses_out);
+    one("mailsift_cluster_chunks_out", "gauge", "Chunks (one domain's addresses) published and not finished.",
+        g.cluster_chunks_out);
+    one("mailsift_cluster_chunks_published_total", "counter", "Chunks published to the work stream (first time).",
+        g.cluster_published);
+    one("mailsift_cluster_chunks_republished_total", "counter",
+        "Chunks published again (lost by the broker, or a malformed verdict).", g.cluster_republished);
     o += "# HELP mailsift_cluster_results_dropped_total Verdicts not used: duplicate (a chunk finished twice) or "
          "malformed.\n"
          "# TYPE mailsift_cluster_results_dropped_total counter\n";

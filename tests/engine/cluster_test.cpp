@@ -202,15 +202,15 @@ TEST(Cluster, AChunkThatOutlivesEveryHolderIsGivenUpNotHandedOutForever) {
     workers = std::make_unique<Workers>(o, 1);
   });
   ASSERT_FALSE(domain.empty());
-  std::vector<std::string> want, got;
-  for (std::size_t a = 0, b = 0; a < reference.size(); a = b + 1) {
-    b = reference.find('\n', a);
-    want.push_back(reference.substr(a, b - a));
-  }
-  for (std::size_t a = 0, b = 0; a < clustered.size(); a = b + 1) {
-    b = clustered.find('\n', a);
-    got.push_back(clustered.substr(a, b - a));
-  }
+  auto lines_of = [](const std::string& text) {
+    std::vector<std::string> out;
+    for (std::size_t a = 0, b = 0; a < text.size(); a = b + 1) {
+      b = text.find('\n', a);
+      out.push_back(text.substr(a, b - a));
+    }
+    return out;
+  };
+  const std::vector<std::string> want = lines_of(reference), got = lines_of(clustered);
   ASSERT_EQ(got.size(), want.size());
   std::size_t failed = 0;
   for (std::size_t i = 0; i < got.size(); ++i) {
