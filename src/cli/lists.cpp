@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <fstream>
 #include <map>
 #include <stdexcept>
 
@@ -69,6 +70,9 @@ int lists_update(const ListsOptions& o) {
   // The allowlist that vetoes disposable entries: the built-in one and an installed allow list.
   std::vector<std::string> allow;
   for (const std::string_view d : text::list_lines(domain::embedded::disposable_allowlist, false)) allow.emplace_back(d);
+  if (std::ifstream in(o.dir + "/allow.txt"); in)
+    for (std::string line; std::getline(in, line);)
+      if (!line.empty()) allow.push_back(std::move(line));
   int failed = 0;
   for (const auto& [name, url] : sources) {
     try {

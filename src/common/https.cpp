@@ -76,9 +76,8 @@ std::string https_get(const std::string& url, const HttpsOptions& o) {
   if (parse_ec && SSL_set_tlsext_host_name(s.native_handle(), u.host.c_str()) != 1)
     throw std::runtime_error(where + "cannot set the TLS server name");
 
-  std::exception_ptr failure;
-  std::string body;
-  auto run = [&]() -> void {
+  {  // resolve and connect, under the same deadline (the resolver's own has none)
+    std::exception_ptr failure;
     asio::ip::tcp::resolver resolver(io);
     beast::get_lowest_layer(s).expires_after(left());
     bool done = false;
@@ -99,8 +98,7 @@ std::string https_get(const std::string& url, const HttpsOptions& o) {
     io.restart();
     if (failure) std::rethrow_exception(failure);
     if (!done) throw std::runtime_error(where + "no connection within the time limit");
-  };
-  run();
+  }
   auto step = [&](auto&& op, const char* what) {
     beast::get_lowest_layer(s).expires_after(left());
     boost::system::error_code e;
@@ -132,8 +130,7 @@ std::string https_get(const std::string& url, const HttpsOptions& o) {
   const auto& res = parser.get();
   if (res.result() != http::status::ok)
     throw std::runtime_error(where + "answered " + std::to_string(res.result_int()) + " " + std::string(res.reason()));
-  body = std::move(parser.release().body());
-  return body;
+  return std::move(parser.release().body());
 }
 
 }  // namespace mailsift

@@ -40,6 +40,13 @@ using mailsift::test::Workers;
 using Lab = mailsift::test::ClusterLab;
 const auto inputs = mailsift::test::cluster_inputs;
 
+// What a worker killed with -9 leaves: `count` chunks taken by consumer `name`, never finished.
+broker::Reply take_and_die(const cli::VerifyOptions& o, const std::string& name, int count) {
+  broker::Link dead(broker::parse_redis_url(o.broker), {});
+  return dead.run(broker::command_of("XREADGROUP", "GROUP", "w", name, "COUNT", std::to_string(count), "STREAMS",
+                                     "ms:work", ">"));
+}
+
 // The rendered results in delivery order (times set to 0). A watchdog interrupts a run that has not
 // ended within a minute: a lost chunk fails the test instead of hanging it.
 std::string verify(const cli::VerifyOptions& o, const std::vector<std::string>& in,
@@ -135,9 +142,7 @@ TEST(Cluster, ADeadWorkersChunksAreTakenOverAfterItsLease) {
   std::unique_ptr<Workers> workers;
   const std::string clustered = verify(o, in, [&] {
     // A worker that takes 10 chunks and dies (as with kill -9: it never acknowledges nor renews).
-    broker::Link dead(broker::parse_redis_url(o.broker), {});
-    const broker::Reply r = dead.run(broker::command_of("XREADGROUP", "GROUP", "w", "dead", "COUNT", "10", "STREAMS",
-                                                        "ms:work", ">"));
+    const broker::Reply r = take_and_die(o, "dead", 10);
     ASSERT_EQ(r.type, broker::Reply::Type::array);
     ASSERT_EQ(r.elements.at(0).elements.at(1).elements.size(), 10u);
     workers = std::make_unique<Workers>(o, 1);
@@ -190,9 +195,8 @@ TEST(Cluster, AChunkThatOutlivesEveryHolderIsGivenUpNotHandedOutForever) {
   std::string domain;
   std::unique_ptr<Workers> workers;
   const std::string clustered = verify(o, in, [&] {
+    const broker::Reply r = take_and_die(o, "dead0", 1);
     broker::Link dead(broker::parse_redis_url(o.broker), {});
-    const broker::Reply r = dead.run(broker::command_of("XREADGROUP", "GROUP", "w", "dead0", "COUNT", "1", "STREAMS",
-                                                        "ms:work", ">"));
     ASSERT_EQ(r.type, broker::Reply::Type::array);
     const broker::Reply& entry = r.elements.at(0).elements.at(1).elements.at(0);
     domain = std::string(broker::field_of(entry.elements.at(1), "domain").value_or(""));

@@ -76,6 +76,10 @@ TEST(ServeCluster, JobsChecksGoToTheWorkersAndComeBackWithTheServersVerdicts) {
   EXPECT_NE(clustered.metrics.find("mailsift_broker_up 1\n"), std::string::npos) << clustered.metrics;
   EXPECT_NE(clustered.metrics.find("mailsift_cluster_addresses_out 0\n"), std::string::npos) << clustered.metrics;
   EXPECT_EQ(clustered.metrics.find("mailsift_cluster_chunks_published_total 0\n"), std::string::npos);
+  // …and present, with every domain's chunk counted.
+  const std::size_t at = clustered.metrics.find("\nmailsift_cluster_chunks_published_total ");
+  ASSERT_NE(at, std::string::npos) << clustered.metrics;
+  EXPECT_GE(std::stoul(clustered.metrics.substr(at + 41)), 40u) << clustered.metrics;
   // The host cap held across the two workers (each alone allows 2).
   EXPECT_EQ(lab.smtp.max_concurrent(), 2);
 }

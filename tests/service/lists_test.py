@@ -141,6 +141,13 @@ try:
               and installed_sha() == first and time.time() - t0 < 10, (r.returncode, r.stderr[-400:]))
     r = update("--source", "disposable=" + url + "small.txt", "--force", *ca_args)
     check("update.force", r.returncode == 0 and "installed 100 entries" in r.stdout and installed_sha() != first, r.stdout + r.stderr)
+    # An installed allow list vetoes disposable entries too (the built-in one always does).
+    with open(os.path.join(www, "allow.txt"), "w") as f:
+        f.write("\n".join([f"tmp{i:05d}-mailsift.net" for i in range(10)] + [f"real{i:03d}-mailsift.org" for i in range(100)]) + "\n")
+    r = update("--source", "allow=" + url + "allow.txt", *ca_args)
+    r2 = update("--source", "disposable=" + url + "good.txt", *ca_args)
+    check("update.installed_allow_vetoes", r.returncode == 0 and r2.returncode == 0 and
+          "installed 9991 entries" in r2.stdout and "11 vetoed by the allowlist" in r2.stdout, (r.stdout, r2.stdout, r2.stderr))
     leftovers = [f for f in os.listdir(lists) if f.endswith(".new")]
     check("update.no_temporary_files", not leftovers, leftovers)
 finally:
