@@ -14,6 +14,9 @@
 #include "verdict/reason.hpp"
 
 namespace mailsift {
+namespace domain {
+struct Registration;  // domain/rdap.hpp
+}
 
 /// How far verification goes. Each level includes the ones before it.
 enum class Level : std::uint8_t { syntax, dns, smtp };
@@ -36,6 +39,7 @@ struct Flags {
   bool address_literal = false;
   bool suspicious = false;
   bool blocklisted = false;  // listed on a --domain-blocklist zone
+  bool new_domain = false;   // --rdap: registered less than 30 days ago (docs/rdap.md)
 };
 
 struct Result {
@@ -58,6 +62,10 @@ struct Result {
   /// first run wrote, rendered as is (the evidence objects themselves are not kept). Null otherwise.
   std::shared_ptr<const std::string> restored_dns;
   std::shared_ptr<const std::string> restored_smtp;
+  /// --rdap: the registrable domain's registration (docs/rdap.md), shared by the rows at the
+  /// domain; null when not looked up. From a stored verdict: its JSON, rendered as is.
+  std::shared_ptr<const domain::Registration> registration;
+  std::shared_ptr<const std::string> restored_registration;
 
   [[nodiscard]] std::string_view registrable_domain() const noexcept {
     return has_facts ? std::string_view(facts.registrable) : std::string_view{};

@@ -29,6 +29,9 @@ inline constexpr double kRole = 0.05;
 inline constexpr double kQuotedLocal = 0.05;
 inline constexpr double kBlocklisted = 0.30;  // listed on a domain block list
 inline constexpr double kParked = 0.10;       // implicit MX and "v=spf1 -all"
+// --rdap (docs/rdap.md): registered less than 30 days ago; on hold or about to be deleted.
+inline constexpr double kNewDomain = 0.15;
+inline constexpr double kDomainNotActive = 0.30;
 
 
 }  // namespace mailsift::score
