@@ -409,6 +409,8 @@ void add_rdap_options(CLI::App* v, VerifyOptions& o) {
   v->add_option("--rdap-cache-days", o.rdap_cache_days, "RDAP: days an answer is reused for the same domain")
       ->check(CLI::Range(0.0, 365.0))
       ->capture_default_str();
+  v->add_option("--rdap-cache", o.rdap_cache,
+                "RDAP: SQLite file keeping answers across runs (younger than --rdap-cache-days; not the --cache file)");
 }
 
 int run(int argc, char** argv) {

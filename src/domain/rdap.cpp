@@ -10,6 +10,7 @@
 #include "common/https.hpp"
 #include "common/text.hpp"
 #include "domain/lists.hpp"
+#include "store/cache.hpp"
 
 namespace mailsift::domain {
 namespace json = boost::json;
@@ -284,11 +285,56 @@ void parse_answer(std::string_view body, Registration& out) {
   }
 }
 
+std::string serialize_registration(const Registration& r) {
+  json::object o;
+  o["found"] = r.found;
+  o["created"] = r.created;
+  json::array st;
+  for (const std::string& s : r.status) st.emplace_back(s);
+  o["status"] = std::move(st);
+  o["source"] = r.source;
+  return json::serialize(o);
+}
+
+bool parse_registration(std::string_view text, Registration& out) {
+  try {
+    const json::value v = parse_json(text, kMaxRdapAnswer, "stored RDAP answer");
+    const json::object* o = v.if_object();
+    if (!o) return false;
+    const json::value* found = o->if_contains("found");
+    const json::value* created = o->if_contains("created");
+    const json::value* status = o->if_contains("status");
+    const json::value* source = o->if_contains("source");
+    if (!found || !found->is_bool() || !created || !created->is_string() || !status || !status->is_array() || !source ||
+        !source->is_string())
+      return false;
+    Registration r;
+    r.found = found->get_bool();
+    r.created = std::string(created->get_string());
+    if (!r.created.empty() && !parse_rfc3339(r.created, r.created_unix)) return false;
+    for (const json::value& s : status->get_array()) {
+      if (!s.is_string()) return false;
+      r.status.emplace_back(s.get_string());
+    }
+    r.source = std::string(source->get_string());
+    r.domain = std::move(out.domain);
+    out = std::move(r);
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
 // --- RdapClient ------------------------------------------------------------------------------------
 
 RdapClient::RdapClient(RdapOptions o) : RdapClient(o, load_bootstrap(o.bootstrap_file)) {}
 
 RdapClient::RdapClient(RdapOptions o, Bootstrap b) : opt_(std::move(o)), bootstrap_(std::move(b)) {
+  if (!opt_.cache_file.empty()) {
+    disk_ = std::make_unique<store::Cache>(opt_.cache_file);
+    (void)disk_->expire(std::chrono::duration_cast<std::chrono::seconds>(opt_.ttl));
+    disk_->commit();
+  }
   const std::size_t n = std::max<std::size_t>(1, opt_.concurrency);
   for (std::size_t i = 0; i < n; ++i) threads_.emplace_back([this] { run(); });
 }
@@ -301,6 +347,13 @@ RdapClient::~RdapClient() {
   }
   // Each thread ends its request in flight (bounded by --rdap-timeout) and stops.
   for (std::thread& t : threads_) t.join();
+  if (disk_) {
+    try {
+      disk_->commit();
+    } catch (const std::exception&) {
+      // A cache that cannot be written loses answers, nothing else.
+    }
+  }
 }
 
 RdapClient::Stats RdapClient::stats() {
@@ -336,6 +389,12 @@ void RdapClient::lookup(const std::string& registrable, Done done) {
       ++stats_.coalesced;
       it->second.waiters.push_back(std::move(done));
       return;
+    } else if (auto stored = disk_ ? disk_get(registrable) : nullptr) {
+      ++stats_.disk_hits;
+      Entry& e = cache_[registrable];
+      e.answer = stored;
+      e.expires = now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(opt_.ttl);
+      ready = std::move(stored);
     } else {
       if (cache_.size() >= kMaxCacheEntries)
         std::erase_if(cache_, [](const auto& kv) { return kv.second.answer != nullptr; });
@@ -385,6 +444,28 @@ Registration RdapClient::fetch(const std::string& domain, std::chrono::steady_cl
   return r;
 }
 
+// The cache's key: the domain under a prefix of its own (a file could hold other facts one day).
+std::shared_ptr<const Registration> RdapClient::disk_get(const std::string& domain) {
+  try {
+    auto v = disk_->get_domain("rdap:" + domain, std::chrono::duration_cast<std::chrono::seconds>(opt_.ttl));
+    if (!v) return nullptr;
+    Registration r;
+    r.domain = domain;
+    if (!parse_registration(*v, r)) return nullptr;
+    return std::make_shared<const Registration>(std::move(r));
+  } catch (const std::exception&) {
+    return nullptr;  // an unreadable cache is a miss, never a failed verdict
+  }
+}
+
+void RdapClient::disk_put(const Registration& r) {
+  try {
+    disk_->put_domain("rdap:" + r.domain, serialize_registration(r));
+    disk_->commit();  // a lookup is a network round trip; one commit each costs little beside it
+  } catch (const std::exception&) {
+  }
+}
+
 void RdapClient::run() {
   for (;;) {
     Job job;
@@ -402,6 +483,7 @@ void RdapClient::run() {
     {
       const std::lock_guard lock(mu_);
       if (!r.error.empty()) ++stats_.errors;
+      if (disk_ && r.error.empty()) disk_put(r);
       Entry& e = cache_[job.domain];
       waiters.swap(e.waiters);
       e.answer = answer;

@@ -22,6 +22,10 @@
 #include <unordered_map>
 #include <vector>
 
+namespace mailsift::store {
+class Cache;
+}
+
 namespace mailsift::domain {
 
 /// Days under which a registration counts as new (the `new_domain` risk signal).
@@ -90,12 +94,20 @@ struct RdapOptions {
   std::size_t concurrency = 4;              // --rdap-concurrency: lookups in flight
   std::chrono::hours ttl{24 * 3};           // an answer (found or not) is reused this long
   std::chrono::minutes error_ttl{10};       // a failed lookup is not repeated for this long
+  std::string cache_file;  // --rdap-cache: answers kept across runs (SQLite, store/cache.hpp); "" = none
 };
+
+/// An answer as stored in --rdap-cache (JSON: found, created, status, source) and read back; false
+/// when the text is not one (the entry is then ignored and looked up again).
+[[nodiscard]] std::string serialize_registration(const Registration& r);
+[[nodiscard]] bool parse_registration(std::string_view text, Registration& out);
 
 /// Runs lookups on `concurrency` threads of its own, one per distinct registrable domain at a time
 /// (callers asking for a domain in flight wait for the same answer), cached in memory. Every
 /// lookup ends within `timeout` of being asked for, queueing included: one that waited its whole
-/// budget in the queue fails without being sent, so RDAP never holds a verdict up longer.
+/// budget in the queue fails without being sent, so RDAP never holds a verdict up longer. With a
+/// cache file, answers (found or 404, never failures) younger than `ttl` are read from it first and
+/// every new one is written to it.
 class RdapClient {
  public:
   using Done = std::function<void(RegistrationPtr)>;
@@ -112,7 +124,7 @@ class RdapClient {
   void lookup(const std::string& registrable, Done done);
 
   struct Stats {
-    std::uint64_t queries = 0, cache_hits = 0, coalesced = 0, errors = 0;
+    std::uint64_t queries = 0, cache_hits = 0, coalesced = 0, errors = 0, disk_hits = 0;
   };
   [[nodiscard]] Stats stats();
 
@@ -129,6 +141,8 @@ class RdapClient {
   void run();
   Registration fetch(const std::string& domain, std::chrono::steady_clock::time_point deadline) const;
   [[nodiscard]] static RegistrationPtr aged(const Registration& r);
+  [[nodiscard]] std::shared_ptr<const Registration> disk_get(const std::string& domain);
+  void disk_put(const Registration& r);
 
   RdapOptions opt_;
   Bootstrap bootstrap_;
@@ -138,6 +152,7 @@ class RdapClient {
   std::deque<Job> queue_;
   bool stopping_ = false;
   Stats stats_;
+  std::unique_ptr<store::Cache> disk_;  // under mu_
   std::vector<std::thread> threads_;
 };
 

@@ -39,10 +39,12 @@ void RdapStage::finish(Batch& b, std::size_t i, Result& r) {
 std::string RdapStage::dns_stats() {
   std::string s = inner_->dns_stats();
   const domain::RdapClient::Stats st = client_->stats();
-  char line[200];
-  std::snprintf(line, sizeof line, "mailsift: rdap: %llu queries, %llu cache hits, %llu coalesced, %llu failed\n",
+  char line[240];
+  std::snprintf(line, sizeof line,
+                "mailsift: rdap: %llu queries, %llu cache hits, %llu coalesced, %llu failed, %llu from --rdap-cache\n",
                 static_cast<unsigned long long>(st.queries), static_cast<unsigned long long>(st.cache_hits),
-                static_cast<unsigned long long>(st.coalesced), static_cast<unsigned long long>(st.errors));
+                static_cast<unsigned long long>(st.coalesced), static_cast<unsigned long long>(st.errors),
+                static_cast<unsigned long long>(st.disk_hits));
   return s + line;
 }
 
@@ -56,6 +58,7 @@ std::unique_ptr<domain::RdapClient> make_rdap_client(const cli::VerifyOptions& o
   ro.ca_file = o.rdap_ca_file;
   ro.timeout = seconds_to_ms(o.rdap_timeout);
   ro.concurrency = o.rdap_concurrency;
+  ro.cache_file = o.rdap_cache;
   ro.ttl = std::chrono::hours(static_cast<std::int64_t>(o.rdap_cache_days * 24.0 + 0.5));
   return std::make_unique<domain::RdapClient>(ro);
 }

@@ -202,7 +202,21 @@ try:
     check("one_query_per_registrable", q.count("/rdap/domain/newco-mailsift.com") == 1 and
           not any("mail.newco" in x for x in q) and not any("otherco" in x for x in q), q)
     # 8 domains asked (the .net one ends at once: no server for it); 4 failed (slow, malformed, oversized, .net).
-    check("stats.line", "mailsift: rdap: 8 queries, 0 cache hits, 0 coalesced, 4 failed" in r.stderr, r.stderr[-500:])
+    check("stats.line", "mailsift: rdap: 8 queries, 0 cache hits, 0 coalesced, 4 failed, 0 from --rdap-cache" in r.stderr, r.stderr[-500:])
+
+    # --rdap-cache: answers (found and 404, not failures) kept across runs; the next run asks only
+    # for what failed.
+    cache = os.path.join(tmp, "rdap.db")
+    few = ["jane@oldco-mailsift.com", "jane@goneco-mailsift.com", "jane@brokenco-mailsift.com"]
+    c1 = verify(few, "--rdap-cache", cache, "--dns-stats")
+    n1 = len(queries())
+    c2 = verify(few, "--rdap-cache", cache, "--dns-stats")
+    asked = queries()[n1:]
+    regs1 = [json.loads(x)["registration"] for x in c1.stdout.splitlines()]
+    regs2 = [json.loads(x)["registration"] for x in c2.stdout.splitlines()]
+    check("disk_cache.reused", c2.returncode == 0 and regs2 == regs1 and len(regs2) == 3 and
+          asked == ["/rdap/domain/brokenco-mailsift.com"] and "2 from --rdap-cache" in c2.stderr,
+          (asked, c2.stderr[-400:], regs1, regs2))
 
     # Without --rdap: no lookup, registration null, new_domain false.
     before = len(queries())

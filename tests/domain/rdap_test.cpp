@@ -181,6 +181,26 @@ TEST(RdapAnswer, RejectsOversizedAndDeepAnswers) {
   EXPECT_THROW(parse_answer(many + "]}", r), std::runtime_error);
 }
 
+TEST(RdapAnswer, StoredFormRoundTrips) {
+  Registration r;
+  r.domain = "newco-mailsift.com";
+  parse_answer(answer("2026-11-20T00:00:00Z", R"("active", "client hold")"), r);
+  r.source = "https://rdap.lab/domain/newco-mailsift.com";
+  Registration back;
+  back.domain = "newco-mailsift.com";
+  ASSERT_TRUE(parse_registration(serialize_registration(r), back));
+  EXPECT_EQ(back.found, r.found);
+  EXPECT_EQ(back.created, r.created);
+  EXPECT_EQ(back.created_unix, r.created_unix);
+  EXPECT_EQ(back.status, r.status);
+  EXPECT_EQ(back.source, r.source);
+  EXPECT_EQ(back.domain, "newco-mailsift.com");
+  for (const char* bad : {"", "[]", "{}", R"({"found":1,"created":"","status":[],"source":""})",
+                          R"({"found":true,"created":"soon","status":[],"source":""})",
+                          R"({"found":true,"created":"","status":[1],"source":""})"})
+    EXPECT_FALSE(parse_registration(bad, back)) << bad;
+}
+
 // A client whose bootstrap serves no TLD: every lookup ends at once with an error, never a throw,
 // and the answer is cached (one query per domain).
 TEST(RdapClient, NoServerIsAnErrorNotAFailure) {
