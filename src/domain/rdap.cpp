@@ -25,6 +25,8 @@ constexpr std::size_t kMaxStatus = 32;
 constexpr std::size_t kMaxStatusLength = 64;
 // The cache holds this many domains at most; past it, answers no one waits for are dropped.
 constexpr std::size_t kMaxCacheEntries = 1'000'000;
+// A lookup that waited its whole --rdap-timeout for a slot: nothing was learnt, so nothing is cached.
+constexpr std::string_view kNotAsked = "not asked: --rdap-timeout passed while waiting for a free lookup slot";
 
 json::value parse_json(std::string_view text, std::size_t max_bytes, const char* what) {
   if (text.size() > max_bytes)
@@ -421,7 +423,7 @@ Registration RdapClient::fetch(const std::string& domain, std::chrono::steady_cl
     r.source = query_url(base, domain);
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left <= std::chrono::milliseconds(0)) {
-      r.error = "not asked: --rdap-timeout passed while waiting for a free lookup slot";
+      r.error = kNotAsked;
       return r;
     }
     HttpsOptions ho;
@@ -490,6 +492,7 @@ void RdapClient::run() {
       e.expires = std::chrono::steady_clock::now() +
                   (r.error.empty() ? std::chrono::duration_cast<std::chrono::steady_clock::duration>(opt_.ttl)
                                    : std::chrono::duration_cast<std::chrono::steady_clock::duration>(opt_.error_ttl));
+      if (r.error == kNotAsked) cache_.erase(job.domain);  // nothing learnt: a later batch asks again
     }
     for (Done& w : waiters) w(aged(*answer));
   }

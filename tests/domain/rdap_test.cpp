@@ -282,6 +282,23 @@ TEST(RdapVerdict, OnHoldIsDomainNotActive) {
   EXPECT_EQ(bad.status, Status::invalid);
 }
 
+// A cluster's coordinator applies the registration to a verdict restored from a worker (its DNS
+// evidence is JSON text, not an object to decide from again): adjusted in place, same rules.
+TEST(RdapVerdict, RestoredVerdictIsAdjustedInPlace) {
+  Result r = classified("jane@newco-mailsift.com");
+  r.checks |= kCheckDns;  // as restore_verdict leaves it: the dns level ran, r.dns is not kept
+  r.reason = Reason::mx_found;
+  r.status = Status::valid;
+  r.score = 0.65;
+  r.restored_dns = std::make_shared<const std::string>("{}");
+  apply_registration(r, reg(16, {"server hold"}));
+  EXPECT_EQ(r.reason, Reason::domain_not_active);
+  EXPECT_EQ(r.status, Status::risky);
+  EXPECT_TRUE(r.flags.new_domain);
+  EXPECT_NEAR(r.score, 0.65 - 0.30 - 0.15, 1e-9);
+  EXPECT_TRUE(r.restored_dns);  // the evidence is kept as it was
+}
+
 TEST(RdapVerdict, NotLookedUpIsNull) {
   Result r = classified("jane@newco-mailsift.com");
   std::string json;
