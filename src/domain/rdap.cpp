@@ -90,6 +90,14 @@ bool digits(std::string_view s, std::size_t pos, std::size_t n, unsigned& out) {
   return true;
 }
 
+// A status value as kept: short, printable ASCII (it goes into every result at the domain).
+bool status_ok(std::string_view s) {
+  if (s.size() > kMaxStatusLength) return false;
+  for (const char c : s)
+    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) return false;
+  return true;
+}
+
 struct FileCloser {
   void operator()(std::FILE* f) const noexcept { std::fclose(f); }
 };
@@ -279,9 +287,8 @@ void parse_answer(std::string_view body, Registration& out) {
       if (!str || str->size() > kMaxStatusLength)
         throw std::runtime_error("RDAP answer: a status value is not a short string");
       std::string value = text::to_lower_ascii(std::string_view(*str));
-      for (const char c : value)
-        if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f)
-          throw std::runtime_error("RDAP answer: a status value holds a control or non-ASCII character");
+      if (!status_ok(value))
+        throw std::runtime_error("RDAP answer: a status value holds a control or non-ASCII character");
       out.status.push_back(std::move(value));
     }
   }
@@ -314,9 +321,11 @@ bool parse_registration(std::string_view text, Registration& out) {
     r.found = found->get_bool();
     r.created = std::string(created->get_string());
     if (!r.created.empty() && !parse_rfc3339(r.created, r.created_unix)) return false;
+    // The same bounds as an answer's: a cache file is read, not trusted.
+    if (status->get_array().size() > kMaxStatus) return false;
     for (const json::value& s : status->get_array()) {
-      if (!s.is_string()) return false;
-      r.status.emplace_back(s.get_string());
+      if (!s.is_string() || !status_ok(s.get_string())) return false;
+      r.status.emplace_back(text::to_lower_ascii(std::string_view(s.get_string())));
     }
     r.source = std::string(source->get_string());
     r.domain = std::move(out.domain);
