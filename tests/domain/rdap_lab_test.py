@@ -150,9 +150,9 @@ try:
         json.dump({"version": "1.0", "publication": "2026-12-01T00:00:00Z", "description": "mailsift lab",
                    "services": [[["com"], ["http://127.0.0.1:8080/rdap/", "https://127.0.0.1:8443/rdap/"]]]}, f)
 
-    def verify(addresses, *extra, rdap_args=None, fmt=("--format", "jsonl"), timeout=60):
+    def verify(addresses, *extra, rdap_args=None, fmt=("--format", "jsonl"), level="dns", timeout=60):
         args = rdap_args if rdap_args is not None else ["--rdap", "--rdap-bootstrap", bootstrap, "--rdap-ca-file", ca[0]]
-        return sh("ip", "netns", "exec", NS, BIN, "verify", "--level", "dns", "--dns-server", "127.0.0.1:5353",
+        return sh("ip", "netns", "exec", NS, BIN, "verify", "--level", level, "--dns-server", "127.0.0.1:5353",
                   "--allow-private-targets", *fmt, *args, *extra, *addresses, timeout=timeout)
 
     addresses = ["jane@oldco-mailsift.com", "jane@newco-mailsift.com", "bob@mail.newco-mailsift.com",
@@ -205,6 +205,16 @@ try:
           not any("mail.newco" in x for x in q) and not any("otherco" in x for x in q), q)
     # 8 domains asked (the .net one ends at once: no server for it); 4 failed (slow, malformed, oversized, .net).
     check("stats.line", "mailsift: rdap: 8 queries, 0 cache hits, 0 coalesced, 4 failed, 0 from --rdap-cache" in r.stderr, r.stderr[-500:])
+
+    # --level smtp: the probe's answer and the registration together. No mail server listens: the
+    # probe cannot tell (unknown), which a hold does not override; the registration is still there.
+    r = verify(["jane@heldco-mailsift.com", "jane@newco-mailsift.com"], "--smtp-port", "2599",
+               "--connect-timeout", "2", level="smtp", timeout=120)
+    got = [json.loads(x) for x in r.stdout.splitlines()]
+    check("smtp_level", r.returncode == 0 and len(got) == 2 and got[0]["status"] == "unknown" and
+          got[0]["smtp"] is not None and "client hold" in got[0]["registration"]["status"] and
+          got[1]["flags"]["new_domain"] is True and got[1]["registration"]["age_days"] == 5,
+          (r.returncode, r.stderr[-400:], got))
 
     # --rdap-cache: answers (found and 404, not failures) kept across runs; the next run asks only
     # for what failed.
