@@ -12,6 +12,7 @@
 #include "domain/knowledge.hpp"
 #include "smtp/probe.hpp"
 #include "verdict/reason.hpp"
+#include "verdict/reputation.hpp"
 
 namespace mailsift {
 
@@ -58,6 +59,9 @@ struct Result {
   /// first run wrote, rendered as is (the evidence objects themselves are not kept). Null otherwise.
   std::shared_ptr<const std::string> restored_dns;
   std::shared_ptr<const std::string> restored_smtp;
+  /// What --history knew of the registrable domain before this check (verdict/reputation.hpp);
+  /// null without --history. Shared by the rows of one domain.
+  reputation::ReputationPtr reputation;
 
   [[nodiscard]] std::string_view registrable_domain() const noexcept {
     return has_facts ? std::string_view(facts.registrable) : std::string_view{};
