@@ -6,10 +6,9 @@
 #include "address/address.hpp"
 #include "cli/commands.hpp"
 #include "cli/verify.hpp"
+#include "engine/history.hpp"
 #include "domain/knowledge.hpp"
 #include "store/history.hpp"
-#include "verdict/render.hpp"
-#include "verdict/reputation.hpp"
 
 namespace mailsift::cli {
 
@@ -38,21 +37,7 @@ int history_show(const HistoryShowOptions& o) {
   ho.retention_days = 36500;  // reading: prune nothing
   ho.max_domains = ~std::uint64_t{0};
   store::History history(o.file, ho);
-  const std::optional<store::DomainRecord> d = history.domain(registrable);
-  const std::optional<store::MxRecord> m = history.mx(name);
-
-  std::string out = "{\"name\":";
-  out += '"';
-  render::append_json_string(name, out);
-  out += "\",\"registrable_domain\":\"";
-  render::append_json_string(registrable, out);
-  out += "\",\"domain\":";
-  if (d) reputation::append_record_json(&*d, reputation::assess(*d, history.now()), out);
-  else out += "null";
-  out += ",\"mx_host\":";
-  if (m) reputation::append_host_json(*m, out);
-  else out += "null";
-  out += "}\n";
+  const std::string out = engine::describe(history, name, registrable) + "\n";
   std::fwrite(out.data(), 1, out.size(), stdout);
   return kOk;  // a name never seen is an answer too: both null
 }

@@ -5,6 +5,8 @@
 #include <utility>
 #include <vector>
 
+#include "verdict/render.hpp"
+
 namespace mailsift::engine {
 
 namespace {
@@ -85,6 +87,23 @@ void HistoryBook::flush() {
   history_.merge(d, h);  // kept pending if it throws: the next flush tries again
   domains_.clear();
   hosts_.clear();
+}
+
+std::string describe(store::History& h, std::string_view name, std::string_view registrable) {
+  const std::optional<store::DomainRecord> d = h.domain(registrable);
+  const std::optional<store::MxRecord> m = h.mx(name);
+  std::string out = "{\"name\":\"";
+  render::append_json_string(name, out);
+  out += "\",\"registrable_domain\":\"";
+  render::append_json_string(registrable, out);
+  out += "\",\"domain\":";
+  if (d) reputation::append_record_json(&*d, reputation::assess(*d, h.now()), out);
+  else out += "null";
+  out += ",\"mx_host\":";
+  if (m) reputation::append_host_json(*m, out);
+  else out += "null";
+  out += '}';
+  return out;
 }
 
 }  // namespace mailsift::engine

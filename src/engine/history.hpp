@@ -75,4 +75,8 @@ class HistoryBook {
   std::chrono::steady_clock::time_point last_flush_ = std::chrono::steady_clock::now();
 };
 
+/// The answer of `mailsift history show` and GET /v1/domains/{domain}: `name`'s registrable
+/// domain's record (with its signals now) and the MX host record of `name`, as one JSON object.
+[[nodiscard]] std::string describe(store::History& h, std::string_view name, std::string_view registrable);
+
 }  // namespace mailsift::engine
