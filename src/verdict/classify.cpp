@@ -13,6 +13,8 @@ void Classifier::classify(std::string_view input, Result& out) {
   out.smtp.reset();
   out.restored_dns.reset();
   out.restored_smtp.reset();
+  out.reputation.reset();
+  out.restored_reputation.reset();
   out.checks = kCheckSyntax;
   const Reason syntax = address::parse(input, out.address);
   out.parsed = syntax == Reason::well_formed;

@@ -528,6 +528,7 @@ void append_json(const Result& r, std::string& out) {
 
   std::string reputation_json;
   if (r.reputation) reputation::append_json(*r.reputation, reputation_json);
+  else if (r.restored_reputation) reputation_json = *r.restored_reputation;
   const ReasonInfo& ri = info(r.reason);
   // Escaping grows text at most 6x; the fixed part of a record is well under 1 KiB.
   Writer w(6 * (r.email.size() + r.address.normalized().size() + canonical.size() + suggestion.size()) +

@@ -71,6 +71,7 @@ double penalty(std::uint8_t signals) {
 }
 
 void attach(Result& r, ReputationPtr rep, bool rescore) {
+  if (r.restored_reputation) return;  // a stored verdict with its own: the one its score was decided with
   if (rescore && rep && r.status != Status::invalid) r.score = std::clamp(r.score - penalty(rep->signals), 0.0, 1.0);
   r.reputation = std::move(rep);
 }

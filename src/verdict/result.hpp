@@ -62,6 +62,8 @@ struct Result {
   /// What --history knew of the registrable domain before this check (verdict/reputation.hpp);
   /// null without --history. Shared by the rows of one domain.
   reputation::ReputationPtr reputation;
+  /// The same restored from a stored verdict (verdict/stored.hpp), rendered as is.
+  std::shared_ptr<const std::string> restored_reputation;
 
   [[nodiscard]] std::string_view registrable_domain() const noexcept {
     return has_facts ? std::string_view(facts.registrable) : std::string_view{};

@@ -41,6 +41,15 @@ std::string serialize_verdict(const Result& r) {
   render::append_dns_json(r, v);
   v.push_back(kSep);
   render::append_smtp_json(r, v);
+  // --history: the reputation the result was given, so a job's results, a resumed --state run and
+  // a repeated row show the one its score was decided with. A fourth field: older values have three.
+  if (r.reputation) {
+    v.push_back(kSep);
+    reputation::append_json(*r.reputation, v);
+  } else if (r.restored_reputation) {
+    v.push_back(kSep);
+    v += *r.restored_reputation;
+  }
   return v;
 }
 
@@ -56,9 +65,12 @@ bool restore_verdict(std::string_view v, Result& r) {
     packed = packed * 10 + static_cast<std::uint64_t>(ch - '0');
   }
   unpack_verdict(packed, r);
-  const std::string_view dns = v.substr(b + 1, c - b - 1), smtp = v.substr(c + 1);
+  const std::size_t d = v.find(kSep, c + 1);
+  const std::string_view dns = v.substr(b + 1, c - b - 1);
+  const std::string_view smtp = d == std::string_view::npos ? v.substr(c + 1) : v.substr(c + 1, d - c - 1);
   if (dns != "null") r.restored_dns = std::make_shared<const std::string>(dns);
   if (smtp != "null") r.restored_smtp = std::make_shared<const std::string>(smtp);
+  if (d != std::string_view::npos) r.restored_reputation = std::make_shared<const std::string>(v.substr(d + 1));
   return true;
 }
 

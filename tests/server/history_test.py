@@ -8,6 +8,7 @@ mailbox `alice` exists and every other one is refused).
 
 Usage: history_test.py PATH/TO/mailsift REPO_ROOT
 """
+import http.client
 import json
 import os
 import signal
@@ -80,6 +81,20 @@ def main():
         # A valid mailbox at a clean domain scores 0.95 at the SMTP level (no SPF/DMARC here); the
         # signal takes 0.10 off.
         check("the signal's penalty", abs(r.get("score", 0) - 0.85) < 1e-9, r.get("score"))
+        # A job's results are stored verdicts: they keep the reputation their score was decided with.
+        st, job = s.json("POST", "/v1/jobs", {"emails": ["alice@live-mail.org", "bob@live-mail.org"], "level": "smtp"})
+        check("job accepted", st == 202, job)
+
+        def finished():
+            return s.json("GET", f"/v1/jobs/{job['id']}")[1].get("state") == "finished"
+        check("job finished", wait_for(finished, 60))
+        c = http.client.HTTPConnection("127.0.0.1", s.port, timeout=60)
+        c.request("GET", f"/v1/jobs/{job['id']}/results")
+        rows = [json.loads(line) for line in c.getresponse().read().decode().splitlines() if line]
+        c.close()
+        check("job results carry the reputation", len(rows) == 2 and all(
+            (x.get("reputation") or {}).get("signals") == ["high_invalid_rate"] for x in rows), rows)
+        check("job result scores", [x.get("score") for x in rows] == [0.85, 0], rows)
     finally:
         s.stop()
 
@@ -87,7 +102,9 @@ def main():
     p = subprocess.run([BIN, "history", "show", "live-mail.org", "--history", HISTORY],
                        capture_output=True, text=True, timeout=60)
     out = json.loads(p.stdout) if p.returncode == 0 else {}
-    check("history show", (out.get("domain") or {}).get("observations") == 22, p.stdout + p.stderr)
+    # 21 + the restarted server's alice + the job's bob (the job's alice was the real-time answer
+    # kept for --result-ttl: no new check, no new observation).
+    check("history show", (out.get("domain") or {}).get("observations") == 23, p.stdout + p.stderr)
     p = subprocess.run([BIN, "history", "show", "live-mail.org", "--history", HISTORY, "--hash-keys"],
                        capture_output=True, text=True, timeout=60)
     check("a name-keyed file refuses --hash-keys", p.returncode == 3 and "--hash-keys" in p.stderr, p.stderr)
