@@ -109,6 +109,22 @@ def main():
                        capture_output=True, text=True, timeout=60)
     check("a name-keyed file refuses --hash-keys", p.returncode == 3 and "--hash-keys" in p.stderr, p.stderr)
 
+    # `verify --input` with the same file: every row carries the reputation, a repeated row too,
+    # with the score its first occurrence was given.
+    listing = os.path.join(TMP, "list.txt")
+    with open(listing, "w") as f:
+        f.write("alice@live-mail.org\ncarol@live-mail.org\nALICE@live-mail.org\nnot an address\n")
+    out_file = os.path.join(TMP, "out.jsonl")
+    p = subprocess.run([BIN, "verify", "--input", listing, "--output", out_file, "--quiet", *args],
+                       capture_output=True, text=True, timeout=120)
+    rows = [json.loads(x) for x in open(out_file)] if p.returncode == 0 else []
+    check("bulk run", len(rows) == 4, p.stderr)
+    if len(rows) == 4:
+        check("bulk rows carry the reputation", all((x.get("reputation") or {}).get("observations") == 23
+                                                    for x in rows[:3]), rows)
+        check("a repeated row as its first", rows[2]["score"] == rows[0]["score"] == 0.85, rows)
+        check("a row without a domain has none", "reputation" not in rows[3], rows[3])
+
     # Without --history: no reputation member, and the endpoint says why it has nothing.
     s = Server(*args[:-2])
     try:
