@@ -21,6 +21,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "common"))
 sys.path.insert(0, HERE)
 from checks import Checks  # noqa: E402
+from oas import Document  # noqa: E402
 from fake_net import FakeDns, FakeSmtp  # noqa: E402
 import server_proc  # noqa: E402
 from server_proc import wait_for  # noqa: E402
@@ -29,6 +30,13 @@ BIN = os.path.abspath(sys.argv[1])
 check = Checks()
 TMP = tempfile.mkdtemp(prefix="mailsift-history-")
 HISTORY = os.path.join(TMP, "history.sqlite")
+with open(os.path.join(sys.argv[2], "docs", "openapi.json"), encoding="utf-8") as f:
+    OAS = Document(json.load(f))
+
+
+def valid(value, schema):
+    """Errors of `value` against docs/openapi.json's components/schemas/`schema` (strict)."""
+    return OAS.validate(value, {"$ref": f"#/components/schemas/{schema}"}, schema, strict=True)
 
 
 def Server(*args):
@@ -59,6 +67,8 @@ def main():
         check("domain record", st == 200 and d.get("name") == "live-mail.org" and dom.get("invalid") == 20 and
               dom.get("valid") == 1 and dom.get("reasons", {}).get("mailbox_not_found") == 20, d)
         check("high_invalid_rate read from the record", dom.get("signals") == ["high_invalid_rate"], dom)
+        e = valid(d, "DomainHistory")
+        check("/v1/domains answer matches the OpenAPI document", not e, e)
         st, d = s.json("GET", "/v1/domains/never-seen-mailsift.org")
         check("a domain never seen", st == 200 and d.get("domain") is None and d.get("mx_host") is None, d)
         st, d = s.json("GET", "/v1/domains/not..a.domain")
@@ -81,6 +91,8 @@ def main():
         # A valid mailbox at a clean domain scores 0.95 at the SMTP level (no SPF/DMARC here); the
         # signal takes 0.10 off.
         check("the signal's penalty", abs(r.get("score", 0) - 0.85) < 1e-9, r.get("score"))
+        e = valid(r, "Result")
+        check("a result with reputation matches the OpenAPI document", not e, e)
         # A job's results are stored verdicts: they keep the reputation their score was decided with.
         st, job = s.json("POST", "/v1/jobs", {"emails": ["alice@live-mail.org", "bob@live-mail.org"], "level": "smtp"})
         check("job accepted", st == 202, job)
