@@ -256,8 +256,12 @@ if hoff and hon and all(hoff) and all(hon):
     for i in range(len(hoff)):
         cr = f"{con[i] / coff[i]:.3f}" if con[i] and coff[i] else "-"
         print(f"| {i + 1} | {hoff[i]:.2f} | {hon[i]:.2f} | {hon[i] / hoff[i]:.3f} | {coff[i] or 0:.2f} | {con[i] or 0:.2f} | {cr} |")
-    print(f"| best | {min(hoff):.2f} | {min(hon):.2f} | **{min(hon) / min(hoff):.3f}** | {min(c for c in coff if c):.2f} | "
-          f"{min(c for c in con if c):.2f} | **{min(c for c in con if c) / min(c for c in coff if c):.3f}** |")
+    print(f"| best | {min(hoff):.2f} | {min(hon):.2f} | {min(hon) / min(hoff):.3f} | {min(c for c in coff if c):.2f} | "
+          f"{min(c for c in con if c):.2f} | {min(c for c in con if c) / min(c for c in coff if c):.3f} |")
+    med = lambda v: sorted(v)[len(v) // 2]
+    wr = med([b / a for a, b in zip(hoff, hon)])
+    cr = med([b / a for a, b in zip(coff, con) if a and b]) if all(coff) and all(con) else None
+    print(f"| median of the pairs' ratios | | | **{wr:.3f}** | | | **{cr:.3f}** |" if cr else f"| median of the pairs' ratios | | | **{wr:.3f}** | | | - |")
 elif hoff or hon:
     print(f"--history cost: a run failed: off {hoff} on {hon}")
 print()
