@@ -35,7 +35,8 @@
 # Environment: BENCH_FULL_RUNS, BENCH_FULL_DEV_LIMIT, BENCH_FULL_DEV_SECONDS, BENCH_FULL_NOBUILD=1
 #   (use the existing build/release/mailsift), BENCH_FULL_BIN=PATH (that mailsift binary, no build:
 #   e.g. a copy of an older build to compare), BENCH_FULL_HOST_CONC (default 5), BENCH_FULL_KEEP=DIR
-#   (copy the outputs, conncount and time files there).
+#   (copy the outputs, conncount and time files there), BENCH_FULL_HISTORY=0 (skip the --history
+#   pairs: mailsift without and with --history in turn, wall and CPU time compared).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" -eq 0 ] || { echo "bench-full.sh: needs root (network namespaces)" >&2; exit 1; }
@@ -153,6 +154,20 @@ conncount_stop
 echo "bench-full: mailsift, --max-wait 0 (no greylisting retry) ..." >&2
 t_nowait=$(ms_run nowait fullrunnowait --max-wait 0)
 
+# --- --history's cost (issue 17: at most 5%) ------------------------------------------------------
+# Pairs in turn, off then on, each with its own sender (postgrey) and, on, a new history file: every
+# domain's record is written and none is reused (no catch-all answer from history), the dearest case.
+hist_off=() hist_on=()
+if [ "${BENCH_FULL_HISTORY:-1}" = 1 ]; then
+  for ((r = 0; r < runs; r++)); do
+    tag=${tags[$((r % 10))]}
+    echo "bench-full: --history cost, pair $((r + 1))/$runs ..." >&2
+    hist_off+=("$(ms_run hoff$tag histoff$tag --max-wait 30)")
+    rm -f "$dir/history.sqlite" "$dir/history.sqlite-wal"
+    hist_on+=("$(ms_run hon$tag histon$tag --max-wait 30 --history "$dir/history.sqlite")")
+  done
+fi
+
 # --- deep-email-validator -------------------------------------------------------------------------
 dev_json="$dir/dev.json"
 if [ -z "$dev_note" ]; then
@@ -218,6 +233,37 @@ else:
     print(f"| deep-email-validator, concurrency 50 | - ($dev_note) | - |")
 print(f"| smtp-source -s 20, 1 RCPT per session (sessions/s, one sink address) | {fmt(src1)} | {ratio(ms_rate, src1)} |")
 print(f"| smtp-source -s 20 -r 50 (RCPT/s, one sink address) | {fmt(src50)} | {ratio(ms_rate, src50)} |")
+def cpu(tag):
+    try:
+        t = open(f"{d}/time-{tag}.txt").read()
+    except OSError:
+        return None
+    u = re.search(r"User time \(seconds\): ([0-9.]+)", t)
+    s_ = re.search(r"System time \(seconds\): ([0-9.]+)", t)
+    return float(u.group(1)) + float(s_.group(1)) if u and s_ else None
+
+import re
+hoff = [num(t) for t in """${hist_off[*]:-}""".split(" ") if t]
+hon = [num(t) for t in """${hist_on[*]:-}""".split(" ") if t]
+if hoff and hon and all(hoff) and all(hon):
+    tg = [t for t in "abcdefghij"][:len(hoff)]
+    coff = [cpu("hoff" + t) for t in tg]
+    con = [cpu("hon" + t) for t in tg]
+    print()
+    print(f"--history cost (pairs in turn, a new history file each: every record written, none reused):")
+    print(f"| run | off: wall s | on: wall s | on ÷ off wall | off: CPU s | on: CPU s | on ÷ off CPU |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for i in range(len(hoff)):
+        cr = f"{con[i] / coff[i]:.3f}" if con[i] and coff[i] else "-"
+        print(f"| {i + 1} | {hoff[i]:.2f} | {hon[i]:.2f} | {hon[i] / hoff[i]:.3f} | {coff[i] or 0:.2f} | {con[i] or 0:.2f} | {cr} |")
+    print(f"| best | {min(hoff):.2f} | {min(hon):.2f} | {min(hon) / min(hoff):.3f} | {min(c for c in coff if c):.2f} | "
+          f"{min(c for c in con if c):.2f} | {min(c for c in con if c) / min(c for c in coff if c):.3f} |")
+    med = lambda v: sorted(v)[len(v) // 2]
+    wr = med([b / a for a, b in zip(hoff, hon)])
+    cr = med([b / a for a, b in zip(coff, con) if a and b]) if all(coff) and all(con) else None
+    print(f"| median of the pairs' ratios | | | **{wr:.3f}** | | | **{cr:.3f}** |" if cr else f"| median of the pairs' ratios | | | **{wr:.3f}** | | | - |")
+elif hoff or hon:
+    print(f"--history cost: a run failed: off {hoff} on {hon}")
 print()
 cc = {k: jload(f"{d}/cc-{k}.json") for k in ("ms-sink", "ms-lab", "ms-client", "dev-sink", "dev-lab", "dev-client")}
 def cc_txt(c):

@@ -4,7 +4,8 @@ never stale (tests/service/service_test.py regenerates them and compares them wi
 docs/man/ and dist/bash-completion/mailsift).
 
 Usage: scripts/gen-man.py PATH/TO/mailsift MANDIR [COMPLETION_FILE]
-Pages: mailsift(1), mailsift-verify(1), mailsift-serve(8), mailsift-worker(8), mailsift-cluster(1).
+Pages: mailsift(1), mailsift-verify(1), mailsift-serve(8), mailsift-worker(8), mailsift-cluster(1),
+mailsift-lists(8), mailsift-history(1).
 """
 import os
 import re
@@ -46,6 +47,11 @@ PAGES = [
         "Reads the broker and shows the workers (alive or gone, identity, load), the queue, the "
         "active runs and the mail server addresses where the politeness gate refused the most "
         "connections. It changes nothing."]),
+    ("mailsift-history", 1, ["history", "show"], "show what --history holds for a domain", [
+        "Prints, as JSON, the record a --history file keeps for the registrable domain of NAME "
+        "(counts by status and reason, catch-all answers, greylisting, refusals, MX changes, dates "
+        "and risk signals) and for an MX host named NAME. The file is locked while a run or a "
+        "server uses it; a server with --history answers GET /v1/domains/NAME instead."]),
 ]
 
 FILES = {
@@ -133,18 +139,19 @@ def page(binary, version, name, section, words, summary, paragraphs):
     others = [f"{n}({s})" for n, s, *_ in PAGES if n != name]
     r += [".SH SEE ALSO", esc(", ".join(others)),
           ".PP", "The documentation in /usr/share/doc/mailsift/ (docs/ in the source): api.md, bulk.md, cluster.md, "
-          "config.md, reasons.md, scoring.md, smtp.md."]
+          "config.md, history.md, reasons.md, scoring.md, smtp.md."]
     return "\n".join(r) + "\n"
 
 
-FILE_FLAGS = ["--lists-dir", "--dir", "--ca-file", "--input", "--output", "--config", "--cache", "--state", "--db", "--tls-cert", "--tls-key",
+FILE_FLAGS = ["--history", "--lists-dir", "--dir", "--ca-file", "--input", "--output", "--config", "--cache", "--state", "--db", "--tls-cert", "--tls-key",
               "--api-keys-file", "--summary", "--broker-ca", "--list", "--split"]
 
 
 def completion(binary):
     """A bash completion: subcommands, then the long flags of the one typed; files after file flags."""
     subs = {}
-    for group in (["verify"], ["serve"], ["worker"], ["cluster", "status"], ["lists", "update", "status"]):
+    for group in (["verify"], ["serve"], ["worker"], ["cluster", "status"], ["lists", "update", "status"],
+                  ["history", "show"]):
         flags = []
         for words in ([group[0]] if len(group) == 1 else [[group[0], w] for w in group[1:]]):
             words = words if isinstance(words, list) else [words]
@@ -158,14 +165,14 @@ def completion(binary):
          "_mailsift() {",
          "  local cur=\"${COMP_WORDS[COMP_CWORD]}\" prev=\"${COMP_WORDS[COMP_CWORD-1]}\" sub=\"\" i opts",
          "  for ((i = 1; i < COMP_CWORD; i++)); do",
-         "    case \"${COMP_WORDS[i]}\" in verify|serve|worker|cluster|lists) sub=\"${COMP_WORDS[i]}\"; break ;; esac",
+         "    case \"${COMP_WORDS[i]}\" in verify|serve|worker|cluster|lists|history) sub=\"${COMP_WORDS[i]}\"; break ;; esac",
          "  done",
          "  case \"$prev\" in",
          "    " + "|".join(FILE_FLAGS) + ")",
          "      COMPREPLY=($(compgen -f -- \"$cur\")); return ;;",
          "  esac",
          "  case \"$sub\" in",
-         "    \"\") opts=\"verify serve worker cluster lists --help --version\" ;;"]
+         "    \"\") opts=\"verify serve worker cluster lists history --help --version\" ;;"]
     for sub, (then, flags) in subs.items():
         words = (then + " " if then else "") + " ".join(flags)
         r.append(f"    {sub}) opts=\"{words}\" ;;")

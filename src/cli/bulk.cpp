@@ -802,11 +802,13 @@ int verify_bulk(const VerifyOptions& o) {
             const auto v = seen.find(row.seen);
             if (!v) throw std::logic_error("bulk: a repeated row's first occurrence has no result");
             unpack_verdict(*v, r);
+            engine.annotate_restored(r);
             break;
           }
           case Row::Kind::restored:
             engine.classify_offline(text::trim_blanks(row.rec.email), r);
             if (!restore_verdict(row.value, r)) throw std::runtime_error("a --state/--cache value is not readable: remove the file");
+            engine.annotate_restored(r);
             forget(row.key);
             seen.put(fast_hash(row.key), pack_verdict(r));
             ++summary.restored;
@@ -916,6 +918,7 @@ int verify_bulk(const VerifyOptions& o) {
     for (const auto& [domain, ca] : engine.catch_all_answers()) cache->put_domain(domain, ca ? "1" : "0");
     cache->commit();
   }
+  engine.flush_history();  // interrupted too: what was checked was seen
   progress.update(summary, true);
   if (interrupted) {
     // Everything finished is written and (with --state) recorded; the output stays .partial.

@@ -11,6 +11,15 @@ namespace mailsift::cli {
 
 /// --level, the DNS and SMTP options and the list options: how addresses are verified.
 void add_engine_options(CLI::App* app, VerifyOptions& o);
+/// --history and its settings (docs/history.md): `verify` and `serve`.
+void add_history_options(CLI::App* app, VerifyOptions& o);
+/// The `history` subcommand: `history show DOMAIN` (docs/history.md), and running it.
+struct HistoryShowOptions {
+  std::string file, domain;
+  bool hash_keys = false;
+};
+CLI::App* add_history_command(CLI::App& app, HistoryShowOptions& o);
+int history_show(const HistoryShowOptions& o);
 /// The `serve` subcommand (docs/api.md).
 CLI::App* add_serve_command(CLI::App& app, server::ServeOptions& o);
 /// --broker and its settings (`required` for the worker).

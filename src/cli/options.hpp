@@ -73,6 +73,11 @@ struct VerifyOptions {
   std::string broker_prefix = "ms:";  // --broker-prefix: key names, for clusters sharing a Redis
   double lease = 30;             // --lease: seconds a chunk or slot stays held without renewal
   double broker_timeout = 60;    // --broker-timeout: seconds the broker may stay unreachable
+  // --history (docs/history.md): domain reputation kept across runs
+  std::string history_file;
+  double history_retention = 365;           // --history-retention: days a domain's record is kept
+  double history_catch_all_ttl = 7 * 86400.0;  // --history-catch-all-ttl: seconds; 0: always test
+  bool hash_keys = false;                   // --hash-keys: history keys are SHA-256, not names
 };
 
 }  // namespace mailsift::cli

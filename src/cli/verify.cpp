@@ -96,6 +96,7 @@ class Run {
 
   int end() {
     engine_.run([this](std::size_t, Result& r) { emit(r); });
+    engine_.flush_history();
     if (format_ == render::Format::json) out_.buf() += count_ == 0 ? "]\n" : "\n]\n";
     out_.flush();
     if (opt_.dns_stats) std::fputs(engine_.dns_stats().c_str(), stderr);
@@ -291,6 +292,19 @@ int verify(const VerifyOptions& o) {
 
 }  // namespace
 
+void add_history_options(CLI::App* v, VerifyOptions& o) {
+  v->add_option("--history", o.history_file,
+                "SQLite file of what earlier checks saw of each domain and MX host: the results' reputation, and "
+                "catch-all answers reused (--level dns/smtp; docs/history.md)");
+  v->add_option("--history-retention", o.history_retention, "Days a domain's --history record is kept after it was last seen")
+      ->check(CLI::Range(1.0, 36500.0))
+      ->capture_default_str();
+  v->add_option("--history-catch-all-ttl", o.history_catch_all_ttl,
+                "Seconds a catch-all answer in --history is reused instead of testing the domain again (0: always test)")
+      ->check(CLI::Range(0.0, 3.2e8))
+      ->capture_default_str();
+}
+
 void add_engine_options(CLI::App* v, VerifyOptions& o) {
   v->add_option("--level", o.level,
                 "How far to go: syntax (offline: syntax and domain knowledge), dns (+ MX, null MX, SPF, DMARC) or "
@@ -445,6 +459,8 @@ int run(int argc, char** argv) {
       ->capture_default_str();
   v->add_option("--state", o.state_file, "Bulk: SQLite file recording finished results; after a crash the same command continues");
   v->add_flag("--quiet", o.quiet, "Bulk: no progress, summary or per-row messages on standard error");
+  add_history_options(v, o);
+  v->add_flag("--hash-keys", o.hash_keys, "--history keys domains and hosts by a SHA-256, not by name");
   v->add_option("--progress", o.progress, "Bulk: auto (a bar on a terminal), bar, jsonl (one line a second on standard error) or none")
       ->check(CLI::IsMember({"auto", "bar", "jsonl", "none"}))
       ->capture_default_str();
@@ -463,6 +479,8 @@ int run(int argc, char** argv) {
   CLI::App* cluster = add_cluster_command(app, co);
   ListsOptions lo;
   CLI::App* lists = add_lists_command(app, lo);
+  HistoryShowOptions ho;
+  CLI::App* history = add_history_command(app, ho);
   std::string config_verify, config_serve, config_worker;
   add_config_option(v, config_verify);
   add_config_option(serve, config_serve);
@@ -483,6 +501,7 @@ int run(int argc, char** argv) {
     if (serve->parsed()) server::serve(so);
     if (work->parsed()) return worker(wo);
     if (cluster->parsed()) return cluster_status(co);
+    if (history->parsed()) return history_show(ho);
     if (lists->parsed()) {
       for (CLI::App* sub : lists->get_subcommands())
         return sub->get_name() == "update" ? lists_update(lo) : lists_status(lo);

@@ -160,6 +160,20 @@ Engine::Engine(const VerifyOptions& o, Role role)
                                : kSyntaxBatch),
       window_rows_(dns_level_ ? std::max(kNetworkWindow, batch_size_) : batch_size_) {
   if (dns_level_) net_ = make_network(o, role, signal_);
+  if (!o.history_file.empty()) {
+    // The offline level is left as it was: history is what the network said of a domain.
+    if (!dns_level_) throw std::invalid_argument("--history needs --level dns or smtp");
+    if (role == Role::worker) throw std::invalid_argument("--history is kept by the coordinator, not by workers");
+    history_ = std::make_unique<HistoryBook>(o.history_file, history_settings(o));
+  }
+}
+
+HistorySettings history_settings(const VerifyOptions& o) {
+  HistorySettings h;
+  h.store.retention_days = static_cast<std::int64_t>(o.history_retention);
+  h.store.hash_keys = o.hash_keys;
+  h.catch_all_ttl_s = static_cast<std::int64_t>(o.history_catch_all_ttl);
+  return h;
 }
 
 Engine::~Engine() { net_.reset(); }
@@ -199,9 +213,14 @@ void Engine::finish(Batch& b, const Sink& sink) {
   for (std::size_t i = 0; i < b.inputs.size(); ++i) {
     Result& r = b.results[i];
     net_->finish(b, i, r);
+    if (history_) {
+      history_->annotate(r, true);
+      history_->record(r);
+    }
     sink(i, r);
   }
   in_flight_rows_ -= b.inputs.size();
+  if (history_) history_->maybe_flush();
 }
 
 bool Engine::deliver(const Sink& sink, bool wait) {
@@ -276,6 +295,12 @@ void Engine::start(Batch& b) {
     b.domains[it->second].rows.push_back(i);
     b.slot[i] = it->second;
   }
+  // --history: a domain whose catch-all answer is recent is not sent a random RCPT again. Only a
+  // domain that is its own registrable domain: a subdomain may have other mail servers.
+  if (history_ && smtp_level_)
+    for (const Domain& d : b.domains)
+      if (!d.literal && d.name == d.registrable)
+        if (const std::optional<bool> ca = history_->catch_all(d.name)) net_->remember_catch_all(d.name, *ca);
   b.open.store(b.domains.size(), std::memory_order_release);
   net_->start(b);
 }

@@ -27,6 +27,7 @@
 #include "dns/mail.hpp"
 #include "domain/knowledge.hpp"
 #include "engine/batch.hpp"
+#include "engine/history.hpp"
 #include "engine/network.hpp"
 #include "engine/offline.hpp"
 #include "smtp/prober.hpp"
@@ -44,6 +45,7 @@ using cli::VerifyOptions;
 [[nodiscard]] smtp::ProbeOptions probe_options(const VerifyOptions& o);
 [[nodiscard]] smtp::PolitenessOptions politeness_options(const VerifyOptions& o);
 [[nodiscard]] smtp::RetryOptions retry_options(const VerifyOptions& o);
+[[nodiscard]] HistorySettings history_settings(const VerifyOptions& o);
 /// The start-up check of the identity (docs/smtp.md, "Who we say we are"): looks up the domain of
 /// `mail_from` (ProbeOptions::mail_from; "" is the null reverse-path: nothing to check) and calls
 /// `done` on the io_context with a one-line warning when it has no MX or address record or the
@@ -122,6 +124,15 @@ class Engine {
     interrupt_.grace = grace;
   }
   using Interrupted = engine::Interrupted;
+  /// --history: a result the engine did not produce (restored from --state/--cache, or a repeat of
+  /// an earlier row) gets its domain's reputation too, its score kept as stored.
+  void annotate_restored(Result& r) {
+    if (history_) history_->annotate(r, false);
+  }
+  /// --history: merges the observations not yet written (also done as the run goes, and at the end).
+  void flush_history() {
+    if (history_) history_->flush();
+  }
   /// The counts behind --dns-stats and --smtp-stats, one line each (empty when the level is off).
   [[nodiscard]] std::string dns_stats();
   [[nodiscard]] std::string smtp_stats();
@@ -146,6 +157,7 @@ class Engine {
   std::size_t in_flight_rows_ = 0;
   Signal signal_;
   std::unique_ptr<Network> net_;  // null offline
+  std::unique_ptr<HistoryBook> history_;  // --history (network levels); null without
   Interrupt interrupt_;
 };
 

@@ -59,6 +59,8 @@ std::size_t estimated_bytes(const std::string& key, const Result& r) {
   std::size_t n = 2 * str(key) + sizeof(Result) + kNode + str(r.email);
   if (r.restored_dns) n += str(*r.restored_dns);
   if (r.restored_smtp) n += str(*r.restored_smtp);
+  if (r.restored_reputation) n += str(*r.restored_reputation);
+  n += share(r.reputation, [](const reputation::Reputation& rep) { return sizeof rep + rep.history.reasons.size() * 16; });
   n += share(r.dns, dns_bytes);
   if (r.smtp) n += share(r.smtp->session, session_bytes);
   n += str(r.facts.registrable) + str(r.facts.suggestion);  // the facts themselves are in sizeof(Result)

@@ -47,7 +47,7 @@ constexpr const char* kPageCsp =
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
-enum class Route { page, app_js, app_css, healthz, openapi, metrics, verify, jobs, job, job_results, none };
+enum class Route { page, app_js, app_css, healthz, openapi, metrics, verify, jobs, job, job_results, domain, none };
 
 struct RouteInfo {
   Route route = Route::none;
@@ -64,6 +64,11 @@ RouteInfo route_of(std::string_view path) {
   if (path == "/metrics") return {Route::metrics, false, "GET, HEAD"};
   if (path == "/v1/verify") return {Route::verify, false, "GET, HEAD, POST"};
   if (path == "/v1/jobs") return {Route::jobs, false, "POST"};
+  if (path.starts_with("/v1/domains/")) {
+    const std::string_view rest = path.substr(12);
+    if (rest.empty() || rest.size() > 1024 || rest.find('/') != std::string_view::npos) return {};
+    return {Route::domain, false, "GET, HEAD"};
+  }
   if (path.starts_with("/v1/jobs/")) {
     std::string_view rest = path.substr(9);
     const bool results = rest.ends_with("/results");
@@ -285,6 +290,23 @@ asio::awaitable<Reply> Api::handle(const HttpRequest& req, const std::string& cl
           co_return json_reply(200, "{\"id\":\"" + id + "\",\"deleted\":true}");
         }
         co_return json_reply(200, job_json(*job));
+      }
+      case Route::domain: {
+        // --history (docs/history.md): what this server's checks saw of the domain.
+        if (!verifier_.keeps_history())
+          co_return error(404, "not_found", "this server keeps no history: start it with --history FILE");
+        boost::urls::pct_string_view encoded;
+        try {
+          encoded = boost::urls::pct_string_view(path.substr(12));
+        } catch (const std::exception&) {
+          co_return error(400, "bad_parameter", "the domain in the path is not well percent-encoded");
+        }
+        const std::string domain = encoded.decode();
+        try {
+          co_return json_reply(200, verifier_.domain_history(domain));
+        } catch (const std::invalid_argument&) {
+          co_return error(400, "bad_parameter", "not a domain name: " + domain);
+        }
       }
       case Route::none: break;
     }

@@ -405,11 +405,11 @@ void JobRunner::tick() {
   // The verdict cache (--cache) is only a cache: a failure to write it is logged, never fatal.
   try {
     verifier_.commit();
-    if (cache_failing_) log_.line("the --cache file can be written again");
+    if (cache_failing_) log_.line("the --cache and --history files can be written again");
     cache_failing_ = false;
   } catch (const std::exception& e) {
     if (!cache_failing_)
-      log_.line(std::string("the --cache file cannot be written (verdicts are not cached meanwhile): ") + e.what());
+      log_.line(std::string("the --cache or --history file cannot be written (kept in memory meanwhile): ") + e.what());
     cache_failing_ = true;
   }
   for (auto it = to_abandon_.begin(); it != to_abandon_.end();) {

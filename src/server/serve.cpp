@@ -82,7 +82,11 @@ void serve(const ServeOptions& o) {
     const std::size_t left = http.busy();
     if (left > 0) log.line("drain: " + std::to_string(left) + " requests still open at --drain-timeout: closed");
     jobs.stop();
-    verifier.commit();
+    try {
+      verifier.commit(true);
+    } catch (const std::exception& e) {
+      log.line(std::string("at exit, the --cache or --history file could not be written: ") + e.what());
+    }
     io.stop();
   };
   signals.async_wait([&](boost::system::error_code ec, int sig) {

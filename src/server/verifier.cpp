@@ -29,6 +29,7 @@ struct Verifier::Check {
   Level level = Level::smtp;
   Lane lane = Lane::realtime;
   bool remember = false;
+  bool from_cache = false;  // restored from --cache: not a new observation for --history
   std::shared_ptr<Result> result = std::make_shared<Result>();
   std::vector<Done> waiters;
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
@@ -90,6 +91,12 @@ Verifier::Verifier(boost::asio::io_context& io, const cli::VerifyOptions& o, Ver
     cache_->commit();
   }
   if (!o.broker.empty()) cluster_ = std::make_unique<ClusterChecks>(io_, o, opt_.catch_all_ttl);
+  if (!o.history_file.empty()) {
+    engine::HistorySettings hs = engine::history_settings(o);
+    hs.store.hash_keys = opt_.hash_keys;
+    hs.refresh_s = 600;  // a long-running server sees what its own checks (and others') added
+    history_ = std::make_unique<engine::HistoryBook>(o.history_file, hs);
+  }
 }
 
 Verifier::~Verifier() {
@@ -99,6 +106,7 @@ Verifier::~Verifier() {
     commit();
   } catch (...) {  // NOLINT(bugprone-empty-catch): a destructor must not throw; the cache is only a cache
   }
+  history_.reset();  // writes what is pending (errors go to standard error)
 }
 
 void Verifier::stop_nets() noexcept {
@@ -128,8 +136,20 @@ void Verifier::reload_lists() {
   knowledge_ = std::move(k);
 }
 
-void Verifier::commit() {
+void Verifier::commit(bool all) {
   if (cache_) cache_->commit();
+  if (!history_) return;
+  if (all) history_->flush();
+  else history_->maybe_flush();
+}
+
+std::string Verifier::domain_history(std::string_view domain) {
+  Result r;
+  classifier_->classify("postmaster@" + std::string(domain), r);
+  if (!r.parsed || r.flags.address_literal) throw std::invalid_argument("not a domain name");
+  const std::string_view registrable = r.registrable_domain().empty() ? r.address.domain() : r.registrable_domain();
+  history_->flush();  // what this server saw up to now, too
+  return engine::describe(history_->store(), r.address.domain(), registrable);
 }
 
 std::string Verifier::key_of(std::string_view input, Level level) const {
@@ -178,8 +198,19 @@ void Verifier::verify(std::string_view input, Level level, CheckOptions how, Don
   // A verdict from the --cache file (SMTP level only: what the network said, younger than its TTL).
   if (cache_ && level == Level::smtp) {
     if (auto v = cache_->get_address(cache_key(r.address.normalized()), opt_.cache_ttl); v && restore_verdict(*v, r)) {
+      c->from_cache = true;
       boost::asio::post(io_, [this, c] { finish(c); });
       return;
+    }
+  }
+  // --history: a domain whose catch-all answer is recent is not sent a random RCPT again (the
+  // domain's own loop learns it before its probe; a subdomain may have other mail servers).
+  if (history_ && level == Level::smtp && !r.flags.address_literal && r.address.domain() == r.registrable_domain()) {
+    if (const std::optional<bool> ca = history_->catch_all(r.registrable_domain())) {
+      Net& n = net_of(r.address.domain());
+      boost::asio::post(*n.io, [p = n.prober.get(), d = std::string(r.address.domain()), v = *ca] {
+        p->remember_catch_all(d, v);
+      });
     }
   }
   if (cluster_ && how.lane == Lane::bulk) {
@@ -307,6 +338,10 @@ void Verifier::finish(const std::shared_ptr<Check>& c) {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - c->start).count();
   metrics_.verification(c->level, c->result->reason, seconds);
   running_.erase(c->run);
+  if (history_ && c->level != Level::syntax) {
+    history_->annotate(*c->result, !c->from_cache);
+    if (!c->from_cache) history_->record(*c->result);
+  }
   std::shared_ptr<const Result> r = c->result;
   if (c->remember) answers_.put(c->key, r, std::chrono::steady_clock::now());
   if (cache_ && c->level == Level::smtp && r->status != Status::unknown && (r->checks & kCheckSmtp) &&

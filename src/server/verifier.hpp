@@ -33,6 +33,7 @@
 #include "common/lane.hpp"
 #include "dns/mail.hpp"
 #include "dns/resolver.hpp"
+#include "engine/history.hpp"
 #include "domain/knowledge.hpp"
 #include "server/answers.hpp"
 #include "server/cluster.hpp"
@@ -95,8 +96,14 @@ class Verifier {
   [[nodiscard]] std::size_t in_flight() const noexcept { return running_.size(); }
   /// Adds the engine's gauges (sessions, per-host queues, DNS cache) to `g`. On the server's loop.
   void gauges(Gauges& g);
-  /// Commits the --cache file (the server calls it on a timer and at exit).
-  void commit();
+  /// Commits the --cache file and writes --history's pending observations (the server calls it
+  /// on a timer, when due, and at exit with `all`: everything pending).
+  void commit(bool all = false);
+  /// --history kept (serve --history FILE)?
+  [[nodiscard]] bool keeps_history() const noexcept { return history_ != nullptr; }
+  /// GET /v1/domains/{domain}: the domain's history as JSON (engine::describe). Throws
+  /// std::invalid_argument for a name that is not a domain. keeps_history() only.
+  [[nodiscard]] std::string domain_history(std::string_view domain);
 
  private:
   struct Check;
@@ -150,6 +157,7 @@ class Verifier {
   std::vector<std::unique_ptr<Net>> nets_;
   bool threaded_ = false;
   std::unique_ptr<store::Cache> cache_;
+  std::unique_ptr<engine::HistoryBook> history_;  // --history; on the server's loop only
   std::unique_ptr<ClusterChecks> cluster_;  // --broker: where jobs' checks go
   std::unordered_map<std::string, std::shared_ptr<Check>> running_;
   AnswerCache answers_;

@@ -14,6 +14,8 @@ void Classifier::classify(std::string_view input, Result& out) {
   out.smtp.reset();
   out.restored_dns.reset();
   out.restored_smtp.reset();
+  out.reputation.reset();
+  out.restored_reputation.reset();
   out.registration.reset();
   out.restored_registration.reset();
   out.checks = kCheckSyntax;

@@ -565,11 +565,14 @@ void append_json(const Result& r, std::string& out) {
   if (r.parsed) address::append_canonical(r.address, canonical);
   if (r.parsed && !r.suggested_domain().empty()) append_suggestion(r, suggestion);
 
+  std::string reputation_json;
+  if (r.reputation) reputation::append_json(*r.reputation, reputation_json);
+  else if (r.restored_reputation) reputation_json = *r.restored_reputation;
   const ReasonInfo& ri = info(r.reason);
   // Escaping grows text at most 6x; the fixed part of a record is well under 1 KiB.
   Writer w(6 * (r.email.size() + r.address.normalized().size() + canonical.size() + suggestion.size()) +
            ri.message.size() + r.registrable_domain().size() + dns_json.size() + smtp_json.size() +
-           registration_json.size() + 1024);
+           reputation_json.size() + registration_json.size() + 1024);
   w.put("{\"email\":");
   w.quoted(r.email);
   w.put(",\"normalized\":");
@@ -619,6 +622,11 @@ void append_json(const Result& r, std::string& out) {
   w.put(dns_json);
   w.put(",\"smtp\":");
   w.put(smtp_json);
+  // Only with --history: without it the result is byte for byte what it was before issue 17.
+  if (!reputation_json.empty()) {
+    w.put(",\"reputation\":");
+    w.put(reputation_json);
+  }
   w.put(",\"registration\":");
   w.put(registration_json);
   w.put('}');

@@ -12,6 +12,7 @@
 #include "domain/knowledge.hpp"
 #include "smtp/probe.hpp"
 #include "verdict/reason.hpp"
+#include "verdict/reputation.hpp"
 
 namespace mailsift {
 namespace domain {
@@ -62,6 +63,11 @@ struct Result {
   /// first run wrote, rendered as is (the evidence objects themselves are not kept). Null otherwise.
   std::shared_ptr<const std::string> restored_dns;
   std::shared_ptr<const std::string> restored_smtp;
+  /// What --history knew of the registrable domain before this check (verdict/reputation.hpp);
+  /// null without --history. Shared by the rows of one domain.
+  reputation::ReputationPtr reputation;
+  /// The same restored from a stored verdict (verdict/stored.hpp), rendered as is.
+  std::shared_ptr<const std::string> restored_reputation;
   /// --rdap: the registrable domain's registration (docs/rdap.md), shared by the rows at the
   /// domain; null when not looked up. From a stored verdict: its JSON, rendered as is.
   std::shared_ptr<const domain::Registration> registration;

@@ -29,6 +29,11 @@ inline constexpr double kRole = 0.05;
 inline constexpr double kQuotedLocal = 0.05;
 inline constexpr double kBlocklisted = 0.30;  // listed on a domain block list
 inline constexpr double kParked = 0.10;       // implicit MX and "v=spf1 -all"
+// Reputation from history (--history, verdict/reputation.hpp): a tenth of the score at most.
+inline constexpr double kReputation = 0.10;          // cap of the three below together
+inline constexpr double kHighInvalidRate = 0.10;     // most of the domain's checked addresses were invalid
+inline constexpr double kCatchAllHistory = 0.05;     // the domain accepted random addresses before
+inline constexpr double kUnstableMx = 0.05;          // its MX set keeps changing
 // --rdap (docs/rdap.md): registered less than 30 days ago; on hold or about to be deleted.
 inline constexpr double kNewDomain = 0.15;
 inline constexpr double kDomainNotActive = 0.30;

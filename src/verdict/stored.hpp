@@ -15,7 +15,7 @@ namespace mailsift {
 [[nodiscard]] std::uint64_t pack_verdict(const Result& r);
 /// Applies a packed verdict to `r` (already classified offline).
 void unpack_verdict(std::uint64_t v, Result& r);
-/// "1" US packed-verdict US dns-json US smtp-json, and US registration-json when --rdap gave one.
+/// "1" US packed-verdict US dns-json US smtp-json [US reputation-json [US registration-json]].
 [[nodiscard]] std::string serialize_verdict(const Result& r);
 /// Applies a stored value to `r` (already classified offline). False when the value is not ours.
 [[nodiscard]] bool restore_verdict(std::string_view v, Result& r);

@@ -13,6 +13,7 @@
 
 #include "verdict/classify.hpp"
 #include "verdict/render.hpp"
+#include "verdict/reputation.hpp"
 #include "verdict/stored.hpp"
 #include "domain/knowledge.hpp"
 
@@ -309,12 +310,40 @@ TEST(RdapVerdict, NotLookedUpIsNull) {
   EXPECT_NE(json.find(R"("new_domain":false)"), std::string::npos) << json;
 }
 
+// --history's reputation (the fourth field) and the registration (the fifth) together.
+TEST(RdapVerdict, StoredWithAReputationToo) {
+  Result r = classified("jane@newco-mailsift.com");
+  apply_registration(r, reg(16, {"active"}));
+  auto rep = std::make_shared<reputation::Reputation>();
+  rep->known = true;
+  r.reputation = rep;
+  const std::string v = serialize_verdict(r);
+  Result back = classified("jane@newco-mailsift.com");
+  ASSERT_TRUE(restore_verdict(v, back));
+  ASSERT_TRUE(back.restored_reputation);
+  ASSERT_TRUE(back.restored_registration);
+  std::string a, b;
+  reputation::append_json(*rep, a);
+  render::append_registration_json(r, b);
+  EXPECT_EQ(*back.restored_reputation, a);
+  EXPECT_EQ(*back.restored_registration, b);
+  // A reputation alone is written as --history writes it: four fields.
+  Result only = classified("jane@newco-mailsift.com");
+  only.reputation = rep;
+  const std::string ov = serialize_verdict(only);
+  EXPECT_EQ(std::count(ov.begin(), ov.end(), '\x1f'), 4);
+}
+
 TEST(RdapVerdict, SurvivesTheStoredRoundTrip) {
   Result r = classified("jane@newco-mailsift.com");
   apply_registration(r, reg(16, {"active"}));
   const std::string v = serialize_verdict(r);
+  // The fifth field, after a "null" reputation (--history's fourth field; none here).
+  EXPECT_EQ(std::count(v.begin(), v.end(), '\x1f'), 5);
+  EXPECT_NE(v.find("\x1fnull\x1f{\"domain\""), std::string::npos);
   Result back = classified("jane@newco-mailsift.com");
   ASSERT_TRUE(restore_verdict(v, back));
+  EXPECT_FALSE(back.restored_reputation);
   EXPECT_TRUE(back.flags.new_domain);
   EXPECT_NEAR(back.score, r.score, 0.005);  // stored to 2 decimals
   std::string a, b;

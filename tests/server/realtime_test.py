@@ -25,47 +25,16 @@ sys.path.insert(0, os.path.join(HERE, "..", "common"))
 sys.path.insert(0, HERE)
 from checks import Checks  # noqa: E402
 from fake_net import FakeDns, FakeSmtp  # noqa: E402
+import server_proc  # noqa: E402
+from server_proc import wait_for  # noqa: E402
 
 BIN = os.path.abspath(sys.argv[1])
 check = Checks()
 TMP = tempfile.mkdtemp(prefix="mailsift-realtime-")
 
 
-class Server:
-    def __init__(self, *args):
-        db = os.path.join(TMP, f"db-{time.monotonic_ns()}.sqlite")
-        self.proc = subprocess.Popen([BIN, "serve", "--listen", "127.0.0.1:0", "--db", db, "--quiet", *args],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        line = self.proc.stderr.readline()
-        if "listening on" not in line:
-            raise RuntimeError("server did not start: " + line + self.proc.stderr.read())
-        self.port = int(line.split("://", 1)[1].split(" ", 1)[0].rsplit(":", 1)[1])
-        threading.Thread(target=lambda: self.proc.stderr.read(), daemon=True).start()
-
-    def json(self, method, path, body=None, timeout=120):
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-        c.request(method, path, body=json.dumps(body) if body is not None else None,
-                  headers={"Content-Type": "application/json"} if body is not None else {})
-        r = c.getresponse()
-        data = r.read()
-        c.close()
-        return r.status, json.loads(data)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
-def wait_for(cond, limit=30):
-    end = time.time() + limit
-    while time.time() < end and not cond():
-        time.sleep(0.05)
-    return cond()
+def Server(*args):
+    return server_proc.Server(BIN, *args, tmp=TMP)
 
 
 def test_dns(dns):

@@ -1,0 +1,126 @@
+// --history through the engine (engine/history.hpp), against the scripted fake DNS and two fake
+// SMTP servers on loopback: a first run records what the servers said; a second run shows it as
+// each result's reputation, takes the signals' penalty off the score, and does not test a domain
+// whose catch-all answer is recent again (counted at the server). Nothing leaves 127.0.0.0/8.
+#include <gtest/gtest.h>
+
+// The scripted replies are aggregates that leave defaulted members out on purpose.
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "dns/fake_dns.hpp"
+#include "engine/engine.hpp"
+#include "engine/fakes.hpp"
+#include "smtp/fake_smtp.hpp"
+#include "store/history.hpp"
+#include "store/test_dir.hpp"
+#include "verdict/render.hpp"
+
+namespace mailsift::engine {
+namespace {
+
+using namespace mailsift::testing;
+using mailsift::test::DnsThread;
+using mailsift::test::FakeSmtpServer;
+
+struct Lab {
+  FakeSmtpServer strict{"127.0.0.1"};                       // rejects unknown mailboxes
+  FakeSmtpServer open{"127.0.0.2", strict.port()};          // accepts anything: a catch-all
+  DnsThread dt;
+  Lab() {
+    strict.on("RCPT TO:<", "550 5.1.1 <x>: Recipient address rejected: User unknown\r\n");
+    strict.on("RCPT TO:<alice@", "250 2.1.5 Ok\r\n");
+    dt.dns().set("strict-mailsift.net", kMx, Reply{0, {MX(10, "mx.strict-mailsift.net")}});
+    dt.dns().set("mx.strict-mailsift.net", kA, Reply{0, {A("127.0.0.1")}});
+    dt.dns().set("open-mailsift.net", kMx, Reply{0, {MX(10, "mx.open-mailsift.net")}});
+    dt.dns().set("mx.open-mailsift.net", kA, Reply{0, {A("127.0.0.2")}});
+    dt.start();
+  }
+  cli::VerifyOptions options(const std::string& history) {
+    cli::VerifyOptions o;
+    o.level = "smtp";
+    o.threads = 1;
+    o.dns_servers = {dt.dns().server()};
+    o.dns_timeout_ms = 500;
+    o.allow_private_targets = true;
+    o.smtp_port = strict.port();
+    o.host_rate = 0;
+    o.no_starttls = true;
+    o.helo = "probe.mailsift-fake.net";
+    o.history_file = history;
+    return o;
+  }
+};
+
+std::vector<std::string> run(const cli::VerifyOptions& o, const std::vector<std::string>& in) {
+  Engine e(o);
+  for (const std::string& a : in) e.add(a);
+  std::vector<std::string> out;
+  e.run([&out](std::size_t, Result& r) {
+    std::string s;
+    render::append_json(r, s);
+    out.push_back(s);
+  });
+  e.flush_history();
+  return out;
+}
+
+long rcpts(const FakeSmtpServer& s) {
+  const std::vector<std::string> lines = s.lines();
+  return std::count_if(lines.begin(), lines.end(), [](const std::string& l) { return l.starts_with("RCPT TO:"); });
+}
+
+TEST(EngineHistory, ASecondRunShowsTheFirstRunsReputationAndSkipsARecentCatchAllTest) {
+  TestDir dir;
+  const std::string file = dir.file("history.sqlite");
+  Lab lab;
+  std::vector<std::string> first;
+  for (int i = 0; i < 20; ++i) first.push_back("nobody" + std::to_string(i) + "@strict-mailsift.net");
+  first.push_back("alice@strict-mailsift.net");
+  first.push_back("a@open-mailsift.net");
+  first.push_back("b@open-mailsift.net");
+  const std::vector<std::string> one = run(lab.options(file), first);
+  ASSERT_EQ(one.size(), first.size());
+  // The first run knew nothing: every reputation is empty.
+  for (const std::string& r : one) EXPECT_NE(r.find(R"("reputation":{"observations":0,)"), std::string::npos) << r;
+  const long open_rcpts_first = rcpts(lab.open);
+  EXPECT_EQ(open_rcpts_first, 3);  // a, b and the random address
+
+  const std::vector<std::string> two = run(lab.options(file), {"alice@strict-mailsift.net", "c@open-mailsift.net"});
+  ASSERT_EQ(two.size(), 2u);
+  // 20 of 21 definite results at strict-mailsift.net were invalid: the mark of a scraped list.
+  EXPECT_NE(two[0].find(R"("status":"valid")"), std::string::npos) << two[0];
+  EXPECT_NE(two[0].find(R"("observations":21,)"), std::string::npos) << two[0];
+  EXPECT_NE(two[0].find(R"("signals":["high_invalid_rate"])"), std::string::npos) << two[0];
+  EXPECT_NE(two[0].find(R"("score":0.85,)"), std::string::npos) << two[0];  // 0.95 - 0.10
+  // open-mailsift.net: catch-all, from the history, with no random RCPT this time.
+  EXPECT_NE(two[1].find(R"("reason":"catch_all")"), std::string::npos) << two[1];
+  EXPECT_NE(two[1].find(R"("signals":["catch_all_history"])"), std::string::npos) << two[1];
+  EXPECT_EQ(rcpts(lab.open) - open_rcpts_first, 1);
+
+  store::History h(file, {});
+  const auto strict = h.domain("strict-mailsift.net");
+  ASSERT_TRUE(strict);
+  EXPECT_EQ(strict->checked, 22u);
+  EXPECT_EQ(strict->invalid, 20u);
+  const auto open = h.domain("open-mailsift.net");
+  ASSERT_TRUE(open);
+  EXPECT_EQ(open->catch_all_yes, 2u);  // the second run's answer was reused, not a test: not counted
+  const auto mx = h.mx("mx.strict-mailsift.net");
+  ASSERT_TRUE(mx);
+  EXPECT_EQ(mx->probes, 22u);
+}
+
+TEST(EngineHistory, HistoryNeedsANetworkLevel) {
+  TestDir dir;
+  cli::VerifyOptions o;
+  o.level = "syntax";
+  o.history_file = dir.file("h.sqlite");
+  EXPECT_THROW(Engine e(o), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace mailsift::engine
