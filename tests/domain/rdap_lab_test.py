@@ -48,6 +48,8 @@ class Dns(fake_net.FakeDns):
         self.queries = 0
         threading.Thread(target=self._run, daemon=True).start()
     def _address(self, name):
+        if name.startswith("bulk") and name.endswith("-mailsift.com"):
+            return "127.0.0.1"
         return "127.0.0.1" if any(name == n or name.endswith("." + n) for n in NAMES) else None
 Dns()
 DAY = 86400
@@ -67,7 +69,9 @@ class H(http.server.BaseHTTPRequestHandler):
             f.write(self.path + "\n")
         name = self.path.rsplit("/", 1)[-1]
         body = None
-        if name == "oldco-mailsift.com":
+        if name.startswith("bulk"):
+            body = json.dumps(domain(name, 400, ["active"]))
+        elif name == "oldco-mailsift.com":
             body = json.dumps(domain(name, 9000, ["client transfer prohibited"]))
         elif name == "newco-mailsift.com":
             body = json.dumps(domain(name, 5, ["active"]))
@@ -262,6 +266,25 @@ try:
                     p.wait(timeout=15)
                 except subprocess.TimeoutExpired:
                     p.kill()
+
+    # A measurement, not a check: 600 addresses at 200 domains, with and without --rdap.
+    bulk_in = os.path.join(tmp, "bulk.txt")
+    with open(bulk_in, "w") as f:
+        f.write("".join(f"u{j}@bulk{i:03d}-mailsift.com\n" for i in range(200) for j in range(3)))
+    times, codes = {}, []
+    for name, args in (("without", []), ("with", None)):
+        t0 = time.time()
+        r = verify([], "--input", bulk_in, "--output", os.path.join(tmp, f"bulk-{name}.jsonl"), "--quiet",
+                   rdap_args=args, fmt=(), timeout=120)
+        times[name] = time.time() - t0
+        codes.append(r.returncode)
+    plain = [json.loads(x) for x in open(os.path.join(tmp, "bulk-without.jsonl"))]
+    out = [json.loads(x) for x in open(os.path.join(tmp, "bulk-with.jsonl"))]
+    check("bulk.without", codes[0] == 0 and len(plain) == 600 and all(x["reason"] == "mx_found" for x in plain), plain[:2])
+    check("bulk.all_registered", r.returncode == 0 and len(out) == 600 and
+          all((x.get("registration") or {}).get("age_days") == 400 for x in out), (r.stderr[-300:], out[:2]))
+    print(f"info: 600 addresses at 200 domains, --level dns: {times['without']:.2f} s without --rdap, "
+          f"{times['with']:.2f} s with (--rdap-concurrency 4, one HTTPS connection per lookup)")
 
     # Without --rdap: no lookup, registration null, new_domain false.
     before = len(queries())
