@@ -32,6 +32,7 @@ struct VerifyOptions {
   std::string rdap_ca_file;    // --rdap-ca-file: trust this CA (PEM) instead of the system's
   double rdap_timeout = 5;     // --rdap-timeout: seconds from a lookup's request to its answer
   std::size_t rdap_concurrency = 4;  // --rdap-concurrency: lookups in flight
+  double rdap_rate = 10;       // --rdap-rate: requests per second to one RDAP server (0: no limit)
   double rdap_cache_days = 3;  // --rdap-cache-days: an answer is reused this long
   std::string rdap_cache;      // --rdap-cache: SQLite file keeping answers across runs
   // --level smtp

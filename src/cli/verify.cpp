@@ -420,6 +420,10 @@ void add_rdap_options(CLI::App* v, VerifyOptions& o) {
   v->add_option("--rdap-concurrency", o.rdap_concurrency, "RDAP: lookups in flight at once")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
+  v->add_option("--rdap-rate", o.rdap_rate,
+                "RDAP: requests per second to one RDAP server (0: no limit); after a 429 it is left alone for a minute")
+      ->check(CLI::Range(0.0, 1000.0))
+      ->capture_default_str();
   v->add_option("--rdap-cache-days", o.rdap_cache_days, "RDAP: days an answer is reused for the same domain")
       ->check(CLI::Range(0.0, 365.0))
       ->capture_default_str();

@@ -26,7 +26,8 @@ constexpr std::size_t kMaxStatusLength = 64;
 // The cache holds this many domains at most; past it, answers no one waits for are dropped.
 constexpr std::size_t kMaxCacheEntries = 1'000'000;
 // A lookup that waited its whole --rdap-timeout for a slot: nothing was learnt, so nothing is cached.
-constexpr std::string_view kNotAsked = "not asked: --rdap-timeout passed while waiting for a free lookup slot";
+constexpr std::string_view kNotAsked =
+    "not asked: --rdap-timeout passed while waiting for a free lookup slot or the server's turn (--rdap-rate)";
 
 json::value parse_json(std::string_view text, std::size_t max_bytes, const char* what) {
   if (text.size() > max_bytes)
@@ -420,7 +421,19 @@ void RdapClient::lookup(const std::string& registrable, Done done) {
   done(aged(*ready));
 }
 
-Registration RdapClient::fetch(const std::string& domain, std::chrono::steady_clock::time_point deadline) const {
+bool RdapClient::reserve(const std::string& base, std::chrono::steady_clock::time_point deadline,
+                         std::chrono::steady_clock::time_point& when) {
+  const auto now = std::chrono::steady_clock::now();
+  const std::lock_guard lock(mu_);
+  auto& next = next_send_[base];
+  when = std::max(now, next);
+  if (when >= deadline) return false;
+  if (opt_.rate > 0)
+    next = when + std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(1.0 / opt_.rate));
+  return true;
+}
+
+Registration RdapClient::fetch(const std::string& domain, std::chrono::steady_clock::time_point deadline) {
   Registration r;
   r.domain = domain;
   try {
@@ -430,6 +443,14 @@ Registration RdapClient::fetch(const std::string& domain, std::chrono::steady_cl
       return r;
     }
     r.source = query_url(base, domain);
+    // Registries limit rates (and answer 429 past them): requests to one server are spaced by
+    // --rdap-rate, and one whose turn comes after its deadline is not sent at all.
+    std::chrono::steady_clock::time_point when{};
+    if (!reserve(base, deadline, when)) {
+      r.error = kNotAsked;
+      return r;
+    }
+    std::this_thread::sleep_until(when);  // before the deadline: bounded
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left <= std::chrono::milliseconds(0)) {
       r.error = kNotAsked;
@@ -442,6 +463,13 @@ Registration RdapClient::fetch(const std::string& domain, std::chrono::steady_cl
     try {
       parse_answer(https_get(r.source, ho), r);
     } catch (const HttpsStatus& e) {
+      // RFC 7480 §5.5: 429 is "slow down": leave the server alone for a while (every lookup for
+      // it meanwhile is "not asked" and asked again by a later batch).
+      if (e.status == 429) {
+        const std::lock_guard lock(mu_);
+        auto& next = next_send_[base];
+        next = std::max(next, std::chrono::steady_clock::now() + opt_.backoff);
+      }
       // RFC 9082 §6 / RFC 7480 §5.3: 404 is "no such object" — the registry does not know it.
       if (e.status != 404) throw;
       r.found = false;

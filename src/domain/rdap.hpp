@@ -92,6 +92,8 @@ struct RdapOptions {
   std::string ca_file;         // --rdap-ca-file: trust this CA instead of the system's
   std::chrono::milliseconds timeout{5000};  // --rdap-timeout: from the request's start to its answer
   std::size_t concurrency = 4;              // --rdap-concurrency: lookups in flight
+  double rate = 10;                         // --rdap-rate: requests per second to one RDAP server (0: no limit)
+  std::chrono::seconds backoff{60};         // after a 429 from a server, nothing sent to it for this long
   std::chrono::hours ttl{24 * 3};           // an answer (found or not) is reused this long
   std::chrono::minutes error_ttl{10};       // a failed lookup is not repeated for this long
   std::string cache_file;  // --rdap-cache: answers kept across runs (SQLite, store/cache.hpp); "" = none
@@ -139,7 +141,11 @@ class RdapClient {
     std::chrono::steady_clock::time_point deadline;
   };
   void run();
-  Registration fetch(const std::string& domain, std::chrono::steady_clock::time_point deadline) const;
+  Registration fetch(const std::string& domain, std::chrono::steady_clock::time_point deadline);
+  // --rdap-rate: the time this request to `base` may be sent, reserved; false (nothing reserved)
+  // when that is past `deadline`.
+  bool reserve(const std::string& base, std::chrono::steady_clock::time_point deadline,
+               std::chrono::steady_clock::time_point& when);
   [[nodiscard]] static RegistrationPtr aged(const Registration& r);
   [[nodiscard]] std::shared_ptr<const Registration> disk_get(const std::string& domain);
   void disk_put(const Registration& r);
@@ -150,6 +156,7 @@ class RdapClient {
   std::condition_variable cv_;
   std::unordered_map<std::string, Entry> cache_;
   std::deque<Job> queue_;
+  std::unordered_map<std::string, std::chrono::steady_clock::time_point> next_send_;  // per base URL
   bool stopping_ = false;
   Stats stats_;
   std::unique_ptr<store::Cache> disk_;  // under mu_

@@ -59,6 +59,7 @@ std::unique_ptr<domain::RdapClient> make_rdap_client(const cli::VerifyOptions& o
   ro.timeout = seconds_to_ms(o.rdap_timeout);
   ro.concurrency = o.rdap_concurrency;
   ro.cache_file = o.rdap_cache;
+  ro.rate = o.rdap_rate;
   ro.ttl = std::chrono::hours(static_cast<std::int64_t>(o.rdap_cache_days * 24.0 + 0.5));
   return std::make_unique<domain::RdapClient>(ro);
 }

@@ -39,7 +39,8 @@ sys.path.insert(0, sys.argv[5])
 import fake_net
 cert, key, port, log = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 NAMES = {"oldco-mailsift.com", "newco-mailsift.com", "heldco-mailsift.com", "goneco-mailsift.com",
-         "slowco-mailsift.com", "brokenco-mailsift.com", "hugeco-mailsift.com", "otherco-mailsift.net"}
+         "slowco-mailsift.com", "brokenco-mailsift.com", "hugeco-mailsift.com", "otherco-mailsift.net",
+         "limitco-mailsift.com"}
 class Dns(fake_net.FakeDns):
     def __init__(self):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -86,7 +87,10 @@ class H(http.server.BaseHTTPRequestHandler):
             d = domain(name, 3000, ["active"])
             d["remarks"] = [{"description": ["x" * 1000] * 1000}]
             body = json.dumps(d)
-        if body is None:
+        if name == "limitco-mailsift.com":
+            data = json.dumps({"errorCode": 429, "title": "Too Many Requests"}).encode()
+            self.send_response(429)
+        elif body is None:
             data = json.dumps({"errorCode": 404, "title": "Not Found"}).encode()
             self.send_response(404)
         else:
@@ -275,7 +279,7 @@ try:
     for name, args in (("without", []), ("with", None)):
         t0 = time.time()
         r = verify([], "--input", bulk_in, "--output", os.path.join(tmp, f"bulk-{name}.jsonl"), "--quiet",
-                   rdap_args=args, fmt=(), timeout=120)
+                   *([] if args == [] else ["--rdap-rate", "0"]), rdap_args=args, fmt=(), timeout=120)
         times[name] = time.time() - t0
         codes.append(r.returncode)
     plain = [json.loads(x) for x in open(os.path.join(tmp, "bulk-without.jsonl"))]
@@ -284,7 +288,25 @@ try:
     check("bulk.all_registered", r.returncode == 0 and len(out) == 600 and
           all((x.get("registration") or {}).get("age_days") == 400 for x in out), (r.stderr[-300:], out[:2]))
     print(f"info: 600 addresses at 200 domains, --level dns: {times['without']:.2f} s without --rdap, "
-          f"{times['with']:.2f} s with (--rdap-concurrency 4, one HTTPS connection per lookup)")
+          f"{times['with']:.2f} s with (--rdap-concurrency 4, --rdap-rate 0, one HTTPS connection per lookup)")
+
+    # --rdap-rate: requests to one server are spaced; one whose turn comes past --rdap-timeout is not
+    # sent (1 a second for 2 seconds: at most 3 of 10 go out), and the verdicts still come.
+    n0 = len(queries())
+    ten = [f"x@bulk{i:03d}-mailsift.com" for i in range(300, 310)]
+    r = verify(ten, "--rdap-rate", "1", "--rdap-timeout", "2")
+    got = [json.loads(x) for x in r.stdout.splitlines()]
+    answered = [g for g in got if (g.get("registration") or {}).get("found")]
+    not_asked = [g for g in got if "not asked" in ((g.get("registration") or {}).get("error") or "")]
+    sent = len(queries()) - n0
+    check("rate.spaced", r.returncode == 0 and len(got) == 10 and 1 <= len(answered) <= 3 and sent == len(answered)
+          and len(answered) + len(not_asked) == 10 and all(g["reason"] == "mx_found" for g in got),
+          (sent, len(answered), len(not_asked), r.stderr[-300:]))
+    # 429: an error (the server's word in it), never a verdict.
+    r = verify(["jane@limitco-mailsift.com"])
+    rec = json.loads(r.stdout.splitlines()[0]) if r.stdout else {}
+    check("rate.429", "answered 429" in ((rec.get("registration") or {}).get("error") or "") and rec.get("reason") == "mx_found",
+          rec)
 
     # Without --rdap: no lookup, registration null, new_domain false.
     before = len(queries())
