@@ -1,6 +1,7 @@
 // `mailsift history show NAME` (docs/history.md): what --history holds for a domain (read as its
 // registrable domain, the key records are kept under) and for an MX host of that name, as JSON.
 #include <cstdio>
+#include <filesystem>
 #include <stdexcept>
 
 #include "address/address.hpp"
@@ -32,6 +33,8 @@ int history_show(const HistoryShowOptions& o) {
   const domain::DomainFacts facts = knowledge.lookup(name);
   const std::string registrable = facts.registrable.empty() ? name : facts.registrable;
 
+  // Reading: a missing file is an error, not a new empty history.
+  if (!std::filesystem::exists(o.file)) throw std::runtime_error("history file \"" + o.file + "\" does not exist");
   store::HistoryOptions ho;
   ho.hash_keys = o.hash_keys;
   ho.retention_days = 36500;  // reading: prune nothing

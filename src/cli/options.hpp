@@ -78,6 +78,7 @@ struct VerifyOptions {
   std::string history_file;
   double history_retention = 365;           // --history-retention: days a domain's record is kept
   double history_catch_all_ttl = 7 * 86400.0;  // --history-catch-all-ttl: seconds; 0: always test
+  double history_backoff = 3600;            // --history-backoff: seconds a domain that refused us is not asked
   bool hash_keys = false;                   // --hash-keys: history keys are SHA-256, not names
 };
 

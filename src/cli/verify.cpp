@@ -303,6 +303,11 @@ void add_history_options(CLI::App* v, VerifyOptions& o) {
                 "Seconds a catch-all answer in --history is reused instead of testing the domain again (0: always test)")
       ->check(CLI::Range(0.0, 3.2e8))
       ->capture_default_str();
+  v->add_option("--history-backoff", o.history_backoff,
+                "Seconds a domain whose servers refused us (blocked, rate limited, sender or session rejected) is not "
+                "asked again: its addresses get held_back (0: always ask)")
+      ->check(CLI::Range(0.0, 3.2e8))
+      ->capture_default_str();
 }
 
 void add_engine_options(CLI::App* v, VerifyOptions& o) {

@@ -38,6 +38,7 @@ struct Batch {
   std::vector<std::string> inputs;
   std::vector<Result> results;
   std::vector<std::size_t> slot;  // row → its domain in `domains`, or kNoSlot
+  std::vector<char> held;         // --history: row not asked (Reason::held_back); empty without history
   std::vector<Domain> domains;
   std::vector<std::optional<smtp::AddressProbe>> probes;  // local stages: the row's RCPT answer
   std::vector<std::string> verdicts;  // broker: the row's verdict from a worker (verdict/stored.hpp)

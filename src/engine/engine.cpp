@@ -173,6 +173,7 @@ HistorySettings history_settings(const VerifyOptions& o) {
   h.store.retention_days = static_cast<std::int64_t>(o.history_retention);
   h.store.hash_keys = o.hash_keys;
   h.catch_all_ttl_s = static_cast<std::int64_t>(o.history_catch_all_ttl);
+  h.backoff_s = static_cast<std::int64_t>(o.history_backoff);
   return h;
 }
 
@@ -213,6 +214,10 @@ void Engine::finish(Batch& b, const Sink& sink) {
   for (std::size_t i = 0; i < b.inputs.size(); ++i) {
     Result& r = b.results[i];
     net_->finish(b, i, r);
+    if (!b.held.empty() && b.held[i]) {
+      r.status = Status::unknown;
+      r.reason = Reason::held_back;
+    }
     if (history_) {
       history_->annotate(r, true);
       history_->record(r);
@@ -283,10 +288,17 @@ void Engine::start(Batch& b) {
   b.slot.assign(n, kNoSlot);
   b.probes.assign(n, std::nullopt);
   std::unordered_map<std::string_view, std::size_t> index;  // domain → slot in b.domains
+  const bool history = history_ && smtp_level_;
+  b.held.assign(history ? n : 0, 0);
   for (std::size_t i = 0; i < n; ++i) {
     Result& r = b.results[i];
     classifier_.classify(b.inputs[i], r);
     if (!r.parsed || r.status == Status::invalid) continue;
+    // --history: a domain whose servers refused us within the back-off is not asked again yet.
+    if (history && !r.flags.address_literal && history_->held_back(r.registrable_domain())) {
+      b.held[i] = 1;
+      continue;
+    }
     auto [it, fresh] = index.try_emplace(r.address.domain(), b.domains.size());
     if (fresh) {
       b.domains.push_back(Domain{
@@ -295,12 +307,30 @@ void Engine::start(Batch& b) {
     b.domains[it->second].rows.push_back(i);
     b.slot[i] = it->second;
   }
-  // --history: a domain whose catch-all answer is recent is not sent a random RCPT again. Only a
-  // domain that is its own registrable domain: a subdomain may have other mail servers.
-  if (history_ && smtp_level_)
+  if (history) {
+    // --history: a domain whose catch-all answer is recent is not sent a random RCPT again. Only a
+    // domain that is its own registrable domain: a subdomain may have other mail servers.
     for (const Domain& d : b.domains)
       if (!d.literal && d.name == d.registrable)
         if (const std::optional<bool> ca = history_->catch_all(d.name)) net_->remember_catch_all(d.name, *ca);
+    // Domains known to greylist go first: their first session (and so the greylisting delay)
+    // starts before the rest of the batch is looked up and asked, instead of after it.
+    std::vector<std::size_t> order(b.domains.size());
+    for (std::size_t k = 0; k < order.size(); ++k) order[k] = k;
+    std::stable_partition(order.begin(), order.end(), [&](std::size_t k) {
+      return !b.domains[k].literal && history_->greylists(b.domains[k].registrable);
+    });
+    std::vector<std::size_t> moved_to(order.size());
+    std::vector<Domain> domains;
+    domains.reserve(order.size());
+    for (std::size_t k = 0; k < order.size(); ++k) {
+      moved_to[order[k]] = k;
+      domains.push_back(std::move(b.domains[order[k]]));
+    }
+    b.domains = std::move(domains);
+    for (std::size_t& s : b.slot)
+      if (s != kNoSlot) s = moved_to[s];
+  }
   b.open.store(b.domains.size(), std::memory_order_release);
   net_->start(b);
 }

@@ -51,7 +51,8 @@ void HistoryBook::annotate(Result& r, bool rescore) {
 
 void HistoryBook::record(const Result& r) {
   const std::int64_t now = clock_();
-  if (!r.has_facts || r.registrable_domain().empty()) return;
+  // A held-back address was not asked: nothing was seen (and the back-off must not renew itself).
+  if (!r.has_facts || r.registrable_domain().empty() || r.reason == Reason::held_back) return;
   auto it = domains_.find(r.registrable_domain());
   if (it == domains_.end()) it = domains_.emplace(std::string(r.registrable_domain()), store::DomainRecord{}).first;
   if (!reputation::observe(r, now, it->second)) {
@@ -68,6 +69,17 @@ std::optional<bool> HistoryBook::catch_all(std::string_view domain) {
   if (!rep->known || rep->history.catch_all_at == 0) return std::nullopt;
   if (clock_() - rep->history.catch_all_at >= settings_.catch_all_ttl_s) return std::nullopt;
   return rep->history.catch_all_last;
+}
+
+bool HistoryBook::held_back(std::string_view registrable) {
+  if (settings_.backoff_s <= 0) return false;
+  const reputation::ReputationPtr rep = reputation(registrable);
+  return rep->known && rep->history.refused_at != 0 && clock_() - rep->history.refused_at < settings_.backoff_s;
+}
+
+bool HistoryBook::greylists(std::string_view registrable) {
+  const reputation::ReputationPtr rep = reputation(registrable);
+  return rep->known && rep->history.greylisted > 0;
 }
 
 bool HistoryBook::maybe_flush() {

@@ -26,6 +26,8 @@ struct HistorySettings {
   store::HistoryOptions store;
   // A catch-all answer younger than this is reused instead of testing again (0: always test).
   std::int64_t catch_all_ttl_s = 7 * 86400;
+  // A domain whose servers refused us less than this ago is not asked (0: always ask).
+  std::int64_t backoff_s = 3600;
   // How long a domain's record read from the file is used before it is read again. 0: for the
   // whole run (verify: a run's verdicts use the history as it stood when the run began, so a
   // run's output does not depend on how its batches happened to interleave). The server re-reads.
@@ -54,6 +56,12 @@ class HistoryBook {
   void record(const Result& r);
   /// The newest catch-all answer for `domain` (a registrable domain) when younger than the TTL.
   [[nodiscard]] std::optional<bool> catch_all(std::string_view domain);
+  /// True when `registrable`'s servers refused us less than the back-off ago: its addresses are not
+  /// asked (Reason::held_back).
+  [[nodiscard]] bool held_back(std::string_view registrable);
+  /// True when the domain met greylisting before: its probe is started first, so the greylisting
+  /// delay runs while the rest of the batch is checked.
+  [[nodiscard]] bool greylists(std::string_view registrable);
   /// Merges pending observations when due (time or count); returns whether it did.
   bool maybe_flush();
   /// Merges pending observations now. Throws std::runtime_error when the file cannot be written.

@@ -203,6 +203,13 @@ void Verifier::verify(std::string_view input, Level level, CheckOptions how, Don
       return;
     }
   }
+  // --history: a domain whose servers refused us within the back-off is not asked again yet.
+  if (history_ && level == Level::smtp && !r.flags.address_literal && history_->held_back(r.registrable_domain())) {
+    r.status = Status::unknown;
+    r.reason = Reason::held_back;
+    boost::asio::post(io_, [this, c] { finish(c); });
+    return;
+  }
   // --history: a domain whose catch-all answer is recent is not sent a random RCPT again (the
   // domain's own loop learns it before its probe; a subdomain may have other mail servers).
   if (history_ && level == Level::smtp && !r.flags.address_literal && r.address.domain() == r.registrable_domain()) {

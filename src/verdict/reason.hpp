@@ -89,6 +89,8 @@ enum class Reason : std::uint8_t {
   syntax_reserved_label,
   // unknown: a cluster could not finish the check (every worker that took it stopped; appended)
   check_failed,
+  // unknown: not asked, --history says the domain's servers refused us within --history-backoff (appended)
+  held_back,
   // risky: RDAP says the domain is on hold, in its redemption period or pending delete (--rdap; appended)
   domain_not_active,
 };

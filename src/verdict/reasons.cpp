@@ -79,6 +79,7 @@ constexpr std::array kReasons = {
     ReasonInfo{sender_rejected, "sender_rejected", U, "the mail server refused our envelope sender (MAIL FROM): nothing was learnt about the mailbox"},
     ReasonInfo{syntax_reserved_label, "syntax.reserved_label", I, "a domain label has '--' in positions 3-4 but is not a valid xn-- A-label (RFC 5890 §2.3.1)"},
     ReasonInfo{check_failed, "check_failed", U, "the check could not be finished: every cluster worker that took it stopped (see the dead-letter stream)"},
+    ReasonInfo{held_back, "held_back", U, "not asked: this domain's mail servers refused us recently (--history); asked again after --history-backoff"},
     ReasonInfo{domain_not_active, "domain_not_active", R, "the domain's registration is on hold, in its redemption period or pending delete (RDAP): mail to it is not received reliably"},
 };
 

@@ -278,8 +278,11 @@ try:
     times, codes = {}, []
     for name, args in (("without", []), ("with", None)):
         t0 = time.time()
+        # --dns-concurrency 16: the scripted DNS server (one Python thread) drops datagrams when
+        # hundreds come at once, and a 2 s retry would be all the measurement shows.
         r = verify([], "--input", bulk_in, "--output", os.path.join(tmp, f"bulk-{name}.jsonl"), "--quiet",
-                   *([] if args == [] else ["--rdap-rate", "0"]), rdap_args=args, fmt=(), timeout=120)
+                   "--dns-concurrency", "16", *([] if args == [] else ["--rdap-rate", "0"]), rdap_args=args, fmt=(),
+                   timeout=120)
         times[name] = time.time() - t0
         codes.append(r.returncode)
     plain = [json.loads(x) for x in open(os.path.join(tmp, "bulk-without.jsonl"))]
@@ -297,11 +300,14 @@ try:
     r = verify(ten, "--rdap-rate", "1", "--rdap-timeout", "2")
     got = [json.loads(x) for x in r.stdout.splitlines()]
     answered = [g for g in got if (g.get("registration") or {}).get("found")]
-    not_asked = [g for g in got if "not asked" in ((g.get("registration") or {}).get("error") or "")]
+    # The rest: mostly "not asked"; one whose turn came just before its deadline may be sent and run
+    # out of time instead.
+    failed = [g for g in got if (g.get("registration") or {}).get("error")]
+    not_asked = [g for g in failed if "not asked" in g["registration"]["error"]]
     sent = len(queries()) - n0
-    check("rate.spaced", r.returncode == 0 and len(got) == 10 and 1 <= len(answered) <= 3 and sent == len(answered)
-          and len(answered) + len(not_asked) == 10 and all(g["reason"] == "mx_found" for g in got),
-          (sent, len(answered), len(not_asked), r.stderr[-300:]))
+    check("rate.spaced", r.returncode == 0 and len(got) == 10 and 1 <= len(answered) <= 3 and sent <= 3
+          and len(answered) + len(failed) == 10 and len(not_asked) >= 6 and all(g["reason"] == "mx_found" for g in got),
+          (sent, len(answered), len(not_asked), [g["registration"]["error"] for g in failed], r.stderr[-300:]))
     # 429: an error (the server's word in it), never a verdict.
     r = verify(["jane@limitco-mailsift.com"])
     rec = json.loads(r.stdout.splitlines()[0]) if r.stdout else {}

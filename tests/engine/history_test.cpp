@@ -114,6 +114,65 @@ TEST(EngineHistory, ASecondRunShowsTheFirstRunsReputationAndSkipsARecentCatchAll
   EXPECT_EQ(mx->probes, 22u);
 }
 
+// Seeds a history file with one domain's record.
+void seed(const std::string& file, const std::string& domain, store::DomainRecord d) {
+  store::History h(file, {});
+  d.first_seen = d.last_seen = store::History::system_clock_seconds();
+  d.checked = 1;
+  d.unknown = 1;
+  const std::vector<std::pair<std::string, store::DomainRecord>> rows = {{domain, d}};
+  h.merge(rows, {});
+}
+
+TEST(EngineHistory, ADomainThatRefusedUsIsHeldBackUntilTheBackOffPasses) {
+  TestDir dir;
+  const std::string file = dir.file("history.sqlite");
+  store::DomainRecord d;
+  d.refused = 1;
+  d.refused_at = store::History::system_clock_seconds() - 60;  // a minute ago
+  seed(file, "strict-mailsift.net", d);
+  Lab lab;
+  cli::VerifyOptions o = lab.options(file);
+  const std::vector<std::string> held = run(o, {"alice@strict-mailsift.net", "a@open-mailsift.net"});
+  ASSERT_EQ(held.size(), 2u);
+  EXPECT_NE(held[0].find(R"("status":"unknown","reason":"held_back")"), std::string::npos) << held[0];
+  EXPECT_NE(held[0].find(R"("smtp":null)"), std::string::npos) << held[0];
+  EXPECT_EQ(lab.strict.connections(), 0);  // not asked at all
+  EXPECT_NE(held[1].find(R"("reason":"catch_all")"), std::string::npos) << held[1];  // others are
+  // Not an observation: the back-off does not renew itself.
+  EXPECT_EQ(store::History(file, {}).domain("strict-mailsift.net")->checked, 1u);
+  o.history_backoff = 30;  // the refusal is older than this: asked again
+  const std::vector<std::string> asked = run(o, {"alice@strict-mailsift.net"});
+  EXPECT_NE(asked[0].find(R"("reason":"mailbox_exists")"), std::string::npos) << asked[0];
+  EXPECT_GT(lab.strict.connections(), 0);
+}
+
+TEST(EngineHistory, ADomainThatGreylistsIsAskedFirst) {
+  TestDir dir;
+  const std::string file = dir.file("history.sqlite");
+  store::DomainRecord d;
+  d.greylisted = 1;
+  d.greylisted_at = store::History::system_clock_seconds();
+  seed(file, "open-mailsift.net", d);
+  Lab lab;
+  cli::VerifyOptions o = lab.options(file);
+  o.dns_concurrency = 1;  // lookups one at a time, in the batch's domain order
+  // open-mailsift.net comes last in the input, but its session is the first one made.
+  const std::vector<std::string> out = run(o, {"alice@strict-mailsift.net", "a@open-mailsift.net"});
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_NE(out[0].find(R"("reason":"mailbox_exists")"), std::string::npos) << out[0];  // output order kept
+  ASSERT_GT(lab.strict.connections(), 0);
+  ASSERT_GT(lab.open.connections(), 0);
+  EXPECT_LT(lab.open.first_accepted_at(), lab.strict.first_accepted_at());
+  // Without the record the input's order holds: strict-mailsift.net's session is made first.
+  Lab plain;
+  TestDir other;
+  cli::VerifyOptions p = plain.options(other.file("empty.sqlite"));
+  p.dns_concurrency = 1;
+  (void)run(p, {"alice@strict-mailsift.net", "a@open-mailsift.net"});
+  EXPECT_LT(plain.strict.first_accepted_at(), plain.open.first_accepted_at());
+}
+
 TEST(EngineHistory, HistoryNeedsANetworkLevel) {
   TestDir dir;
   cli::VerifyOptions o;

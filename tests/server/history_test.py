@@ -120,6 +120,11 @@ def main():
     p = subprocess.run([BIN, "history", "show", "live-mail.org", "--history", HISTORY, "--hash-keys"],
                        capture_output=True, text=True, timeout=60)
     check("a name-keyed file refuses --hash-keys", p.returncode == 3 and "--hash-keys" in p.stderr, p.stderr)
+    missing = os.path.join(TMP, "missing.sqlite")
+    p = subprocess.run([BIN, "history", "show", "live-mail.org", "--history", missing],
+                       capture_output=True, text=True, timeout=60)
+    check("history show of a missing file", p.returncode == 3 and "does not exist" in p.stderr
+          and not os.path.exists(missing), p.stderr)
 
     # `verify --input` with the same file: every row carries the reputation, a repeated row too,
     # with the score its first occurrence was given.
