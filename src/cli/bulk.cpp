@@ -388,6 +388,7 @@ void refuse_writing_over_input(const VerifyOptions& o, const std::string& split_
   check("--summary", o.summary_file);
   check("--state", o.state_file);
   check("--cache", o.cache_file);
+  check("--rdap-cache", o.rdap_cache);
 }
 
 std::string dedupe_key(std::string_view email, bool canonical, address::Address& scratch) {

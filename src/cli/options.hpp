@@ -26,6 +26,15 @@ struct VerifyOptions {
   std::vector<std::string> blocklists;
   std::size_t dns_concurrency = 256;
   bool dns_stats = false;
+  // --rdap (docs/rdap.md): registration date and status of each registrable domain
+  bool rdap = false;
+  std::string rdap_bootstrap;  // --rdap-bootstrap: RFC 9224 file (IANA's dns.json); required with --rdap
+  std::string rdap_ca_file;    // --rdap-ca-file: trust this CA (PEM) instead of the system's
+  double rdap_timeout = 5;     // --rdap-timeout: seconds from a lookup's request to its answer
+  std::size_t rdap_concurrency = 4;  // --rdap-concurrency: lookups in flight
+  double rdap_rate = 10;       // --rdap-rate: requests per second to one RDAP server (0: no limit)
+  double rdap_cache_days = 3;  // --rdap-cache-days: an answer is reused this long
+  std::string rdap_cache;      // --rdap-cache: SQLite file keeping answers across runs
   // --level smtp
   std::string helo;
   std::string mail_from;

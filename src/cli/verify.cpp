@@ -263,6 +263,9 @@ int verify_plain(const VerifyOptions& o, R& run) {
 }
 
 int verify(const VerifyOptions& o) {
+  // RDAP rides on the network stages (engine/rdap.hpp); offline there is no network at all.
+  if (o.rdap && o.level == "syntax")
+    throw std::invalid_argument("--rdap needs a network level: --level dns or --level smtp (docs/rdap.md)");
   if (!o.input.empty()) {
     if (!o.addresses.empty()) throw std::invalid_argument("--input and addresses on the command line exclude each other");
     if (!o.format.empty()) throw std::invalid_argument("--format is for the plain path; with --input use --output-format");
@@ -405,6 +408,34 @@ void add_engine_options(CLI::App* v, VerifyOptions& o) {
                        "Use only the list files and domains given on the command line");
 }
 
+// `verify` only: `serve` checks addresses through its own pipeline, and a cluster's workers leave
+// RDAP to the coordinator (docs/rdap.md).
+void add_rdap_options(CLI::App* v, VerifyOptions& o) {
+  v->add_flag("--rdap", o.rdap,
+              "At --level dns/smtp: look up each registrable domain's registration date and status over RDAP "
+              "(new_domain signal, domain_not_active reason; needs --rdap-bootstrap; docs/rdap.md)");
+  v->add_option("--rdap-bootstrap", o.rdap_bootstrap,
+                "RFC 9224 bootstrap file naming the RDAP server of each TLD (e.g. IANA's dns.json, fetched beforehand)");
+  v->add_option("--rdap-ca-file", o.rdap_ca_file, "RDAP: trust this CA file (PEM) instead of the system's");
+  v->add_option("--rdap-timeout", o.rdap_timeout,
+                "RDAP: seconds a lookup may take from its request (queueing included); past it the result has no "
+                "registration data")
+      ->check(CLI::Range(0.1, 300.0))
+      ->capture_default_str();
+  v->add_option("--rdap-concurrency", o.rdap_concurrency, "RDAP: lookups in flight at once")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  v->add_option("--rdap-rate", o.rdap_rate,
+                "RDAP: requests per second to one RDAP server (0: no limit); after a 429 it is left alone for a minute")
+      ->check(CLI::Range(0.0, 1000.0))
+      ->capture_default_str();
+  v->add_option("--rdap-cache-days", o.rdap_cache_days, "RDAP: days an answer is reused for the same domain")
+      ->check(CLI::Range(0.0, 365.0))
+      ->capture_default_str();
+  v->add_option("--rdap-cache", o.rdap_cache,
+                "RDAP: SQLite file keeping answers across runs (younger than --rdap-cache-days; not the --cache file)");
+}
+
 int run(int argc, char** argv) {
   CLI::App app{"mailsift: tells whether mail to an address would be delivered, without sending any"};
   app.set_version_flag("--version", std::string("mailsift ") + kVersion);
@@ -414,6 +445,7 @@ int run(int argc, char** argv) {
   CLI::App* v = app.add_subcommand("verify", "Verify addresses given as arguments, or one per line on standard input");
   v->add_option("addresses", o.addresses, "Addresses to verify; none or '-' reads standard input, one per line");
   add_engine_options(v, o);
+  add_rdap_options(v, o);
   v->add_flag("--dns-stats", o.dns_stats, "At --level dns, print DNS query counts to standard error at the end");
   v->add_flag("--smtp-stats", o.smtp_stats, "At --level smtp, print session and RCPT counts to standard error at the end");
   v->add_option("--input", o.input, "Bulk: read addresses from FILE (TXT, CSV or JSONL, .gz too; '-' = standard input); see docs/bulk.md");

@@ -129,7 +129,8 @@ std::string https_get(const std::string& url, const HttpsOptions& o) {
   step([&](auto h) { http::async_read(s, buf, parser, h); }, "reading the answer");
   const auto& res = parser.get();
   if (res.result() != http::status::ok)
-    throw std::runtime_error(where + "answered " + std::to_string(res.result_int()) + " " + std::string(res.reason()));
+    throw HttpsStatus(where + "answered " + std::to_string(res.result_int()) + " " + std::string(res.reason()),
+                      static_cast<int>(res.result_int()));
   return std::move(parser.release().body());
 }
 

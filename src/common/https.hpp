@@ -4,6 +4,7 @@
 // which fetches list files from their publishers. Entry point: https_get.
 #include <chrono>
 #include <cstddef>
+#include <stdexcept>
 #include <string>
 
 namespace mailsift {
@@ -14,8 +15,14 @@ struct HttpsOptions {
   std::size_t max_bytes = std::size_t{32} << 20;
 };
 
+/// A complete answer whose status is not 200 (callers such as RDAP tell 404 from failures).
+struct HttpsStatus : std::runtime_error {
+  HttpsStatus(const std::string& what, int code) : std::runtime_error(what), status(code) {}
+  int status;
+};
+
 /// The body of a 200 answer to GET `url` (https:// only; no redirects followed). Throws
-/// std::runtime_error saying what went wrong (address, TLS, status, size, time).
+/// std::runtime_error saying what went wrong (address, TLS, size, time); HttpsStatus for another status.
 [[nodiscard]] std::string https_get(const std::string& url, const HttpsOptions& o);
 
 }  // namespace mailsift

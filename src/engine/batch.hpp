@@ -42,6 +42,8 @@ struct Batch {
   std::vector<Domain> domains;
   std::vector<std::optional<smtp::AddressProbe>> probes;  // local stages: the row's RCPT answer
   std::vector<std::string> verdicts;  // broker: the row's verdict from a worker (verdict/stored.hpp)
+  // --rdap (engine/rdap.hpp): the registration per domain in `domains`, written by the RDAP stage
+  std::vector<std::shared_ptr<const domain::Registration>> registration;
   std::atomic<std::size_t> open{0};  // units (domains, or chunks) whose work has not ended
   [[nodiscard]] bool done() const noexcept { return open.load(std::memory_order_acquire) == 0; }
 };

@@ -14,6 +14,7 @@
 #include "address/address.hpp"
 #include "broker/gate.hpp"
 #include "engine/local.hpp"
+#include "engine/rdap.hpp"
 #include "engine/remote.hpp"
 
 namespace mailsift::engine {
@@ -352,6 +353,16 @@ std::unique_ptr<Network> make_network(const cli::VerifyOptions& o, Role role, Si
     std::shared_ptr<smtp::PolitenessGate> gate;
     if (o.level == "smtp") gate = make_gate(o);
     return std::make_unique<LocalNetwork>(o, signal, std::move(gate), true);
+  }
+  // --rdap: the registration lookups go around either stage (a cluster's workers never do them:
+  // the coordinator does). Their answers end units on threads of their own, so the local loops run
+  // on theirs too (a caller's thread running a lone loop would find no work left while they wait).
+  if (o.rdap) {
+    auto client = make_rdap_client(o);
+    std::unique_ptr<Network> inner;
+    if (!o.broker.empty()) inner = std::make_unique<RemoteNetwork>(o, signal);
+    else inner = std::make_unique<LocalNetwork>(o, signal, nullptr, true);
+    return std::make_unique<RdapStage>(std::move(inner), std::move(client), signal);
   }
   if (!o.broker.empty()) return std::make_unique<RemoteNetwork>(o, signal);
   return std::make_unique<LocalNetwork>(o, signal, nullptr, false);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "domain/rdap.hpp"
 #include "verdict/score.hpp"
 
 namespace mailsift {
@@ -15,6 +16,8 @@ void Classifier::classify(std::string_view input, Result& out) {
   out.restored_smtp.reset();
   out.reputation.reset();
   out.restored_reputation.reset();
+  out.registration.reset();
+  out.restored_registration.reset();
   out.checks = kCheckSyntax;
   const Reason syntax = address::parse(input, out.address);
   out.parsed = syntax == Reason::well_formed;
@@ -93,6 +96,10 @@ void decide(Result& r) {
         r.reason == Reason::mx_found)
       r.reason = *sr;
   }
+  // --rdap: a domain on hold or about to be deleted does not receive mail reliably, whatever
+  // DNS or the server said a moment ago; it only replaces a valid verdict.
+  if (r.registration && r.registration->not_active() && info(r.reason).status == Status::valid)
+    r.reason = Reason::domain_not_active;
   r.status = info(r.reason).status;
   if (r.status == Status::invalid) {
     r.score = 0.0;
@@ -118,6 +125,8 @@ void decide(Result& r) {
   if (r.flags.suspicious) s -= score::kSuspicious;
   if (r.flags.role) s -= score::kRole;
   if (r.flags.quoted_local) s -= score::kQuotedLocal;
+  if (r.flags.new_domain) s -= score::kNewDomain;
+  if (r.reason == Reason::domain_not_active) s -= score::kDomainNotActive;
   r.score = std::clamp(s, 0.0, 1.0);
 }
 
@@ -131,6 +140,24 @@ void apply_dns(Result& r, std::shared_ptr<const dns::DomainDns> d) {
 Reason smtp_reason(const smtp::AddressProbe& p) {
   const Reason r = p.outcome().reason;
   return r == Reason::mailbox_exists && p.catch_all == true ? Reason::catch_all : r;
+}
+
+void apply_registration(Result& r, std::shared_ptr<const domain::Registration> reg) {
+  r.registration = std::move(reg);
+  r.flags.new_domain = r.registration && r.registration->new_domain();
+  // Live evidence: decide from it all again.
+  const bool restored = ((r.checks & kCheckDns) && !r.dns) || ((r.checks & kCheckSmtp) && !r.smtp);
+  if (!restored) return decide(r);
+  // A verdict restored from a worker (engine/remote.hpp): the same rules, applied to it as it is.
+  if (r.status == Status::invalid) return;
+  double s = r.score;
+  if (r.registration && r.registration->not_active() && r.status == Status::valid) {
+    r.reason = Reason::domain_not_active;
+    r.status = info(r.reason).status;
+    s -= score::kDomainNotActive;
+  }
+  if (r.flags.new_domain) s -= score::kNewDomain;
+  r.score = std::clamp(s, 0.0, 1.0);
 }
 
 void apply_smtp(Result& r, smtp::AddressProbe p) {

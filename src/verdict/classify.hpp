@@ -31,6 +31,11 @@ void apply_dns(Result& r, std::shared_ptr<const dns::DomainDns> d);
 /// Adds the SMTP probe's answer for the address and decides again.
 void apply_smtp(Result& r, smtp::AddressProbe p);
 
+/// Adds the --rdap answer for the address's registrable domain (docs/rdap.md): the `new_domain`
+/// flag and penalty, and `domain_not_active` over a valid verdict. A live result is decided again;
+/// one restored from a stored verdict (its evidence is JSON text) is adjusted in place.
+void apply_registration(Result& r, std::shared_ptr<const domain::Registration> reg);
+
 /// The SMTP stage's own verdict for the address: its RCPT outcome, with an accepted address at a
 /// catch-all domain turned into `catch_all` (acceptance proves nothing there).
 [[nodiscard]] Reason smtp_reason(const smtp::AddressProbe& p);

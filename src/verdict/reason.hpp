@@ -91,6 +91,8 @@ enum class Reason : std::uint8_t {
   check_failed,
   // unknown: not asked, --history says the domain's servers refused us within --history-backoff (appended)
   held_back,
+  // risky: RDAP says the domain is on hold, in its redemption period or pending delete (--rdap; appended)
+  domain_not_active,
 };
 
 struct ReasonInfo {

@@ -80,6 +80,7 @@ constexpr std::array kReasons = {
     ReasonInfo{syntax_reserved_label, "syntax.reserved_label", I, "a domain label has '--' in positions 3-4 but is not a valid xn-- A-label (RFC 5890 §2.3.1)"},
     ReasonInfo{check_failed, "check_failed", U, "the check could not be finished: every cluster worker that took it stopped (see the dead-letter stream)"},
     ReasonInfo{held_back, "held_back", U, "not asked: this domain's mail servers refused us recently (--history); asked again after --history-backoff"},
+    ReasonInfo{domain_not_active, "domain_not_active", R, "the domain's registration is on hold, in its redemption period or pending delete (RDAP): mail to it is not received reliably"},
 };
 
 constexpr bool in_enum_order() {
@@ -88,7 +89,7 @@ constexpr bool in_enum_order() {
   return true;
 }
 static_assert(in_enum_order(), "kReasons must list reasons in enum order");
-static_assert(kReasons.size() == static_cast<std::size_t>(held_back) + 1);
+static_assert(kReasons.size() == static_cast<std::size_t>(domain_not_active) + 1);
 
 }  // namespace
 

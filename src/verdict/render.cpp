@@ -12,6 +12,7 @@
 #endif
 
 #include "common/text.hpp"
+#include "domain/rdap.hpp"
 
 namespace mailsift::render {
 namespace {
@@ -508,11 +509,49 @@ void append_smtp_json(const Result& r, std::string& out) {
   else out += "null";
 }
 
+void append_registration_json(const Result& r, std::string& out) {
+  if (!r.registration) {
+    out += r.restored_registration ? std::string_view(*r.restored_registration) : std::string_view("null");
+    return;
+  }
+  const domain::Registration& g = *r.registration;
+  auto quoted = [&out](std::string_view v) {
+    out.push_back('"');
+    append_json_string(v, out);
+    out.push_back('"');
+  };
+  auto nullable = [&out, &quoted](std::string_view v) {
+    if (v.empty()) out += "null";
+    else quoted(v);
+  };
+  out += "{\"domain\":";
+  quoted(g.domain);
+  out += ",\"found\":";
+  out += g.found ? "true" : "false";
+  out += ",\"created\":";
+  nullable(g.created);
+  out += ",\"age_days\":";
+  out += g.created.empty() ? std::string("null") : std::to_string(g.age_days);
+  out += ",\"status\":[";
+  for (std::size_t i = 0; i < g.status.size(); ++i) {
+    if (i) out.push_back(',');
+    quoted(g.status[i]);
+  }
+  out += "],\"source\":";
+  nullable(g.source);
+  out += ",\"error\":";
+  nullable(g.error);
+  out.push_back('}');
+}
+
 void append_json(const Result& r, std::string& out) {
   thread_local std::string canonical;
   thread_local std::string suggestion;
   thread_local std::string dns_json;
   thread_local std::string smtp_json;
+  thread_local std::string registration_json;
+  registration_json.clear();
+  append_registration_json(r, registration_json);
   canonical.clear();
   smtp_json.clear();
   if ((r.checks & kCheckSmtp) && r.smtp && r.smtp->session) append_smtp(*r.smtp, smtp_json);
@@ -532,7 +571,8 @@ void append_json(const Result& r, std::string& out) {
   const ReasonInfo& ri = info(r.reason);
   // Escaping grows text at most 6x; the fixed part of a record is well under 1 KiB.
   Writer w(6 * (r.email.size() + r.address.normalized().size() + canonical.size() + suggestion.size()) +
-           ri.message.size() + r.registrable_domain().size() + dns_json.size() + smtp_json.size() + reputation_json.size() + 1024);
+           ri.message.size() + r.registrable_domain().size() + dns_json.size() + smtp_json.size() +
+           reputation_json.size() + registration_json.size() + 1024);
   w.put("{\"email\":");
   w.quoted(r.email);
   w.put(",\"normalized\":");
@@ -559,6 +599,10 @@ void append_json(const Result& r, std::string& out) {
     w.boolean(r.flags.*f.member);
     w.put(',');
   }
+  // JSON only (CSV columns stay as they were): --rdap's signal (docs/rdap.md).
+  w.put("\"new_domain\":");
+  w.boolean(r.flags.new_domain);
+  w.put(',');
   w.put("\"catch_all\":");
   if (r.flags.catch_all) w.boolean(*r.flags.catch_all);
   else w.put("null");
@@ -583,6 +627,8 @@ void append_json(const Result& r, std::string& out) {
     w.put(",\"reputation\":");
     w.put(reputation_json);
   }
+  w.put(",\"registration\":");
+  w.put(registration_json);
   w.put('}');
   w.flush_to(out);
 }

@@ -54,6 +54,8 @@ void append_table(const Result& r, std::string& out);
 /// run's state file keeps so a resumed run writes the same output.
 void append_dns_json(const Result& r, std::string& out);
 void append_smtp_json(const Result& r, std::string& out);
+/// The result's `registration` object (--rdap, docs/rdap.md), or `null`.
+void append_registration_json(const Result& r, std::string& out);
 
 /// JSON string body: escapes '"', '\\' and controls; ill-formed UTF-8 becomes U+FFFD so the
 /// output is always valid JSON whatever the input bytes were.

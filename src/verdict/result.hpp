@@ -15,6 +15,9 @@
 #include "verdict/reputation.hpp"
 
 namespace mailsift {
+namespace domain {
+struct Registration;  // domain/rdap.hpp
+}
 
 /// How far verification goes. Each level includes the ones before it.
 enum class Level : std::uint8_t { syntax, dns, smtp };
@@ -37,6 +40,7 @@ struct Flags {
   bool address_literal = false;
   bool suspicious = false;
   bool blocklisted = false;  // listed on a --domain-blocklist zone
+  bool new_domain = false;   // --rdap: registered less than 30 days ago (docs/rdap.md)
 };
 
 struct Result {
@@ -64,6 +68,10 @@ struct Result {
   reputation::ReputationPtr reputation;
   /// The same restored from a stored verdict (verdict/stored.hpp), rendered as is.
   std::shared_ptr<const std::string> restored_reputation;
+  /// --rdap: the registrable domain's registration (docs/rdap.md), shared by the rows at the
+  /// domain; null when not looked up. From a stored verdict: its JSON, rendered as is.
+  std::shared_ptr<const domain::Registration> registration;
+  std::shared_ptr<const std::string> restored_registration;
 
   [[nodiscard]] std::string_view registrable_domain() const noexcept {
     return has_facts ? std::string_view(facts.registrable) : std::string_view{};

@@ -34,6 +34,9 @@ inline constexpr double kReputation = 0.10;          // cap of the three below t
 inline constexpr double kHighInvalidRate = 0.10;     // most of the domain's checked addresses were invalid
 inline constexpr double kCatchAllHistory = 0.05;     // the domain accepted random addresses before
 inline constexpr double kUnstableMx = 0.05;          // its MX set keeps changing
+// --rdap (docs/rdap.md): registered less than 30 days ago; on hold or about to be deleted.
+inline constexpr double kNewDomain = 0.15;
+inline constexpr double kDomainNotActive = 0.30;
 
 
 }  // namespace mailsift::score

@@ -62,9 +62,9 @@ check("quoted_local.valid", [(r["status"], r["normalized"], r["flags"]["quoted_l
 
 # Schema: every documented key is present, nothing else.
 SCHEMA_KEYS = {"email", "normalized", "canonical", "status", "reason", "message", "score", "domain",
-               "registrable_domain", "flags", "suggestion", "checks", "dns", "smtp"}
+               "registrable_domain", "flags", "suggestion", "checks", "dns", "smtp", "registration"}
 FLAG_KEYS = {"disposable", "role", "free", "catch_all", "smtputf8", "quoted_local", "address_literal", "suspicious",
-             "blocklisted"}
+             "blocklisted", "new_domain"}
 check("schema.keys", set(recs[0].keys()) == SCHEMA_KEYS, recs[0].keys())
 check("schema.flags", set(recs[0]["flags"].keys()) == FLAG_KEYS, recs[0]["flags"].keys())
 schema_doc = open(os.path.join(ROOT, "docs", "schema.md"), encoding="utf-8").read()

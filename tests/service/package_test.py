@@ -55,7 +55,7 @@ def main():
         v = run([exe, "--version"])
         check("package.version", v.returncode == 0 and v.stdout.strip() == f"mailsift {version}", v.stdout)
         pages = sorted(os.path.relpath(f, root) for f in glob.glob(os.path.join(root, "usr/share/man/man*/*.gz")))
-        check("package.man_pages", pages == ["usr/share/man/man1/mailsift-cluster.1.gz", "usr/share/man/man1/mailsift-verify.1.gz",
+        check("package.man_pages", pages == ["usr/share/man/man1/mailsift-cluster.1.gz", "usr/share/man/man1/mailsift-history.1.gz", "usr/share/man/man1/mailsift-verify.1.gz",
                                              "usr/share/man/man1/mailsift.1.gz", "usr/share/man/man8/mailsift-lists.8.gz",
                                              "usr/share/man/man8/mailsift-serve.8.gz", "usr/share/man/man8/mailsift-worker.8.gz"], pages)
         bad = []
