@@ -355,6 +355,19 @@ try:
           [json.loads(x)["reason"] for x in second] == [json.loads(x)["reason"] for x in first] and
           [json.loads(x)["flags"]["new_domain"] for x in second] == [True, False, False], (r2.stderr[-500:], second))
     print(f"info: rdap queries during the --state re-run: {len(queries()) - n1}")
+
+    # --history and --rdap together: both members on every row, each stored with the verdict, and
+    # the second run's reputation counts the first run's results.
+    hist = os.path.join(tmp, "history.sqlite")
+    both = [None, None]
+    for i in range(2):
+        r = verify(["jane@newco-mailsift.com", "jane@oldco-mailsift.com"], "--history", hist)
+        both[i] = [json.loads(x) for x in r.stdout.splitlines()] if r.returncode == 0 else []
+    check("history_and_rdap.both_members", len(both[1]) == 2 and all(
+        (x.get("registration") or {}).get("found") is True and "reputation" in x for x in both[1]), both)
+    check("history_and_rdap.reputation", [x["reputation"]["observations"] for x in both[0]] == [0, 0] and
+          [x["reputation"]["observations"] for x in both[1]] == [1, 1], both)
+    check("history_and_rdap.new_domain", both[1] and both[1][0]["flags"]["new_domain"] is True, both)
 finally:
     if proc:
         proc.kill()
