@@ -11,6 +11,8 @@ namespace mailsift::cli {
 
 /// --level, the DNS and SMTP options and the list options: how addresses are verified.
 void add_engine_options(CLI::App* app, VerifyOptions& o);
+/// --rdap and its settings (docs/rdap.md): `verify` and `serve`.
+void add_rdap_options(CLI::App* app, VerifyOptions& o);
 /// --history and its settings (docs/history.md): `verify` and `serve`.
 void add_history_options(CLI::App* app, VerifyOptions& o);
 /// The `history` subcommand: `history show DOMAIN` (docs/history.md), and running it.

@@ -97,6 +97,7 @@ CLI::App* add_serve_command(CLI::App& app, server::ServeOptions& o) {
   s->add_flag("--hash-keys", o.hash_keys,
               "Key cached verdicts by a SHA-256 of the address, and --history records by a SHA-256 of the domain");
   add_history_options(s, o.engine);
+  add_rdap_options(s, o.engine);
   s->add_option("--log-format", o.log_format,
                 "text (plain lines; no time stamp of ours when writing to the journal) or json (one object per line)")
       ->check(CLI::IsMember({"text", "json"}))

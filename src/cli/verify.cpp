@@ -408,8 +408,7 @@ void add_engine_options(CLI::App* v, VerifyOptions& o) {
                        "Use only the list files and domains given on the command line");
 }
 
-// `verify` only: `serve` checks addresses through its own pipeline, and a cluster's workers leave
-// RDAP to the coordinator (docs/rdap.md).
+// `verify` and `serve`; a cluster's workers leave RDAP to the coordinator (docs/rdap.md).
 void add_rdap_options(CLI::App* v, VerifyOptions& o) {
   v->add_flag("--rdap", o.rdap,
               "At --level dns/smtp: look up each registrable domain's registration date and status over RDAP "

@@ -8,6 +8,7 @@
 
 #include "common/text.hpp"
 #include "engine/engine.hpp"
+#include "engine/rdap.hpp"
 #include "server/auth.hpp"
 #include "server/metrics.hpp"
 #include "verdict/stored.hpp"
@@ -30,6 +31,10 @@ struct Verifier::Check {
   Lane lane = Lane::realtime;
   bool remember = false;
   bool from_cache = false;  // restored from --cache: not a new observation for --history
+  // --rdap: the registration is being looked up; the check ends when it and the network work both have.
+  bool rdap_wait = false;
+  bool net_done = false;
+  std::shared_ptr<const domain::Registration> registration;
   std::shared_ptr<Result> result = std::make_shared<Result>();
   std::vector<Done> waiters;
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
@@ -91,6 +96,7 @@ Verifier::Verifier(boost::asio::io_context& io, const cli::VerifyOptions& o, Ver
     cache_->commit();
   }
   if (!o.broker.empty()) cluster_ = std::make_unique<ClusterChecks>(io_, o, opt_.catch_all_ttl);
+  if (o.rdap) rdap_ = engine::make_rdap_client(o);
   if (!o.history_file.empty()) {
     engine::HistorySettings hs = engine::history_settings(o);
     hs.store.hash_keys = opt_.hash_keys;
@@ -100,6 +106,7 @@ Verifier::Verifier(boost::asio::io_context& io, const cli::VerifyOptions& o, Ver
 }
 
 Verifier::~Verifier() {
+  rdap_.reset();     // its threads end (each lookup within --rdap-timeout); their answers are dropped
   cluster_.reset();  // no worker's verdict arrives after this
   stop_nets();
   try {
@@ -220,6 +227,7 @@ void Verifier::verify(std::string_view input, Level level, CheckOptions how, Don
       });
     }
   }
+  if (rdap_ && !r.flags.address_literal && !r.registrable_domain().empty()) start_rdap(c);
   if (cluster_ && how.lane == Lane::bulk) {
     cluster_->check(std::string(text::trim_blanks(input)), std::string(r.address.domain()), std::string(name(level)),
                     [this, c](const std::string& verdict) { on_cluster(c, verdict); });
@@ -341,7 +349,26 @@ void Verifier::start_probe(Net& n, const std::string& queue) {
   n.prober->probe(queue.substr(1), q.dns, std::move(mailboxes), std::move(probed), lane);
 }
 
+void Verifier::start_rdap(const std::shared_ptr<Check>& c) {
+  c->rdap_wait = true;
+  // The answer comes on the client's thread (or at once from its memory): back to the server's loop.
+  rdap_->lookup(std::string(c->result->registrable_domain()),
+                [this, c, alive = std::weak_ptr<char>(alive_)](domain::RegistrationPtr reg) {
+                  boost::asio::post(io_, [this, c, alive, reg = std::move(reg)] {
+                    if (alive.expired()) return;
+                    c->registration = reg;
+                    c->rdap_wait = false;
+                    if (c->net_done) finish(c);
+                  });
+                });
+}
+
 void Verifier::finish(const std::shared_ptr<Check>& c) {
+  if (c->rdap_wait) {  // the network work is done; the registration comes (within --rdap-timeout)
+    c->net_done = true;
+    return;
+  }
+  if (c->registration) apply_registration(*c->result, c->registration);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - c->start).count();
   metrics_.verification(c->level, c->result->reason, seconds);
   running_.erase(c->run);

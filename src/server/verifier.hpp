@@ -33,6 +33,7 @@
 #include "common/lane.hpp"
 #include "dns/mail.hpp"
 #include "dns/resolver.hpp"
+#include "domain/rdap.hpp"
 #include "engine/history.hpp"
 #include "domain/knowledge.hpp"
 #include "server/answers.hpp"
@@ -158,6 +159,10 @@ class Verifier {
   bool threaded_ = false;
   std::unique_ptr<store::Cache> cache_;
   std::unique_ptr<engine::HistoryBook> history_;  // --history; on the server's loop only
+  // --rdap: a check's registration is looked up beside its DNS and SMTP work and joined in finish().
+  std::unique_ptr<domain::RdapClient> rdap_;
+  std::shared_ptr<char> alive_ = std::make_shared<char>();  // RDAP answers posted after we are gone: dropped
+  void start_rdap(const std::shared_ptr<Check>& c);
   std::unique_ptr<ClusterChecks> cluster_;  // --broker: where jobs' checks go
   std::unordered_map<std::string, std::shared_ptr<Check>> running_;
   AnswerCache answers_;

@@ -356,6 +356,32 @@ try:
           [json.loads(x)["flags"]["new_domain"] for x in second] == [True, False, False], (r2.stderr[-500:], second))
     print(f"info: rdap queries during the --state re-run: {len(queries()) - n1}")
 
+    # `mailsift serve --rdap`: a real-time check and a job's results carry the registration (the
+    # server and the client both in the namespace: the client is a python one-liner run there).
+    srv = subprocess.Popen(["ip", "netns", "exec", NS, BIN, "serve", "--listen", "127.0.0.1:0", "--quiet",
+                            "--db", os.path.join(tmp, "serve.db"), "--level", "dns", "--dns-server", "127.0.0.1:5353",
+                            "--allow-private-targets", "--rdap", "--rdap-bootstrap", bootstrap, "--rdap-ca-file", ca[0]],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        line = srv.stderr.readline()
+        port = line.split("://", 1)[1].split(" ", 1)[0].rsplit(":", 1)[1] if "listening on" in line else ""
+        check("serve.started", bool(port), line + (srv.stderr.read() if srv.poll() is not None else ""))
+
+        def get(path):
+            g = sh("ip", "netns", "exec", NS, sys.executable, "-c",
+                   "import sys, urllib.request\n"
+                   "print(urllib.request.urlopen(sys.argv[1], timeout=30).read().decode())",
+                   f"http://127.0.0.1:{port}{path}", timeout=60)
+            return json.loads(g.stdout) if g.returncode == 0 and g.stdout.strip() else {}
+        new_rt = get("/v1/verify?email=jane@newco-mailsift.com&timeout=20")
+        held_rt = get("/v1/verify?email=jane@heldco-mailsift.com&timeout=20")
+        check("serve.new_domain", (new_rt.get("registration") or {}).get("found") is True
+              and new_rt.get("flags", {}).get("new_domain") is True and new_rt.get("reason") == "mx_found", new_rt)
+        check("serve.not_active", held_rt.get("reason") == "domain_not_active", held_rt)
+    finally:
+        srv.kill()
+        srv.wait()
+
     # --history and --rdap together: both members on every row, each stored with the verdict, and
     # the second run's reputation counts the first run's results.
     hist = os.path.join(tmp, "history.sqlite")

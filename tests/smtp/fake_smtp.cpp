@@ -42,7 +42,6 @@ std::string upper(std::string_view s) {
 
 struct Record {
   std::string peer;  // the client's IP address
-  std::chrono::steady_clock::time_point accepted = std::chrono::steady_clock::now();
   std::vector<std::string> lines;
   std::string raw;
   bool tls = false;
@@ -346,11 +345,6 @@ int FakeSmtpServer::connections() const {
   const std::lock_guard lock(impl_->mu);
   return static_cast<int>(impl_->records.size());
 }
-std::chrono::steady_clock::time_point FakeSmtpServer::first_accepted_at() const {
-  const std::lock_guard lock(impl_->mu);
-  return impl_->records.empty() ? std::chrono::steady_clock::time_point::max() : impl_->records.front().accepted;
-}
-
 int FakeSmtpServer::open_connections() const {
   const std::lock_guard lock(impl_->mu);
   return impl_->open;

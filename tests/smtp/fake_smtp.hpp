@@ -92,8 +92,6 @@ class FakeSmtpServer {
   [[nodiscard]] std::vector<std::string> lines() const;  // all connections, in order of arrival
   [[nodiscard]] std::vector<bool> tls_used() const;      // per connection: TLS handshake completed
   [[nodiscard]] std::vector<std::string> peers() const;  // per connection: the client's IP address
-  /// When the first connection was accepted (time_point::max() before any): orders two servers' sessions.
-  [[nodiscard]] std::chrono::steady_clock::time_point first_accepted_at() const;
   /// Bytes received per connection, exactly (after STARTTLS: the decrypted bytes), the first
   /// 1 MiB of each: to assert that a string with a CR or LF in it never reached the server.
   [[nodiscard]] std::vector<std::string> raw() const;
