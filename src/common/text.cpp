@@ -1,5 +1,7 @@
 #include "common/text.hpp"
 
+#include <ctime>
+
 namespace mailsift::text {
 
 std::string to_lower_ascii(std::string_view s) {
@@ -98,6 +100,15 @@ std::optional<std::string> percent_decode(std::string_view s) {
     i += 2;
   }
   return out;
+}
+
+std::string iso8601(std::int64_t unix_seconds) {
+  const auto t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
 }
 
 }  // namespace mailsift::text

@@ -37,4 +37,7 @@ namespace mailsift::text {
 /// a '%' not followed by two hex digits. Used by --proxy and --broker.
 [[nodiscard]] std::optional<std::string> percent_decode(std::string_view s);
 
+/// "2026-11-23T10:00:00Z" for Unix seconds (UTC).
+[[nodiscard]] std::string iso8601(std::int64_t unix_seconds);
+
 }  // namespace mailsift::text

@@ -282,6 +282,24 @@ std::string Engine::dns_stats() { return net_ ? net_->dns_stats() : std::string(
 std::string Engine::smtp_stats() { return net_ && smtp_level_ ? net_->smtp_stats() : std::string(); }
 
 // Classifies the batch's inputs, gathers its distinct domains and hands them to the network stages.
+namespace {
+
+// Puts b's domains in `order` (a permutation of their indexes) and points the rows at their new slots.
+void reorder_domains(Batch& b, const std::vector<std::size_t>& order) {
+  std::vector<std::size_t> moved_to(order.size());
+  std::vector<Domain> domains;
+  domains.reserve(order.size());
+  for (std::size_t k = 0; k < order.size(); ++k) {
+    moved_to[order[k]] = k;
+    domains.push_back(std::move(b.domains[order[k]]));
+  }
+  b.domains = std::move(domains);
+  for (std::size_t& s : b.slot)
+    if (s != kNoSlot) s = moved_to[s];
+}
+
+}  // namespace
+
 void Engine::start(Batch& b) {
   const std::size_t n = b.inputs.size();
   b.results.resize(n);
@@ -317,19 +335,10 @@ void Engine::start(Batch& b) {
     // starts before the rest of the batch is looked up and asked, instead of after it.
     std::vector<std::size_t> order(b.domains.size());
     for (std::size_t k = 0; k < order.size(); ++k) order[k] = k;
-    std::stable_partition(order.begin(), order.end(), [&](std::size_t k) {
+    const auto first = std::stable_partition(order.begin(), order.end(), [&](std::size_t k) {
       return !b.domains[k].literal && history_->greylists(b.domains[k].registrable);
     });
-    std::vector<std::size_t> moved_to(order.size());
-    std::vector<Domain> domains;
-    domains.reserve(order.size());
-    for (std::size_t k = 0; k < order.size(); ++k) {
-      moved_to[order[k]] = k;
-      domains.push_back(std::move(b.domains[order[k]]));
-    }
-    b.domains = std::move(domains);
-    for (std::size_t& s : b.slot)
-      if (s != kNoSlot) s = moved_to[s];
+    if (first != order.begin()) reorder_domains(b, order);
   }
   b.open.store(b.domains.size(), std::memory_order_release);
   net_->start(b);

@@ -59,8 +59,11 @@ void HistoryBook::record(const Result& r) {
     if (it->second.checked == 0) domains_.erase(it);
     return;
   }
-  reputation::HostObservation h = reputation::observe_host(r, now);
-  if (!h.host.empty()) store::merge_into(hosts_[h.host], h.delta);
+  const reputation::HostObservation h = reputation::observe_host(r, now);
+  if (h.host.empty()) return;
+  auto host = hosts_.find(h.host);  // by view: a string is made only for a host new to this batch
+  if (host == hosts_.end()) host = hosts_.emplace(std::string(h.host), store::MxRecord{}).first;
+  store::merge_into(host->second, h.delta);
 }
 
 std::optional<bool> HistoryBook::catch_all(std::string_view domain) {

@@ -2,6 +2,7 @@
 
 #include <ctime>
 
+#include "common/text.hpp"
 #include "verdict/render.hpp"
 
 namespace mailsift::server {
@@ -18,19 +19,10 @@ void time_or_null(std::string& o, std::int64_t t) {
   if (t == 0)
     o += "null";
   else
-    str(o, iso8601(t));
+    str(o, text::iso8601(t));
 }
 
 }  // namespace
-
-std::string iso8601(std::int64_t unix_seconds) {
-  const auto t = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 std::string job_json(const store::JobRecord& j) {
   std::string o = "{\"id\":";

@@ -14,7 +14,5 @@ namespace mailsift::server {
 [[nodiscard]] std::string job_json(const store::JobRecord& j);
 /// {"error":{"code":…,"message":…}}
 [[nodiscard]] std::string error_json(std::string_view code, std::string_view message);
-/// "2026-11-23T10:00:00Z" for Unix seconds.
-[[nodiscard]] std::string iso8601(std::int64_t unix_seconds);
 
 }  // namespace mailsift::server

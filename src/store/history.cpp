@@ -200,8 +200,11 @@ std::string History::key(std::string_view name) const {
   return sha256_hex(name).substr(0, 32);
 }
 
-std::optional<DomainRecord> History::domain(std::string_view name) {
-  const std::string k = key(name);
+std::optional<DomainRecord> History::domain(std::string_view name) { return read_domain(key(name)); }
+
+std::optional<MxRecord> History::mx(std::string_view host) { return read_mx(key(host)); }
+
+std::optional<DomainRecord> History::read_domain(std::string_view k) {
   sqlite::Use use(impl_->get_domain);
   use->bind_blob(1, k);
   if (!use->step("reading a domain's history")) return std::nullopt;
@@ -230,8 +233,7 @@ std::optional<DomainRecord> History::domain(std::string_view name) {
   return r;
 }
 
-std::optional<MxRecord> History::mx(std::string_view host) {
-  const std::string k = key(host);
+std::optional<MxRecord> History::read_mx(std::string_view k) {
   sqlite::Use use(impl_->get_host);
   use->bind_blob(1, k);
   if (!use->step("reading an MX host's history")) return std::nullopt;
@@ -251,9 +253,9 @@ void History::merge(std::span<const std::pair<std::string, DomainRecord>> domain
   impl_->ensure_transaction();
   try {
     for (const auto& [name, delta] : domains) {
-      DomainRecord r = domain(name).value_or(DomainRecord{});
-      merge_into(r, delta);
       const std::string k = key(name);
+      DomainRecord r = read_domain(k).value_or(DomainRecord{});
+      merge_into(r, delta);
       const std::string reasons = encode_reasons(r);
       sqlite::Use use(impl_->put_domain);
       int i = 1;
@@ -281,9 +283,9 @@ void History::merge(std::span<const std::pair<std::string, DomainRecord>> domain
       use->step("writing a domain's history");
     }
     for (const auto& [host, delta] : hosts) {
-      MxRecord r = mx(host).value_or(MxRecord{});
-      merge_into(r, delta);
       const std::string k = key(host);
+      MxRecord r = read_mx(k).value_or(MxRecord{});
+      merge_into(r, delta);
       sqlite::Use use(impl_->put_host);
       use->bind_blob(1, k);
       use->bind_int(2, r.first_seen);

@@ -98,6 +98,10 @@ class History {
   static bool decode_reasons(std::string_view bytes, DomainRecord& r);
 
  private:
+  // By stored key (key(name)): a merge computes it once per record, not once per read and write.
+  [[nodiscard]] std::optional<DomainRecord> read_domain(std::string_view k);
+  [[nodiscard]] std::optional<MxRecord> read_mx(std::string_view k);
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
   HistoryOptions options_;

@@ -4,11 +4,11 @@
 #include <array>
 #include <utility>
 #include <cstdio>
-#include <ctime>
 #include <string_view>
 #include <vector>
 
 #include "common/flat_map.hpp"
+#include "common/text.hpp"
 #include "verdict/reason.hpp"
 #include "verdict/render.hpp"
 #include "verdict/result.hpp"
@@ -23,12 +23,9 @@ void put_time(std::int64_t t, std::string& out) {
     out += "null";
     return;
   }
-  const auto tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "\"%Y-%m-%dT%H:%M:%SZ\"", &tm);
-  out += buf;
+  out += '"';
+  out += text::iso8601(t);
+  out += '"';
 }
 
 void put_count(std::string_view name, std::uint64_t v, std::string& out) {
@@ -133,7 +130,7 @@ HostObservation observe_host(const Result& r, std::int64_t now) {
   if (!r.smtp || !r.smtp->session) return o;
   const smtp::Attempt* a = r.smtp->session->last();
   if (a == nullptr || a->host.empty()) return o;
-  o.host = a->host;
+  o.host = a->host;  // a view: the session outlives the call
   o.delta.first_seen = o.delta.last_seen = now;
   o.delta.probes = 1;
   if (a->failure && refusal(*a->failure)) {

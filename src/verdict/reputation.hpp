@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "store/history.hpp"
 
@@ -54,9 +55,10 @@ void attach(Result& r, ReputationPtr rep, bool rescore);
 /// `now`. Only results of the network levels count (an offline verdict says nothing about the
 /// domain's behaviour). Returns false when the result says nothing to record.
 bool observe(const Result& r, std::int64_t now, store::DomainRecord& delta);
-/// The MX host of the session that answered, with what it did (empty host: none).
+/// The MX host of the session that answered, with what it did (empty host: none). `host` views the
+/// result's session: valid while the result is.
 struct HostObservation {
-  std::string host;
+  std::string_view host;
   store::MxRecord delta;
 };
 [[nodiscard]] HostObservation observe_host(const Result& r, std::int64_t now);

@@ -18,6 +18,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
 from checks import Checks  # noqa: E402
+import test_ca  # noqa: E402
 
 BIN, ROOT = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
 check = Checks()
@@ -59,12 +60,7 @@ def sh(*cmd, **kw):
 
 
 def openssl_cert(name, san, ca=None):
-    key, crt = os.path.join(tmp, name + ".key"), os.path.join(tmp, name + ".crt")
-    if ca is None:  # a CA
-        sh("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key,
-           "-out", crt, "-days", "1", "-subj", "/CN=" + name, "-addext", "basicConstraints=critical,CA:TRUE",
-           "-addext", "keyUsage=critical,keyCertSign", check=True)
-        return crt, key
+    return test_ca.openssl_cert(tmp, name, san, ca)
     csr = os.path.join(tmp, name + ".csr")
     sh("openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key,
        "-out", csr, "-subj", "/CN=" + name, check=True)
