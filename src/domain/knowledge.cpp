@@ -402,8 +402,7 @@ void FactsCache::put(Slot& s, std::string_view domain, const DomainFacts& f) {
   s.at = static_cast<std::uint32_t>(at + 1);
 }
 
-FactsView FactsCache::get(std::string_view domain) {
-  const std::uint64_t hash = fast_hash(domain);
+FactsView FactsCache::get(std::string_view domain, std::uint64_t hash) {
   const auto tag = static_cast<std::uint32_t>(hash >> 32);
   std::size_t mask = slots_.size() - 1;
   std::size_t i = hash & mask;

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/flat_map.hpp"
 #include "common/huge_pages.hpp"
 #include "common/text.hpp"
 #include "verdict/reason.hpp"
@@ -81,7 +82,13 @@ class FactsCache {
  public:
   explicit FactsCache(const Knowledge& k, std::size_t max_entries = 1 << 18);
   /// The facts for `domain`; the views are valid until the next call.
-  [[nodiscard]] FactsView get(std::string_view domain);
+  [[nodiscard]] FactsView get(std::string_view domain) { return get(domain, fast_hash(domain)); }
+  /// The same, with `hash` = fast_hash(domain) computed by the caller, who may have called
+  /// prefetch(hash) first: a domain of a list's long tail is a cache miss on a table of megabytes
+  /// (docs/benchmarks.md), which the caller's other work can then overlap.
+  [[nodiscard]] FactsView get(std::string_view domain, std::uint64_t hash);
+  /// Starts loading the slot where get(domain, hash) begins its probe. Changes nothing.
+  void prefetch(std::uint64_t hash) const noexcept { __builtin_prefetch(&slots_[hash & (slots_.size() - 1)]); }
 
  private:
   static constexpr std::size_t kInline = 20;  // longer domains are kept in the arena
