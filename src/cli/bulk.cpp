@@ -170,9 +170,11 @@ struct Summary {
   std::uint64_t other_domains = 0;
   Clock::time_point start = Clock::now();
 
-  void add(const Result& r, bool duplicate) {
+  void add(const Result& r, bool duplicate) { add(r, duplicate, r.parsed ? fast_hash(r.address.domain()) : 0); }
+  // The same with domain_hash = fast_hash(r.address.domain()) computed (and prefetched) before.
+  void add(const Result& r, bool duplicate, std::uint64_t domain_hash) {
     count(r, duplicate);
-    if (r.parsed) add_domain_rows(r.address.domain(), fast_hash(r.address.domain()), 1);
+    if (r.parsed) add_domain_rows(r.address.domain(), domain_hash, 1);
   }
 
   // Everything add() counts but the row's domain.
@@ -504,7 +506,7 @@ int verify_bulk(const VerifyOptions& o) {
   bool interrupted = false;
   std::uint64_t reported_errors = 0;
 
-  auto write = [&](Row& row, const Result& r) {
+  auto write_hashed = [&](Row& row, const Result& r, std::uint64_t domain_hash) {
     out.writer().write(row.rec, r, row.duplicate);
     if (!o.split_dir.empty()) {
       auto& f = split[static_cast<std::size_t>(r.status)];
@@ -514,7 +516,10 @@ int verify_bulk(const VerifyOptions& o) {
       }
       f->writer().write(row.rec, r, row.duplicate);
     }
-    summary.add(r, row.duplicate);
+    summary.add(r, row.duplicate, domain_hash);
+  };
+  auto write = [&](Row& row, const Result& r) {
+    write_hashed(row, r, r.parsed ? fast_hash(r.address.domain()) : 0);
   };
 
   try {
@@ -716,10 +721,15 @@ int verify_bulk(const VerifyOptions& o) {
       // larger than the caches) overlaps the classification of the rows in between instead of
       // stalling the loop. Lookups and writes stay in input order.
       constexpr std::size_t kInFlight = 4;
+      // The summary's row count per domain is a table as large as the dedupe table, looked up
+      // the same way: its slot is prefetched as the row comes in, the record the slot names two
+      // rows later, and both are in cache when the row is written (it was 12% of a one-thread run
+      // on the realistic corpus, two cache misses a row).
       struct InFlight {
         Row row;
         Result r;
         std::uint64_t hash = 0;
+        std::uint64_t domain_hash = 0;  // fast_hash of the parsed address's domain
         bool keyed = false;  // false: an unreadable record, not deduplicated
       };
       std::array<InFlight, kInFlight> ring;
@@ -727,7 +737,7 @@ int verify_bulk(const VerifyOptions& o) {
       std::size_t next = 0, held = 0;  // the slot to fill next; rows classified, not yet written
       auto finish = [&](InFlight& p) {
         p.row.duplicate = p.keyed && !seen.put(p.hash);
-        write(p.row, p.r);
+        write_hashed(p.row, p.r, p.domain_hash);
         if ((summary.rows & 0xFFF) == 0) progress.update(summary);
       };
       while (!g_interrupted.load() && reader->next(ring[next].row.rec)) {
@@ -761,6 +771,14 @@ int verify_bulk(const VerifyOptions& o) {
           }
           p.keyed = true;
           seen.prefetch(p.hash);
+        }
+        if (r.parsed) {
+          p.domain_hash = fast_hash(r.address.domain());
+          summary.domains.prefetch_slot(p.domain_hash);
+        }
+        if (held >= 2) {
+          const InFlight& earlier = ring[(next + kInFlight - 2) % kInFlight];
+          if (earlier.r.parsed) summary.domains.prefetch_record(earlier.domain_hash);
         }
         next = (next + 1) % kInFlight;
         // The ring is full: its oldest row is the slot the next record goes into.
