@@ -20,6 +20,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <vector>
 
 #include "address/address.hpp"
 #include "common/flat_map.hpp"
@@ -156,32 +157,44 @@ bool is_ipv4_literal(std::string_view s) noexcept {
   }
 }
 
-// libidn2 costs microseconds per call, a hundred times the rest of the parse. Lists repeat their
-// domains, so each thread remembers recent answers: direct-mapped, fixed size (about 1.6 MiB, on
-// the heap, allocated once per thread), no allocation per address. Keys longer than kMaxKey are
-// simply not cached. 4096 slots: a B2B list of 1,000,000 addresses has about 10,000 distinct IDN
-// domains (bench/gen_realistic.py), which thrashed the 256 slots this had before issue 15.
+// libidn2 costs microseconds per call, a hundred times the rest of the parse (on the realistic
+// corpus of docs/benchmarks.md the 3.7% of addresses with an IDN took three quarters of the parse
+// time). Lists repeat their domains, so each thread remembers answers: direct-mapped, fixed size,
+// no allocation per address. 32,768 slots: a B2B list of 1,000,000 addresses has about 10,000
+// distinct IDN domains (bench/gen_realistic.py) that come back all through the list, and 4,096
+// slots kept only about a third of them. A slot (168 bytes) holds keys of up to kMaxKey bytes and
+// answers of up to kMaxValue (longer ones are simply not cached), and the slots are left
+// uninitialized (an empty slot is a zero in `used_`), so the table's 5.5 MiB become resident only
+// as slots are used: a list without IDNs costs 32 KiB.
 class IdnCache {
  public:
   enum class Kind : std::uint8_t { to_alabel, alabel_valid };
-  static constexpr std::size_t kSlots = 4096;
-  static constexpr std::size_t kMaxKey = 128;
+  static constexpr std::size_t kSlots = 32768;
+  static constexpr std::size_t kMaxKey = 64;
+  static constexpr std::size_t kMaxValue = 96;
 
   struct Answer {
     int rc;
     std::string_view alabel;
   };
 
+  IdnCache() : slots_(std::make_unique_for_overwrite<Slot[]>(kSlots)), used_(kSlots, 0) {}
+
+  void clear() noexcept { std::fill(used_.begin(), used_.end(), std::uint8_t{0}); }
+
   const Answer* find(Kind kind, std::string_view key) {
-    Slot& s = slot(kind, key);
-    if (!s.used || s.kind != kind || std::string_view(s.key.data(), s.key_len) != key) return nullptr;
+    const std::size_t i = index(kind, key);
+    if (!used_[i]) return nullptr;
+    const Slot& s = slots_[i];
+    if (s.kind != kind || std::string_view(s.key.data(), s.key_len) != key) return nullptr;
     answer_ = {s.rc, {s.value.data(), s.value_len}};
     return &answer_;
   }
   void put(Kind kind, std::string_view key, int rc, std::string_view value) {
-    if (key.size() > kMaxKey || value.size() > kMaxDomain) return;
-    Slot& s = slot(kind, key);
-    s.used = true;
+    if (key.size() > kMaxKey || value.size() > kMaxValue) return;
+    const std::size_t i = index(kind, key);
+    Slot& s = slots_[i];
+    used_[i] = 1;
     s.kind = kind;
     s.rc = rc;
     s.key_len = static_cast<std::uint8_t>(key.size());
@@ -192,19 +205,19 @@ class IdnCache {
   }
 
  private:
-  struct Slot {
-    bool used = false;
-    Kind kind = Kind::to_alabel;
-    std::uint8_t key_len = 0;
-    std::uint8_t value_len = 0;
-    int rc = 0;
+  struct Slot {  // no initializers: written only by put(), read only where used_ says so
+    Kind kind;
+    std::uint8_t key_len;
+    std::uint8_t value_len;
+    int rc;
     std::array<char, kMaxKey> key;
-    std::array<char, kMaxDomain> value;
+    std::array<char, kMaxValue> value;
   };
-  Slot& slot(Kind kind, std::string_view key) {
-    return slots_[(fast_hash(key) + static_cast<std::uint64_t>(kind)) % kSlots];
+  static std::size_t index(Kind kind, std::string_view key) {
+    return (fast_hash(key) + static_cast<std::uint64_t>(kind)) % kSlots;
   }
-  std::array<Slot, kSlots> slots_;
+  std::unique_ptr<Slot[]> slots_;
+  std::vector<std::uint8_t> used_;
   Answer answer_{};
 };
 
@@ -213,6 +226,12 @@ IdnCache& idn_cache() {
   thread_local const std::unique_ptr<IdnCache> cache = std::make_unique<IdnCache>();
   return *cache;
 }
+
+}  // namespace
+
+void forget_idn_cache() noexcept { idn_cache().clear(); }
+
+namespace {
 
 // U-label domain → A-label (UTS #46 non-transitional + IDNA2008). Returns the libidn2 status; on
 // IDN2_OK, `out` holds the A-label (NUL-free, may exceed kMaxDomain: the caller checks).

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "address/address.hpp"
 
@@ -233,6 +234,38 @@ TEST(AddressIdna2008, Domains) {
       {"a@b\xE2\x80\xAE" "c.de", syntax_bad_idn},                       // bidi control in a domain
       {"a@\xE2\x98\x83.de", syntax_bad_idn},                            // U+2603 SNOWMAN: not in IDNA2008
   });
+}
+
+// parse() remembers IDN conversions per thread (libidn2 is slow): an answer from that cache must be
+// the answer libidn2 gives, for U-labels and A-labels, valid and not, for keys and answers too long
+// to be kept, and after the cache was emptied or overwritten by 40,000 other domains (more than
+// its slots, so every slot is reused).
+TEST(AddressIdna2008, CachedAnswersAreLibidn2s) {
+  std::string long_u;  // a U-label domain longer than the cache keeps (66 octets: 33 x "ü")
+  for (int i = 0; i < 33; ++i) long_u += "\xC3\xBC";
+  const std::vector<std::string> inputs = {
+      "a@b\xC3\xBC" "cher.de", "a@B\xC3\x9C" "CHER.DE", "a@xn--bcher-kva.de", "a@xn--zz.de",
+      "a@\xE2\x98\x83.de", "a@" + long_u + ".de", "a@\xE4\xBE\x8B\xE5\xAD\x90.\xE4\xB8\xAD\xE5\x9B\xBD"};
+  auto answers = [&] {
+    std::vector<std::string> out;
+    for (const std::string& in : inputs) {
+      Address a;
+      const Reason r = parse(in, a);
+      out.push_back(std::string(code(r)) + " " + (r == Reason::well_formed ? std::string(a.normalized()) : ""));
+    }
+    return out;
+  };
+  forget_idn_cache();
+  const std::vector<std::string> uncached = answers();
+  EXPECT_EQ(uncached[0], "well_formed a@xn--bcher-kva.de");
+  EXPECT_EQ(uncached[3], std::string(code(syntax_bad_idn)) + " ");
+  EXPECT_TRUE(uncached[5].starts_with("well_formed a@xn--")) << uncached[5];
+  EXPECT_EQ(answers(), uncached);  // from the cache
+  Address a;
+  for (int i = 0; i < 40000; ++i) (void)parse("x@d\xC3\xBC" + std::to_string(i) + ".de", a);
+  EXPECT_EQ(answers(), uncached);  // their slots taken by others meanwhile
+  forget_idn_cache();
+  EXPECT_EQ(answers(), uncached);
 }
 
 TEST(AddressInputMistakes, OwnReasons) {
