@@ -332,6 +332,8 @@ struct ArenaHeader {
 FactsCache::FactsCache(const Knowledge& k, std::size_t max_entries)
     : k_(k), max_(std::max<std::size_t>(max_entries, 1)), slots_(64) {}
 
+FactsCache::FactsCache(const Knowledge& k, SharedFacts* shared) : FactsCache(k) { shared_ = shared; }
+
 void FactsCache::clear() {
   std::fill(slots_.begin(), slots_.end(), Slot{});
   arena_.clear();
@@ -403,6 +405,8 @@ void FactsCache::put(Slot& s, std::string_view domain, const DomainFacts& f) {
 }
 
 FactsView FactsCache::get(std::string_view domain, std::uint64_t hash) {
+  FactsView shared_view;
+  if (shared_ != nullptr && shared_->find(domain, hash, shared_view)) return shared_view;
   const auto tag = static_cast<std::uint32_t>(hash >> 32);
   std::size_t mask = slots_.size() - 1;
   std::size_t i = hash & mask;
@@ -419,6 +423,7 @@ FactsView FactsCache::get(std::string_view domain, std::uint64_t hash) {
   // Starting over is cheaper than LRU bookkeeping and keeps the hit path a single lookup; a
   // domain seen again after a reset costs one more Knowledge::lookup.
   const DomainFacts f = k_.lookup(domain);
+  if (shared_ != nullptr && shared_->insert(domain, hash, f, shared_view)) return shared_view;
   if (size_ >= max_ || arena_.size() > kMaxArena) clear();
   else if ((size_ + 1) * 2 > slots_.size()) grow();
   mask = slots_.size() - 1;

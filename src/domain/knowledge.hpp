@@ -12,6 +12,7 @@
 #include "common/flat_map.hpp"
 #include "common/huge_pages.hpp"
 #include "common/text.hpp"
+#include "domain/shared_facts.hpp"
 #include "verdict/reason.hpp"
 
 namespace mailsift::domain {
@@ -81,6 +82,10 @@ struct FactsView {
 class FactsCache {
  public:
   explicit FactsCache(const Knowledge& k, std::size_t max_entries = 1 << 18);
+  /// The same in front of `shared` (one for all the workers of a run; it must outlive this cache):
+  /// a domain is looked up in it first, and what Knowledge::lookup answers is kept there; this
+  /// cache keeps only what `shared` no longer takes when it is full.
+  FactsCache(const Knowledge& k, SharedFacts* shared);
   /// The facts for `domain`; the views are valid until the next call.
   [[nodiscard]] FactsView get(std::string_view domain) { return get(domain, fast_hash(domain)); }
   /// The same, with `hash` = fast_hash(domain) computed by the caller, who may have called
@@ -88,7 +93,10 @@ class FactsCache {
   /// (docs/benchmarks.md), which the caller's other work can then overlap.
   [[nodiscard]] FactsView get(std::string_view domain, std::uint64_t hash);
   /// Starts loading the slot where get(domain, hash) begins its probe. Changes nothing.
-  void prefetch(std::uint64_t hash) const noexcept { __builtin_prefetch(&slots_[hash & (slots_.size() - 1)]); }
+  void prefetch(std::uint64_t hash) const noexcept {
+    if (shared_ != nullptr) shared_->prefetch(hash);
+    else __builtin_prefetch(&slots_[hash & (slots_.size() - 1)]);
+  }
 
  private:
   static constexpr std::size_t kInline = 20;  // longer domains are kept in the arena
@@ -118,6 +126,7 @@ class FactsCache {
   std::vector<Slot, HugePageAllocator<Slot>> slots_;  // 16 MiB at 2^18 entries: read at random
   std::vector<char> arena_;
   DomainFacts uncached_;
+  SharedFacts* shared_ = nullptr;
 };
 
 }  // namespace mailsift::domain

@@ -1,9 +1,9 @@
 #pragma once
 // The offline level (--level syntax) on several threads (--threads N, issue 15): the owner thread
 // reads blocks of rows and writes them in input order; N workers parse, classify and render each
-// block into its own output bytes. Each worker has its own Classifier (its FactsCache; the PSL
-// memo and the IDN cache are thread_local) over one shared Knowledge, which is immutable after
-// construction. The output is the same bytes as one thread's: tests/cli/threads_test.py.
+// block into its own output bytes. Each worker has its own Classifier (the PSL memo and the IDN
+// cache are thread_local) over one shared Knowledge, which is immutable after construction, and
+// one domain::SharedFacts for them all, so a domain is looked up once however many workers meet it. The output is the same bytes as one thread's: tests/cli/threads_test.py.
 // Entry points: resolve_threads, make_offline_pool.
 #include <cstddef>
 #include <functional>
@@ -34,11 +34,16 @@ constexpr std::size_t kOfflineBlockRows = 2048;
 template <class Block>
 std::unique_ptr<OrderedPool<Block>> make_offline_pool(const domain::Knowledge& k, std::size_t threads,
                                                       std::function<void(Classifier&, Block&)> work) {
-  auto classifiers = std::make_shared<std::vector<std::unique_ptr<Classifier>>>();
-  for (std::size_t w = 0; w < threads; ++w) classifiers->push_back(std::make_unique<Classifier>(k));
+  struct Workers {
+    domain::SharedFacts facts;  // first: the classifiers point into it
+    std::vector<std::unique_ptr<Classifier>> classifiers;
+  };
+  auto workers = std::make_shared<Workers>();
+  for (std::size_t w = 0; w < threads; ++w)
+    workers->classifiers.push_back(std::make_unique<Classifier>(k, &workers->facts));
   return std::make_unique<OrderedPool<Block>>(
       threads, offline_blocks_in_flight(threads),
-      [classifiers, work = std::move(work)](std::size_t w, Block& b) { work(*(*classifiers)[w], b); });
+      [workers, work = std::move(work)](std::size_t w, Block& b) { work(*workers->classifiers[w], b); });
 }
 
 }  // namespace mailsift::engine

@@ -12,6 +12,9 @@ namespace mailsift {
 class Classifier {
  public:
   explicit Classifier(const domain::Knowledge& k) : knowledge_(k), cache_(k) {}
+  /// The same over `shared`, the one facts cache of all the workers of a run (engine/offline.hpp),
+  /// which must outlive this Classifier.
+  Classifier(const domain::Knowledge& k, domain::SharedFacts* shared) : knowledge_(k), cache_(k, shared) {}
 
   /// Fills `out` (reusing its storage) with the verdict for one input. Never throws for bad input.
   void classify(std::string_view input, Result& out);
