@@ -25,11 +25,21 @@ constexpr std::uint64_t pack(std::uint32_t tag, std::uint8_t bits, Reason reason
          (std::uint64_t{static_cast<std::uint8_t>(reason)} << 16) | (std::uint64_t{registrable_len} << 8) |
          (std::uint64_t{key_len} << 1);
 }
-constexpr std::uint32_t tag_of(std::uint64_t h) noexcept { return static_cast<std::uint32_t>(h >> 32); }
-constexpr std::uint8_t bits_of(std::uint64_t h) noexcept { return static_cast<std::uint8_t>(h >> 24); }
-constexpr Reason reason_of(std::uint64_t h) noexcept { return static_cast<Reason>(static_cast<std::uint8_t>(h >> 16)); }
-constexpr std::size_t registrable_len_of(std::uint64_t h) noexcept { return static_cast<std::uint8_t>(h >> 8); }
-constexpr std::size_t key_len_of(std::uint64_t h) noexcept { return (h & 0xff) >> 1; }
+constexpr std::uint32_t tag_of(std::uint64_t h) noexcept {
+  return static_cast<std::uint32_t>(h >> 32);
+}
+constexpr std::uint8_t bits_of(std::uint64_t h) noexcept {
+  return static_cast<std::uint8_t>(h >> 24);
+}
+constexpr Reason reason_of(std::uint64_t h) noexcept {
+  return static_cast<Reason>(static_cast<std::uint8_t>(h >> 16));
+}
+constexpr std::size_t registrable_len_of(std::uint64_t h) noexcept {
+  return static_cast<std::uint8_t>(h >> 8);
+}
+constexpr std::size_t key_len_of(std::uint64_t h) noexcept {
+  return (h & 0xff) >> 1;
+}
 
 // The low byte holds the key length shifted left by one, so its low bit marks kClaimed: 7 bits are
 // not enough for 255 octets, so long keys keep their length in the arena instead (kLongKey).
@@ -62,9 +72,13 @@ SharedFacts::SharedFacts(std::size_t max_entries, std::size_t arena_bytes)
   arena_.reset(new char[arena_cap_ == 0 ? 1 : arena_cap_]);  // NOLINT: left uninitialised on purpose
 }
 
-SharedFacts::~SharedFacts() { huge_pages::deallocate(slots_, (mask_ + 1) * sizeof(Slot)); }
+SharedFacts::~SharedFacts() {
+  huge_pages::deallocate(slots_, (mask_ + 1) * sizeof(Slot));
+}
 
-std::size_t SharedFacts::size() const noexcept { return size_.load(std::memory_order_relaxed); }
+std::size_t SharedFacts::size() const noexcept {
+  return size_.load(std::memory_order_relaxed);
+}
 
 std::string_view SharedFacts::key(const Slot& s, std::uint64_t head) const noexcept {
   const std::size_t len = key_len_of(head);
@@ -145,9 +159,8 @@ bool SharedFacts::insert(std::string_view domain, std::uint64_t hash, const Doma
 
   const auto tag = static_cast<std::uint32_t>(hash >> 32);
   const std::size_t want = std::min(domain.size(), kLongKey);
-  const std::uint64_t head =
-      pack(tag, bits, f.reason, static_cast<std::uint8_t>(suffix ? f.registrable.size() : 0),
-           static_cast<std::uint8_t>(want));
+  const std::uint64_t head = pack(tag, bits, f.reason, static_cast<std::uint8_t>(suffix ? f.registrable.size() : 0),
+                                  static_cast<std::uint8_t>(want));
   std::size_t i = hash & mask_;
   for (std::size_t n = 0; n < kMaxProbe; ++n, i = (i + 1) & mask_) {
     Slot& s = slots_[i];

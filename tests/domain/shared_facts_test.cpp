@@ -28,11 +28,20 @@ void expect_same(const FactsView& got, const DomainFacts& want, std::string_view
 // Short and long keys (inline up to 20 octets, in the arena beyond, and past the 126 octets the head
 // word can count), suggestions, and a registrable domain that is not a suffix of the key.
 std::vector<std::string> sample_domains() {
-  return {"mailinator.com", "gmail.com", "gmial.com", "x.example.com", "shop.acme.co.uk", "foo.notatld",
-          "xn--mnchen-3ya.de", "mail.a-rather-long-company-name.example.co.uk", "Shop.ACME.co.uk",
-          "a-rather-long-company-name.gmial.com", std::string(63, 'a') + "." + std::string(62, 'b') + ".com",
+  return {"mailinator.com",
+          "gmail.com",
+          "gmial.com",
+          "x.example.com",
+          "shop.acme.co.uk",
+          "foo.notatld",
+          "xn--mnchen-3ya.de",
+          "mail.a-rather-long-company-name.example.co.uk",
+          "Shop.ACME.co.uk",
+          "a-rather-long-company-name.gmial.com",
+          std::string(63, 'a') + "." + std::string(62, 'b') + ".com",
           std::string(63, 'c') + "." + std::string(63, 'd') + "." + std::string(63, 'e') + ".org",
-          "twenty-octets.abc.de", "twenty-one-octets.com"};
+          "twenty-octets.abc.de",
+          "twenty-one-octets.com"};
 }
 
 TEST(SharedFacts, AnswersAsKnowledge) {
