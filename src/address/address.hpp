@@ -52,8 +52,9 @@ class Address {
 /// unspecified. Never throws, never allocates for ASCII input; work is bounded by kMaxInput.
 [[nodiscard]] Reason parse(std::string_view input, Address& out) noexcept;
 
-/// Empties this thread's cache of IDN conversions, which parse() keeps (libidn2 costs microseconds
-/// a call). Results never depend on it: for benchmarks that measure a cold pass over a list.
+/// Empties the caches of IDN conversions that parse() keeps (libidn2 costs microseconds a call):
+/// the process's shared one and this thread's. Results never depend on them: for benchmarks that
+/// measure a cold pass over a list, and only while no other thread parses.
 void forget_idn_cache() noexcept;
 
 /// Provider-aware form for deduplication only (never probed): lower-cased local part, "+tag"

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "address/address.hpp"
@@ -266,6 +267,42 @@ TEST(AddressIdna2008, CachedAnswersAreLibidn2s) {
   EXPECT_EQ(answers(), uncached);  // their slots taken by others meanwhile
   forget_idn_cache();
   EXPECT_EQ(answers(), uncached);
+}
+
+// The process-wide cache of IDN conversions, filled by several threads at once, answers each of
+// them as libidn2 does (ThreadSanitizer runs this: scripts/test.sh).
+TEST(AddressIdna2008, ThreadsShareCachedAnswers) {
+  std::vector<std::string> inputs;
+  for (int i = 0; i < 1500; ++i) {
+    inputs.push_back("u@m\xC3\xBC" "nchen" + std::to_string(i) + ".de");  // münchenN.de
+    if (i % 10 == 0) inputs.push_back("u@xn--mnchen" + std::to_string(i) + "-xyz.de");  // A-labels, some bad
+  }
+  inputs.push_back("u@\xE2\x98\x83.de");  // U+2603: bad
+  auto answer = [](const std::string& in) {
+    Address a;
+    const Reason r = parse(in, a);
+    return std::string(code(r)) + " " + (r == Reason::well_formed ? std::string(a.normalized()) : "");
+  };
+  forget_idn_cache();
+  std::vector<std::string> want;
+  for (const std::string& in : inputs) want.push_back(answer(in));  // libidn2's, cached by this thread
+  forget_idn_cache();  // the workers below fill the shared cache themselves
+  constexpr int kThreads = 4;
+  std::vector<int> wrong(kThreads, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int pass = 0; pass < 2; ++pass) {
+        for (std::size_t k = 0; k < inputs.size(); ++k) {
+          const std::size_t i = (k * 7 + static_cast<std::size_t>(t) * 131) % inputs.size();  // own order
+          if (answer(inputs[i]) != want[i]) ++wrong[static_cast<std::size_t>(t)];
+        }
+      }
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  for (int t = 0; t < kThreads; ++t) EXPECT_EQ(wrong[static_cast<std::size_t>(t)], 0) << "thread " << t;
+  EXPECT_EQ(want[0], "well_formed u@xn--mnchen0-n2a.de");  // Python: "münchen0.de".encode("idna")
 }
 
 TEST(AddressInputMistakes, OwnReasons) {
