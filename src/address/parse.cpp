@@ -305,7 +305,7 @@ class SharedIdnCache {
   static constexpr std::size_t kMaxEntries = kSlots / 2;  // short probe runs
   static constexpr std::size_t kMaxProbe = 32;
   static constexpr std::uint64_t kEmpty = 0, kClaimed = 1;
-  struct Slot {  // zero-filled memory; all but `head` written once, by the thread that claimed it
+  struct Slot {  // all but `head` written once, by the thread that claimed it
     std::uint64_t head;
     int rc;
     std::uint8_t key_len;
@@ -320,9 +320,13 @@ class SharedIdnCache {
            (std::uint64_t{key_len} << 8) | 2;
   }
   static std::uint64_t load(const Slot& s) noexcept {
-    return std::atomic_ref<std::uint64_t>(const_cast<std::uint64_t&>(s.head)).load(std::memory_order_acquire);  // NOLINT
+    // atomic_ref needs a non-const object; the head is only read here.
+    auto& head = const_cast<std::uint64_t&>(s.head);  // NOLINT(cppcoreguidelines-pro-type-const-cast)
+    return std::atomic_ref<std::uint64_t>(head).load(std::memory_order_acquire);
   }
 
+  // Every head starts kEmpty because the table is a fresh mapping, which the kernel zero-fills.
+  static_assert(kSlots * sizeof(Slot) >= huge_pages::kMappedBytes);
   Slot* slots_;
   alignas(64) std::atomic<std::size_t> size_{0};  // on a line of its own: written at each put
 };

@@ -9,7 +9,7 @@ namespace {
 
 // Transparent huge pages are 2 MiB on x86-64 and arm64; the kernel only backs 2 MiB-aligned
 // stretches with them. Below that, a mapping of our own is not worth it.
-constexpr std::size_t kHugePage = std::size_t{2} << 20;
+constexpr std::size_t kHugePage = kMappedBytes;
 
 // The mapping is bytes + kHugePage long, so that an aligned start fits in it; the unused head and
 // tail are unmapped at once, which leaves exactly [aligned, aligned + bytes) to unmap later.

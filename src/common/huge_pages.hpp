@@ -10,7 +10,10 @@
 namespace mailsift {
 
 namespace huge_pages {
-/// `bytes` of zero-filled memory, 2 MiB-aligned when bytes >= 2 MiB. Throws std::bad_alloc.
+/// Allocations of this size and more are fresh mappings: zero-filled, resident only once touched.
+inline constexpr std::size_t kMappedBytes = std::size_t{2} << 20;
+/// `bytes` of memory: 2 MiB-aligned and zero-filled when bytes >= kMappedBytes; smaller ones come
+/// from operator new, not initialised (containers value-initialise them). Throws std::bad_alloc.
 [[nodiscard]] void* allocate(std::size_t bytes);
 /// Frees what allocate(bytes) returned.
 void deallocate(void* p, std::size_t bytes) noexcept;

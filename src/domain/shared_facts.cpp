@@ -62,14 +62,15 @@ std::uint64_t load_head(const std::uint64_t& head) noexcept {
 }  // namespace
 
 SharedFacts::SharedFacts(std::size_t max_entries, std::size_t arena_bytes)
-    : max_(std::max<std::size_t>(max_entries, 1)), arena_cap_(arena_bytes) {
+    : max_(std::clamp<std::size_t>(max_entries, 1, std::size_t{1} << 30)), arena_cap_(arena_bytes) {
   std::size_t slots = 64;
   while (slots < 2 * max_) slots *= 2;
   mask_ = slots - 1;
-  // Zero-filled (every head kEmpty); above 2 MiB a fresh mapping, whose pages the kernel fills on use.
-  slots_ = static_cast<Slot*>(huge_pages::allocate(slots * sizeof(Slot)));
-  if (slots * sizeof(Slot) < std::size_t{2} << 20) std::memset(static_cast<void*>(slots_), 0, slots * sizeof(Slot));
   arena_.reset(new char[arena_cap_ == 0 ? 1 : arena_cap_]);  // NOLINT: left uninitialised on purpose
+  // Every head kEmpty: a fresh mapping is zero-filled already (its pages filled by the kernel on
+  // use), a smaller block is not.
+  slots_ = static_cast<Slot*>(huge_pages::allocate(slots * sizeof(Slot)));
+  if (slots * sizeof(Slot) < huge_pages::kMappedBytes) std::memset(static_cast<void*>(slots_), 0, slots * sizeof(Slot));
 }
 
 SharedFacts::~SharedFacts() {
@@ -146,6 +147,7 @@ bool SharedFacts::insert(std::string_view domain, std::uint64_t hash, const Doma
                         static_cast<std::uint16_t>(domain.size())};
     const std::size_t key_bytes = long_key ? domain.size() : 0;
     const std::size_t need = sizeof h + key_bytes + h.suggestion_len + h.registrable_len;
+    if (arena_used_.load(std::memory_order_relaxed) + need > arena_cap_) return false;  // full: no contended add
     const std::size_t start = arena_used_.fetch_add(need, std::memory_order_relaxed);
     if (start + need > arena_cap_ || start + 1 > std::numeric_limits<std::uint32_t>::max()) return false;
     char* p = arena_.get() + start;

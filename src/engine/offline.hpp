@@ -1,9 +1,11 @@
 #pragma once
 // The offline level (--level syntax) on several threads (--threads N, issue 15): the owner thread
 // reads blocks of rows and writes them in input order; N workers parse, classify and render each
-// block into its own output bytes. Each worker has its own Classifier (the PSL memo and the IDN
-// cache are thread_local) over one shared Knowledge, which is immutable after construction, and
-// one domain::SharedFacts for them all, so a domain is looked up once however many workers meet it. The output is the same bytes as one thread's: tests/cli/threads_test.py.
+// block into its own output bytes. Each worker has its own Classifier (the PSL memo is
+// thread_local) over one shared Knowledge, which is immutable after construction, and one
+// domain::SharedFacts for them all, so a domain is looked up once however many workers meet it
+// (IDN conversions are shared the same way, in address::parse). The output is the same bytes as
+// one thread's: tests/cli/threads_test.py.
 // Entry points: resolve_threads, make_offline_pool.
 #include <cstddef>
 #include <functional>

@@ -100,6 +100,38 @@ TEST(SharedFacts, FullArenaRefusesWhatNeedsIt) {
   expect_same(cache.get(long_key), k.lookup(long_key), long_key);
 }
 
+// Keys that collide completely (one hash for all: same slot, same tag, same length in the head) are
+// told apart by their bytes, including keys over 126 octets (their head cannot hold the length)
+// that differ only in the last octet, and a 255-octet key.
+TEST(SharedFacts, CollidingKeysAreToldApartByTheirBytes) {
+  constexpr std::uint64_t kHash = 0x1234567800000042ULL;
+  std::vector<std::string> keys = {"aaaa.com", "bbbb.com", "cccc.com"};
+  for (char last : {'x', 'y', 'z'}) keys.push_back(std::string(150, 'l') + ".co" + last);
+  keys.push_back(std::string(251, 'm') + ".com");  // 255 octets
+  keys.push_back(std::string(127, 'n'));           // exactly the head's length mark
+  keys.push_back(std::string(126, 'n'));
+  SharedFacts shared;
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    DomainFacts f;
+    f.registrable = keys[i];  // a suffix of the key: kept as its length
+    f.suggestion = "s" + std::to_string(i);
+    f.free = i % 2 == 0;
+    FactsView v;
+    ASSERT_TRUE(shared.insert(keys[i], kHash, f, v)) << i;
+    EXPECT_EQ(v.suggestion, f.suggestion) << i;
+  }
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    FactsView v;
+    ASSERT_TRUE(shared.find(keys[i], kHash, v)) << i;
+    EXPECT_EQ(v.suggestion, "s" + std::to_string(i)) << i;
+    EXPECT_EQ(v.registrable, keys[i]) << i;
+    EXPECT_EQ(v.free, i % 2 == 0) << i;
+  }
+  FactsView v;
+  EXPECT_FALSE(shared.find(std::string(150, 'l') + ".cow", kHash, v));  // same length, not cached
+  EXPECT_FALSE(shared.find("dddd.com", kHash, v));
+}
+
 // Workers meeting the same domains in different orders, as the offline pool's do: every answer is
 // Knowledge's, whichever worker cached it (ThreadSanitizer runs this: scripts/test.sh).
 TEST(SharedFacts, WorkersOnManyThreadsAgree) {
