@@ -412,6 +412,27 @@ bool surely_nfc(std::string_view s) noexcept {
   return true;
 }
 
+// Whether libidn2's A-label form of the U-label domain `d` may hold an "xn--" label that was given
+// as such (or typed in full-width forms that map to it) rather than made by libidn2 from a U-label.
+// Only such a label needs alabels_valid's round trip: libidn2 encodes a U-label only after checking
+// it against IDNA2008, and decoding that encoding gives the same label back. The round trip costs
+// as much as the conversion (two more libidn2 calls per new IDN domain: 7% of a cold pass over the
+// realistic corpus, docs/benchmarks.md). A given XN-label needs "--" after UTS #46 mapping, so two
+// code points that map to U+002D: '-' itself, U+FE63 and U+FF0D, the only others in libidn2's
+// table (every code point checked through idn2_lookup_u8: tests/address/parse_test.cpp).
+bool may_hold_given_alabel(std::string_view d) noexcept {
+  std::size_t hyphens = 0;
+  for (std::size_t i = 0; i < d.size(); ++i) {
+    if (d[i] == '-') {
+      ++hyphens;
+    } else if (d[i] == '\xEF' && i + 2 < d.size() &&
+               ((d[i + 1] == '\xB9' && d[i + 2] == '\xA3') || (d[i + 1] == '\xBC' && d[i + 2] == '\x8D'))) {
+      ++hyphens;  // U+FE63 SMALL HYPHEN-MINUS, U+FF0D FULLWIDTH HYPHEN-MINUS
+    }
+  }
+  return hyphens >= 2;
+}
+
 }  // namespace
 
 // Writes the normalized address into Address::buf_. Friend of Address.
@@ -421,7 +442,9 @@ class Parser {
 
  private:
   static Reason parse_domain(std::string_view d, Address& out, std::size_t at, bool maybe_non_ascii) noexcept;
-  static Reason check_ascii_domain(char* d, std::size_t n) noexcept;
+  // verify_alabels = false: the caller knows every "xn--" label of `d` is libidn2's own encoding
+  // of a U-label it validated (may_hold_given_alabel), so the round trip would only repeat it.
+  static Reason check_ascii_domain(char* d, std::size_t n, bool verify_alabels = true) noexcept;
   static Reason lower_and_check_domain(std::string_view d, char* dst) noexcept;
   static Reason put(Address& out, std::size_t pos, std::string_view s) noexcept {
     if (pos + s.size() > out.buf_.size()) return syntax_address_too_long;
@@ -681,7 +704,7 @@ Reason Parser::parse_domain(std::string_view d, Address& out, std::size_t pos, b
     r = syntax_address_too_long;
   } else {
     std::memcpy(out.buf_.data() + pos, a.data(), a.size());
-    r = check_ascii_domain(out.buf_.data() + pos, a.size());
+    r = check_ascii_domain(out.buf_.data() + pos, a.size(), may_hold_given_alabel(d));
     // The mapped form of a valid U-label domain that still fails LDH rules (e.g. U+FF3F) is a bad IDN.
     if (r == syntax_invalid_domain_character) r = syntax_bad_idn;
     out.len_ = pos + a.size();
@@ -692,7 +715,7 @@ Reason Parser::parse_domain(std::string_view d, Address& out, std::size_t pos, b
 // LDH labels (RFC 1034 §3.5, RFC 5890 §2.3.1), at least two labels, TLD not all-numeric
 // (RFC 3696 §2), no reserved LDH label ("ab--cd"). `d` is lower case, has no leading or trailing
 // dot. A-labels ("xn--") are decoded by libidn2 to check they are valid IDNA2008.
-Reason Parser::check_ascii_domain(char* d, std::size_t n) noexcept {
+Reason Parser::check_ascii_domain(char* d, std::size_t n, bool verify_alabels) noexcept {
   std::size_t labels = 0;
   std::size_t start = 0;
   bool has_alabel = false;
@@ -724,7 +747,7 @@ Reason Parser::check_ascii_domain(char* d, std::size_t n) noexcept {
   }
   if (labels < 2) return syntax_single_label_domain;
   if (tld_numeric) return syntax_numeric_tld;
-  if (has_alabel && !alabels_valid({d, n})) return syntax_bad_idn;
+  if (has_alabel && verify_alabels && !alabels_valid({d, n})) return syntax_bad_idn;
   return well_formed;
 }
 

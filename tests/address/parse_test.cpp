@@ -1,5 +1,6 @@
 // Address syntax rules, one table per RFC section they pin. "got X, want Y" on failure.
 #include <gtest/gtest.h>
+#include <idn2.h>
 
 #include <string>
 #include <thread>
@@ -303,6 +304,60 @@ TEST(AddressIdna2008, ThreadsShareCachedAnswers) {
   for (std::thread& th : threads) th.join();
   for (int t = 0; t < kThreads; ++t) EXPECT_EQ(wrong[static_cast<std::size_t>(t)], 0) << "thread " << t;
   EXPECT_EQ(want[0], "well_formed u@xn--mnchen0-n2a.de");  // Python: "münchen0.de".encode("idna")
+}
+
+// A U-label domain's A-label form from libidn2 is checked again for given XN-labels ("xn--" typed
+// as such, which libidn2 did not make from a U-label) only when the input holds two code points
+// that UTS #46 maps to '-': parse.cpp, may_hold_given_alabel. That rests on libidn2's table having
+// no other such code point than U+002D, U+FE63 and U+FF0D; every code point is tried here, so a
+// libidn2 with another one fails this test rather than let a given XN-label skip the check.
+TEST(AddressIdna2008, OnlyThreeCodePointsMapToHyphen) {
+  auto utf8 = [](char32_t cp) {
+    std::string s;
+    if (cp < 0x800) {
+      s += static_cast<char>(0xC0 | (cp >> 6));
+    } else if (cp < 0x10000) {
+      s += static_cast<char>(0xE0 | (cp >> 12));
+      s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    } else {
+      s += static_cast<char>(0xF0 | (cp >> 18));
+      s += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+      s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    }
+    if (cp >= 0x80) s += static_cast<char>(0x80 | (cp & 0x3F));
+    return s;
+  };
+  std::vector<char32_t> hyphens;
+  for (char32_t cp = 0x80; cp < 0x110000; ++cp) {
+    if (cp >= 0xD800 && cp < 0xE000) continue;  // surrogates are not UTF-8
+    const std::string in = "a" + utf8(cp) + "b.de";
+    char* out = nullptr;
+    const int rc = idn2_lookup_u8(reinterpret_cast<const std::uint8_t*>(in.c_str()),
+                                  reinterpret_cast<std::uint8_t**>(&out), IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
+    // A code point mapped to ASCII leaves an ASCII label; to anything else, an A-label whose
+    // basic code points (before its last '-') are the mapped label's ASCII ones.
+    if (rc == IDN2_OK) {
+      const std::string_view label = std::string_view(out).substr(0, std::string_view(out).find('.'));
+      const std::string_view basic =
+          label.starts_with("xn--") ? label.substr(4, label.rfind('-') == 3 ? 0 : label.rfind('-') - 4) : label;
+      if (basic.find('-') != std::string_view::npos) hyphens.push_back(cp);
+    }
+    idn2_free(out);
+  }
+  EXPECT_EQ(hyphens, (std::vector<char32_t>{0xFE63, 0xFF0D}));
+}
+
+// What that shortcut must not change: given XN-labels in a domain that also has U-labels, typed
+// with '-' or with the full-width hyphen, are refused when they are no A-labels, and kept when they are.
+TEST(AddressIdna2008, GivenAlabelsBesideUlabels) {
+  run_table({
+      {"a@xn--zz.b\xC3\xBC" "cher.de", syntax_bad_idn},
+      {"a@xn--n3h.b\xC3\xBC" "cher.de", syntax_bad_idn},  // U+2603 SNOWMAN as an A-label
+      {"a@xn\xEF\xBC\x8D\xEF\xBC\x8Dn3h.b\xC3\xBC" "cher.de", syntax_bad_idn},  // with U+FF0D twice
+      {"a@xn\xEF\xB9\xA3-n3h.b\xC3\xBC" "cher.de", syntax_bad_idn},  // U+FE63 and '-'
+      {"a@xn--bcher-kva.b\xC3\xBC" "cher.de", well_formed, "a@xn--bcher-kva.xn--bcher-kva.de"},
+      {"a@m\xC3\xBCller-bau.de", well_formed, "a@xn--mller-bau-q9a.de"},  // one hyphen: no round trip
+  });
 }
 
 TEST(AddressInputMistakes, OwnReasons) {
