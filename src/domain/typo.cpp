@@ -97,6 +97,8 @@ void NeighbourIndex::add(std::string_view s, std::uint32_t id) {
   if (s.size() > kMaxLen) return;
   longest_ = std::max(longest_, s.size());
   const auto file = [&](std::string key) {
+    const std::size_t b = filter_bit(poly(key));
+    filter_[b / 64] |= std::uint64_t{1} << (b % 64);
     std::vector<std::uint32_t>& ids = map_[std::move(key)];
     if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
   };

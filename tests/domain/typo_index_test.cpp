@@ -160,5 +160,35 @@ TEST(NeighbourIndex, FindsEveryEntryWithinOneEdit) {
   }
 }
 
+// The same over many entries of a three-letter alphabet, so that most queries are near several:
+// every entry within one edit is handed out (for_each_near skips keys by their hashes, computed
+// in O(1) from prefix and suffix sums; a wrong hash would drop a key here).
+TEST(NeighbourIndex, FindsEveryNearEntryAmongMany) {
+  std::mt19937_64 rng(2026);
+  const auto random_string = [&](std::size_t len) {
+    std::string s;
+    for (std::size_t i = 0; i < len; ++i) s += static_cast<char>('a' + rng() % 3);
+    return s;
+  };
+  NeighbourIndex index;
+  std::vector<std::string> entries;
+  for (std::uint32_t i = 0; i < 3000; ++i) {
+    entries.push_back(random_string(1 + rng() % 12));
+    index.add(entries.back(), i);
+  }
+  std::size_t near_pairs = 0;
+  for (int q = 0; q < 1500; ++q) {
+    const std::string query = q % 2 == 0 ? random_string(rng() % 14) : random_edit(entries[rng() % entries.size()], rng);
+    std::set<std::uint32_t> found;
+    index.for_each_near(query, [&](std::uint32_t id) { found.insert(id); });
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+      if (osa_distance(query, entries[i], 1) > 1) continue;
+      ++near_pairs;
+      EXPECT_TRUE(found.count(static_cast<std::uint32_t>(i))) << "query \"" << query << "\" missed " << entries[i];
+    }
+  }
+  EXPECT_GT(near_pairs, 3000U);  // the alphabet makes neighbours common: the test has cases
+}
+
 }  // namespace
 }  // namespace mailsift::domain::typo
