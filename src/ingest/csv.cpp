@@ -50,17 +50,24 @@ bool CsvParser::next(Record& r) {
 
 // The decoder's state machine without the fields: enough to tell a line end that ends the record
 // from one inside quotes. Every byte of the record up to the budget is kept, quotes and delimiters
-// included.
+// included: copied once per record (or once per read block it spans), from `seg` to where the
+// record ends, not field by field (the reading thread of --threads copies every byte of the input).
 bool CsvParser::scan(Record& r) {
   St st = St::field_start;
   r.raw.clear();
-  const auto keep = [&r, limit = max_ + 1](const char* s, std::size_t n) {
-    if (r.raw.size() < limit) r.raw.append(s, std::min(n, limit - r.raw.size()));
+  const char* seg = nullptr;  // the record's first byte not kept yet, in the current block
+  const auto keep_to = [&r, &seg, limit = max_ + 1](const char* stop) {
+    if (seg != nullptr && r.raw.size() < limit)
+      r.raw.append(seg, std::min(static_cast<std::size_t>(stop - seg), limit - r.raw.size()));
   };
   bool started = false;
   for (;;) {
-    if (in_.pos == in_.end && !in_.fill()) return started;  // the end; an open quote is decode_csv's to report
-    if (skip_lf_) {
+    if (in_.pos == in_.end) {
+      keep_to(in_.pos);  // fill() reuses the block
+      if (!in_.fill()) return started;  // the end; an open quote is decode_csv's to report
+      if (seg != nullptr) seg = in_.pos;
+    }
+    if (skip_lf_) {  // only before the record starts: seg is not set yet
       skip_lf_ = false;
       if (*in_.pos == '\n') {
         ++in_.pos;
@@ -70,11 +77,11 @@ bool CsvParser::scan(Record& r) {
     if (!started) {
       started = true;
       r.line = line_;
+      seg = in_.pos;
     }
     switch (st) {
       case St::field_start:
         if (*in_.pos == '"') {
-          keep(in_.pos, 1);
           ++in_.pos;
           st = St::quoted;
         } else {
@@ -87,23 +94,21 @@ bool CsvParser::scan(Record& r) {
         if (st == St::quote_in_quoted) {
           st = St::unquoted;
           if (*p == '"') {  // "" inside quotes: one quote, still quoted
-            keep(p, 1);
             in_.pos = p + 1;
             st = St::quoted;
             break;
           }
         }
         p = find_special(p, in_.end, delim_);
-        keep(in_.pos, static_cast<std::size_t>(p - in_.pos));
         in_.pos = p;
         if (p == in_.end) break;
         const char c = *p;
         ++in_.pos;
         if (c == delim_) {
-          keep(p, 1);
           st = St::field_start;
           break;
         }
+        keep_to(p);  // without the line end
         ++line_;
         skip_lf_ = c == '\r';
         return true;
@@ -113,7 +118,6 @@ bool CsvParser::scan(Record& r) {
         const auto* q = static_cast<const char*>(std::memchr(in_.pos, '"', avail));
         const char* stop = q ? q + 1 : in_.end;
         line_ += static_cast<std::uint64_t>(std::count(in_.pos, stop, '\n'));
-        keep(in_.pos, static_cast<std::size_t>(stop - in_.pos));
         in_.pos = stop;
         if (q) st = St::quote_in_quoted;
         break;
