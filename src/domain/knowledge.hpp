@@ -95,7 +95,9 @@ class FactsCache {
   /// Starts loading the slot where get(domain, hash) begins its probe. Changes nothing.
   void prefetch(std::uint64_t hash) const noexcept {
     if (shared_ != nullptr) shared_->prefetch(hash);
-    else __builtin_prefetch(&slots_[hash & (slots_.size() - 1)]);
+    // With `shared`, this cache holds only what `shared` no longer took (a list of more than 2^18
+    // domains): from then on most new domains are looked up here too.
+    if (shared_ == nullptr || size_ != 0) __builtin_prefetch(&slots_[hash & (slots_.size() - 1)]);
   }
 
  private:
