@@ -57,6 +57,14 @@ class Address {
 /// measure a cold pass over a list, and only while no other thread parses.
 void forget_idn_cache() noexcept;
 
+namespace detail {
+/// Whether the A-label form of the U-label domain `d` (valid UTF-8) may hold an "xn--" label that
+/// was typed as such rather than made by libidn2 from a U-label: true when `d` holds two code
+/// points that UTS #46 maps to '-'. parse() checks such a domain's A-labels by a round trip
+/// (RFC 5891 §5.4). Declared here for its unit test.
+[[nodiscard]] bool may_hold_given_alabel(std::string_view d) noexcept;
+}  // namespace detail
+
 /// Provider-aware form for deduplication only (never probed): lower-cased local part, "+tag"
 /// removed where the provider supports subaddressing, dots removed for Gmail, googlemail.com
 /// folded into gmail.com. See docs/syntax.md.

@@ -350,6 +350,29 @@ void cache_idn(IdnCache::Kind kind, std::string_view key, int rc, std::string_vi
 
 }  // namespace
 
+// A domain with U-labels goes through libidn2's idn2_lookup_u8, which maps and validates every
+// U-label before it encodes it, so an "xn--" label of its output that it made itself decodes to
+// the same label: decoding and encoding it again (alabels_valid) only repeats libidn2, and cost as
+// much as the conversion (7% of a cold pass over the realistic corpus, docs/benchmarks.md). The
+// round trip is kept for an "xn--" label typed as such beside a U-label ("xn--zz.bücher.de"),
+// which needs "--" after UTS #46 mapping, so two code points that map to U+002D: '-' itself,
+// U+FE63 and U+FF0D, the only others in libidn2's table (every code point is tried through
+// idn2_lookup_u8 in tests/address/parse_test.cpp). libidn2 2.2 and later check a typed A-label
+// themselves (decode, IDNA2008 tests, encode, compare), so with Debian 12's 2.3.3 this round trip
+// never changes an answer; it stays for a libidn2 that does not.
+bool detail::may_hold_given_alabel(std::string_view d) noexcept {
+  std::size_t hyphens = 0;
+  for (std::size_t i = 0; i < d.size(); ++i) {
+    if (d[i] == '-') {
+      ++hyphens;
+    } else if (d[i] == '\xEF' && i + 2 < d.size() &&
+               ((d[i + 1] == '\xB9' && d[i + 2] == '\xA3') || (d[i + 1] == '\xBC' && d[i + 2] == '\x8D'))) {
+      ++hyphens;  // U+FE63 SMALL HYPHEN-MINUS, U+FF0D FULLWIDTH HYPHEN-MINUS
+    }
+  }
+  return hyphens >= 2;
+}
+
 void forget_idn_cache() noexcept {
   thread_idn_cache().clear();
   shared_idn_cache().clear();
@@ -412,26 +435,6 @@ bool surely_nfc(std::string_view s) noexcept {
   return true;
 }
 
-// Whether libidn2's A-label form of the U-label domain `d` may hold an "xn--" label that was given
-// as such (or typed in full-width forms that map to it) rather than made by libidn2 from a U-label.
-// Only such a label needs alabels_valid's round trip: libidn2 encodes a U-label only after checking
-// it against IDNA2008, and decoding that encoding gives the same label back. The round trip costs
-// as much as the conversion (two more libidn2 calls per new IDN domain: 7% of a cold pass over the
-// realistic corpus, docs/benchmarks.md). A given XN-label needs "--" after UTS #46 mapping, so two
-// code points that map to U+002D: '-' itself, U+FE63 and U+FF0D, the only others in libidn2's
-// table (every code point checked through idn2_lookup_u8: tests/address/parse_test.cpp).
-bool may_hold_given_alabel(std::string_view d) noexcept {
-  std::size_t hyphens = 0;
-  for (std::size_t i = 0; i < d.size(); ++i) {
-    if (d[i] == '-') {
-      ++hyphens;
-    } else if (d[i] == '\xEF' && i + 2 < d.size() &&
-               ((d[i + 1] == '\xB9' && d[i + 2] == '\xA3') || (d[i + 1] == '\xBC' && d[i + 2] == '\x8D'))) {
-      ++hyphens;  // U+FE63 SMALL HYPHEN-MINUS, U+FF0D FULLWIDTH HYPHEN-MINUS
-    }
-  }
-  return hyphens >= 2;
-}
 
 }  // namespace
 
@@ -443,7 +446,7 @@ class Parser {
  private:
   static Reason parse_domain(std::string_view d, Address& out, std::size_t at, bool maybe_non_ascii) noexcept;
   // verify_alabels = false: the caller knows every "xn--" label of `d` is libidn2's own encoding
-  // of a U-label it validated (may_hold_given_alabel), so the round trip would only repeat it.
+  // of a U-label it validated (detail::may_hold_given_alabel), so the round trip would repeat it.
   static Reason check_ascii_domain(char* d, std::size_t n, bool verify_alabels = true) noexcept;
   static Reason lower_and_check_domain(std::string_view d, char* dst) noexcept;
   static Reason put(Address& out, std::size_t pos, std::string_view s) noexcept {
@@ -704,7 +707,7 @@ Reason Parser::parse_domain(std::string_view d, Address& out, std::size_t pos, b
     r = syntax_address_too_long;
   } else {
     std::memcpy(out.buf_.data() + pos, a.data(), a.size());
-    r = check_ascii_domain(out.buf_.data() + pos, a.size(), may_hold_given_alabel(d));
+    r = check_ascii_domain(out.buf_.data() + pos, a.size(), detail::may_hold_given_alabel(d));
     // The mapped form of a valid U-label domain that still fails LDH rules (e.g. U+FF3F) is a bad IDN.
     if (r == syntax_invalid_domain_character) r = syntax_bad_idn;
     out.len_ = pos + a.size();

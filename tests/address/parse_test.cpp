@@ -306,11 +306,13 @@ TEST(AddressIdna2008, ThreadsShareCachedAnswers) {
   EXPECT_EQ(want[0], "well_formed u@xn--mnchen0-n2a.de");  // Python: "münchen0.de".encode("idna")
 }
 
-// A U-label domain's A-label form from libidn2 is checked again for given XN-labels ("xn--" typed
+// A U-label domain's A-label form from libidn2 is checked again for typed XN-labels ("xn--" typed
 // as such, which libidn2 did not make from a U-label) only when the input holds two code points
-// that UTS #46 maps to '-': parse.cpp, may_hold_given_alabel. That rests on libidn2's table having
-// no other such code point than U+002D, U+FE63 and U+FF0D; every code point is tried here, so a
-// libidn2 with another one fails this test rather than let a given XN-label skip the check.
+// that UTS #46 maps to '-': detail::may_hold_given_alabel. That rests on libidn2's table having no
+// other such code point than U+002D, U+FE63 and U+FF0D; every code point is tried here, so a
+// libidn2 with another one fails this test rather than let a typed XN-label skip the check. The
+// code point sits inside a label ("abc" CP "def"): a mapping with '-' at positions 3-4 or at a
+// label's end would fail the conversion with a hyphen error, which counts as a hit too.
 TEST(AddressIdna2008, OnlyThreeCodePointsMapToHyphen) {
   auto utf8 = [](char32_t cp) {
     std::string s;
@@ -330,13 +332,15 @@ TEST(AddressIdna2008, OnlyThreeCodePointsMapToHyphen) {
   std::vector<char32_t> hyphens;
   for (char32_t cp = 0x80; cp < 0x110000; ++cp) {
     if (cp >= 0xD800 && cp < 0xE000) continue;  // surrogates are not UTF-8
-    const std::string in = "a" + utf8(cp) + "b.de";
+    const std::string in = "abc" + utf8(cp) + "def.de";
     char* out = nullptr;
     const int rc = idn2_lookup_u8(reinterpret_cast<const std::uint8_t*>(in.c_str()),
                                   reinterpret_cast<std::uint8_t**>(&out), IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
     // A code point mapped to ASCII leaves an ASCII label; to anything else, an A-label whose
     // basic code points (before its last '-') are the mapped label's ASCII ones.
-    if (rc == IDN2_OK) {
+    if (rc == IDN2_2HYPHEN || rc == IDN2_HYPHEN_STARTEND) {
+      hyphens.push_back(cp);
+    } else if (rc == IDN2_OK) {
       const std::string_view label = std::string_view(out).substr(0, std::string_view(out).find('.'));
       const std::string_view basic =
           label.starts_with("xn--") ? label.substr(4, label.rfind('-') == 3 ? 0 : label.rfind('-') - 4) : label;
@@ -347,8 +351,23 @@ TEST(AddressIdna2008, OnlyThreeCodePointsMapToHyphen) {
   EXPECT_EQ(hyphens, (std::vector<char32_t>{0xFE63, 0xFF0D}));
 }
 
-// What that shortcut must not change: given XN-labels in a domain that also has U-labels, typed
-// with '-' or with the full-width hyphen, are refused when they are no A-labels, and kept when they are.
+TEST(AddressIdna2008, HyphenLikeCodePointsAreCounted) {
+  using detail::may_hold_given_alabel;
+  EXPECT_FALSE(may_hold_given_alabel("b\xC3\xBC" "cher.de"));
+  EXPECT_FALSE(may_hold_given_alabel("m\xC3\xBCller-bau.de"));                       // one '-'
+  EXPECT_TRUE(may_hold_given_alabel("xn--zz.b\xC3\xBC" "cher.de"));                  // typed "--"
+  EXPECT_TRUE(may_hold_given_alabel("a-b.m\xC3\xBC" "ller-bau.de"));                 // two, apart: still counted
+  EXPECT_TRUE(may_hold_given_alabel("xn\xEF\xBC\x8D\xEF\xBC\x8Dzz.b\xC3\xBC" "cher.de"));  // U+FF0D twice
+  EXPECT_TRUE(may_hold_given_alabel("xn\xEF\xB9\xA3-zz.b\xC3\xBC" "cher.de"));     // U+FE63 and '-'
+  EXPECT_TRUE(may_hold_given_alabel("xn-\xC2\xAD-zz.b\xC3\xBC" "cher.de"));         // U+00AD (ignored) between
+  EXPECT_FALSE(may_hold_given_alabel("\xEF\xBC\x8D" "a.b\xC3\xBC" "cher.de"));     // U+FF0D once
+  EXPECT_FALSE(may_hold_given_alabel("\xEF\xBC\x8C\xEF\xBC\x8C.de"));             // U+FF0C twice: not hyphens
+  EXPECT_FALSE(may_hold_given_alabel("-\xEF\xBC"));                                  // a truncated sequence ends it
+}
+
+// What that shortcut must not change: typed XN-labels in a domain that also has U-labels, with
+// '-' or with the full-width hyphen, are refused when they are no A-labels and kept when they are.
+// (libidn2 2.3 refuses the bad ones itself, before mailsift's own round trip.)
 TEST(AddressIdna2008, GivenAlabelsBesideUlabels) {
   run_table({
       {"a@xn--zz.b\xC3\xBC" "cher.de", syntax_bad_idn},
