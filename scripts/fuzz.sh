@@ -1,15 +1,41 @@
 #!/usr/bin/env bash
-# Runs every libFuzzer target for SECONDS (default 60) on its seed corpus (fuzz/corpus/NAME).
+# Runs every libFuzzer target for SECONDS (default 60) on its seed corpus (fuzz/corpus/NAME), up to
+# FUZZ_JOBS (default: the machine's cores) targets at a time: each target is one single-threaded
+# process, so on 2 cores the six targets take three rounds of SECONDS instead of six (CI time).
 # New inputs go to a scratch directory so the repository's corpus only changes on purpose.
-# Fails on any crash, leak or sanitizer report.
+# Fails on any crash, leak or sanitizer report, after every target has run; each target's log tail
+# is printed as it ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
-for target in build/fuzz/fuzz/fuzz_*; do
+jobs=${FUZZ_JOBS:-$(nproc)}
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+
+run_one() {  # run_one TARGET: its exit status; the log tail on stdout when it ends
+  local target=$1 name scratch rc=0
   name=$(basename "$target" | sed 's/^fuzz_//')
   scratch=$(mktemp -d)
-  echo "fuzz $name for ${seconds}s"
   "$target" -max_total_time="$seconds" -max_len=2048 -timeout=10 -rss_limit_mb=2048 \
-    -artifact_prefix=build/fuzz/crash- "$scratch" "fuzz/corpus/$name" 2>&1 | tail -n 3
+    -artifact_prefix="build/fuzz/crash-$name-" "$scratch" "fuzz/corpus/$name" >"$logs/$name.log" 2>&1 || rc=$?
   rm -rf "$scratch"
+  { echo "fuzz $name for ${seconds}s: $([ "$rc" -eq 0 ] && echo ok || echo "FAILED (exit $rc)")"
+    if [ "$rc" -eq 0 ]; then tail -n 3 "$logs/$name.log"; else tail -n 60 "$logs/$name.log"; fi; } | sed "s/^/[$name] /"
+  return "$rc"
+}
+
+pids=()
+failed=0
+for target in build/fuzz/fuzz/fuzz_*; do
+  if [ "${#pids[@]}" -ge "$jobs" ]; then
+    wait -n || failed=1
+    pids=("${pids[@]:1}")  # one ended (which one does not matter: only the count is kept)
+  fi
+  run_one "$target" &
+  pids+=("$!")
 done
+for _ in "${pids[@]}"; do wait -n || failed=1; done
+if [ "$failed" -ne 0 ]; then
+  echo "fuzz: a target failed (see its log above; inputs in build/fuzz/crash-*)" >&2
+  exit 1
+fi

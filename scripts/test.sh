@@ -2,7 +2,7 @@
 # The whole test suite, as the README and CI run it: installs dependencies, builds the `release`
 # and `asan` (AddressSanitizer + UBSan) presets, runs every test under both, runs the threaded
 # code's unit tests under ThreadSanitizer (`tsan`), then runs each fuzz target for a bounded time
-# (FUZZ_SECONDS, default 60) with its seed corpus.
+# (FUZZ_SECONDS, default 60) with its seed corpus, as many at a time as there are cores.
 # The tests include the `lab` label: tests/dns/lab_test.py starts the mail lab (lab/up.sh, a network
 # namespace, ~3 s), runs `mailsift verify --level dns` inside it and tears it down. It needs root
 # (CI runs as root) and fails, never skips, without it.
