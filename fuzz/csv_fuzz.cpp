@@ -100,17 +100,39 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   w->close();
 
-  // --threads reads with next_raw() and decodes on the workers: the same records as next().
+  // --threads reads with next_raw() into one buffer per block and decodes on the workers: the
+  // same records as next(). Blocks of three records here, decoded last to first.
   {
     auto split = Reader::from_memory(body, Format::csv, o);
+    std::string bytes;
+    std::vector<Record> block;
+    std::vector<std::size_t> ends;
+    std::size_t next = 0;  // the index in `kept` of the block's first record
+    const auto check_block = [&] {
+      for (std::size_t k = block.size(); k-- > 0;) {
+        const std::size_t from = k == 0 ? 0 : ends[k - 1];
+        split->decode(block[k], std::string_view(bytes).substr(from, ends[k] - from));
+      }
+      for (std::size_t k = 0; k < block.size(); ++k) {
+        const Record& want = kept[next + k];
+        const Record& got = block[k];
+        require(!got.undecoded && got.number == want.number && got.line == want.line &&
+                got.fields == want.fields && got.email == want.email && got.error == want.error);
+      }
+      next += block.size();
+      block.clear();
+      ends.clear();
+      bytes.clear();
+    };
     Record got;
-    for (const Record& want : kept) {
-      require(split->next_raw(got));
-      split->decode(got);
-      require(got.number == want.number && got.line == want.line && got.fields == want.fields &&
-              got.email == want.email && got.error == want.error);
+    while (split->next_raw(got, bytes)) {
+      require(next + block.size() < kept.size());
+      block.push_back(got);
+      ends.push_back(bytes.size());
+      if (block.size() == 3) check_block();
     }
-    require(!split->next_raw(got));
+    check_block();
+    require(next == kept.size());
   }
 
   const std::size_t width = w->input_columns();

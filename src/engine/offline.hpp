@@ -25,6 +25,10 @@ namespace mailsift::engine {
 /// the rows' work, few enough that the first results appear at once and blocks in flight stay
 /// small (a block is about 2 MiB with its Results and rendered rows).
 constexpr std::size_t kOfflineBlockRows = 2048;
+/// Input bytes per block (CSV records handed over undecoded, Reader::next_raw): a block is
+/// submitted once it holds this many, whatever its rows, so that long records (up to 1 MiB each,
+/// ingest::InputOptions::max_record_bytes) cannot make a block of 2048 of them.
+constexpr std::size_t kOfflineBlockBytes = std::size_t{1} << 20;
 /// Blocks submitted and not yet written: two per worker keeps every worker busy while the owner
 /// writes; it bounds memory.
 [[nodiscard]] constexpr std::size_t offline_blocks_in_flight(std::size_t workers) noexcept {

@@ -43,8 +43,9 @@ const char* find_special(const char* p, const char* end, char delim) noexcept {
 }  // namespace
 
 bool CsvParser::next(Record& r) {
-  if (!scan(r)) return false;
-  decode_csv(r, delim_, max_);
+  bytes_.clear();
+  if (!scan(r, bytes_)) return false;
+  decode_csv(bytes_, r, delim_, max_);
   return true;
 }
 
@@ -52,13 +53,13 @@ bool CsvParser::next(Record& r) {
 // from one inside quotes. Every byte of the record up to the budget is kept, quotes and delimiters
 // included: copied once per record (or once per read block it spans), from `seg` to where the
 // record ends, not field by field (the reading thread of --threads copies every byte of the input).
-bool CsvParser::scan(Record& r) {
+bool CsvParser::scan(Record& r, std::string& out) {
   St st = St::field_start;
-  r.raw.clear();
+  const std::size_t first = out.size();  // the record's bytes go after what `out` holds
   const char* seg = nullptr;  // the record's first byte not kept yet, in the current block
-  const auto keep_to = [&r, &seg, limit = max_ + 1](const char* stop) {
-    if (seg != nullptr && r.raw.size() < limit)
-      r.raw.append(seg, std::min(static_cast<std::size_t>(stop - seg), limit - r.raw.size()));
+  const auto keep_to = [&out, &seg, limit = first + max_ + 1](const char* stop) {
+    if (seg != nullptr && out.size() < limit)
+      out.append(seg, std::min(static_cast<std::size_t>(stop - seg), limit - out.size()));
   };
   bool started = false;
   for (;;) {
@@ -128,8 +129,7 @@ bool CsvParser::scan(Record& r) {
 
 // Within a scanned record a line end can only be inside quotes, so an unquoted field ends at the
 // delimiter or at the record's end.
-void decode_csv(Record& r, char delimiter, std::size_t max_record_bytes) {
-  const std::string_view raw = r.raw;
+void decode_csv(std::string_view raw, Record& r, char delimiter, std::size_t max_record_bytes) {
   r.error.clear();
   if (raw.size() > max_record_bytes) {
     r.fields.clear();

@@ -31,10 +31,10 @@ class CsvParser {
   /// Python's csv). An empty line is a record with no fields and the error "empty line".
   /// It is scan() then decode_csv(): the two halves --threads runs on different threads.
   bool next(Record& r);
-  /// Finds the next record's end only: its bytes without the line end into r.raw (at most
-  /// max_record_bytes + 1 of them: decode_csv tells an over-long record by that), its first line
-  /// into r.line. False at the end.
-  bool scan(Record& r);
+  /// Finds the next record's end only: appends its bytes without the line end to `out` (at most
+  /// max_record_bytes + 1 of them: decode_csv tells an over-long record by that), sets its first
+  /// line into r.line. False at the end.
+  bool scan(Record& r, std::string& out);
   void set_delimiter(char d) noexcept;
 
  private:
@@ -43,11 +43,12 @@ class CsvParser {
   std::size_t max_;
   std::uint64_t line_ = 1;
   bool skip_lf_ = false;  // the last record ended with CR: a following LF belongs to it
+  std::string bytes_;     // next(): the record's bytes between scan() and decode_csv()
 };
 
-/// Decodes r.raw (a record CsvParser::scan found) into r.fields and r.error as CsvParser::next
-/// describes. Reads and writes `r` only: safe on any thread.
-void decode_csv(Record& r, char delimiter, std::size_t max_record_bytes);
+/// Decodes `raw` (the bytes CsvParser::scan found for a record) into r.fields and r.error as
+/// CsvParser::next describes. Writes `r` only: safe on any thread.
+void decode_csv(std::string_view raw, Record& r, char delimiter, std::size_t max_record_bytes);
 
 /// Rank of a column / member name as the email column: 0 best; -1 = not an email name. Names are
 /// compared ASCII case-insensitively with spaces, '-', '_' and '.' removed ("E-Mail Address").

@@ -240,19 +240,19 @@ class CsvReader final : public Reader {
     return true;
   }
 
-  bool next_raw(Record& r) override {
+  bool next_raw(Record& r, std::string& bytes) override {
     if (!ahead_.empty()) return next(r);  // the look-ahead records are decoded already
     reset(r);
-    if (!parser_.scan(r)) return false;
+    if (!parser_.scan(r, bytes)) return false;
     r.number = ++n_;
     r.undecoded = true;
     return true;
   }
 
-  void decode(Record& r) const override {
+  void decode(Record& r, std::string_view bytes) const override {
     if (!r.undecoded) return;
     r.undecoded = false;
-    detail::decode_csv(r, delim_, max_);
+    detail::decode_csv(bytes, r, delim_, max_);
     find_email(r);
   }
 

@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ingest/format.hpp"
@@ -48,9 +49,8 @@ struct Record {
   /// Why this record has no usable address; "" when fine (an empty `email` with no error is an
   /// empty address: the verifier reports it as syntax.empty). Messages: docs/bulk.md.
   std::string error;
-  /// CSV, from Reader::next_raw: the record's bytes as read (without the line end). With
-  /// `undecoded`, fields, email and error are not filled in yet: Reader::decode does that.
-  std::string raw;
+  /// CSV, from Reader::next_raw: only number and line are set; fields, email and error are not
+  /// filled in yet: Reader::decode does that from the bytes next_raw appended.
   bool undecoded = false;
 };
 
@@ -71,14 +71,25 @@ class Reader {
   /// The next record; false at the end. Never throws for bad data (the record's `error` says what
   /// is wrong); throws std::runtime_error on an I/O or decompression error.
   virtual bool next(Record& r) = 0;
-  /// Like next(), but a CSV record may come back `undecoded` (only its bytes, number and line):
-  /// decode() finishes it, on any thread. Reading then only finds where records end, and the
-  /// fields are decoded by the thread that uses them (--threads: docs/benchmarks.md). Other
-  /// formats come back decoded. Records must be decoded in any order but each once.
-  virtual bool next_raw(Record& r) { return next(r); }
-  /// Fills in a record next_raw() left undecoded (else does nothing), as next() would have. Reads
-  /// only the reader's settings, which do not change once it is open: safe on any thread.
-  virtual void decode(Record& r) const { static_cast<void>(r); }
+  /// Like next(), but a CSV record may come back `undecoded`: only its number and line are set,
+  /// and its bytes as read (without the line end; at most max_record_bytes + 1 of them) are
+  /// appended to `bytes`. decode() finishes it, on any thread. Reading then only finds where
+  /// records end, and the fields are decoded by the thread that uses them (--threads:
+  /// docs/benchmarks.md). A block of records shares one `bytes`: their bytes lie end to end in
+  /// it, so the decoding thread reads them in sequence (the prefetcher follows) instead of from
+  /// a string per record. Other formats come back decoded and append nothing.
+  virtual bool next_raw(Record& r, std::string& bytes) {
+    static_cast<void>(bytes);
+    return next(r);
+  }
+  /// Fills in a record next_raw() left undecoded (else does nothing), as next() would have, from
+  /// `bytes`: exactly what next_raw() appended for it. Records may be decoded in any order, each
+  /// once. Reads only the reader's settings, which do not change once it is open: safe on any
+  /// thread.
+  virtual void decode(Record& r, std::string_view bytes) const {
+    static_cast<void>(r);
+    static_cast<void>(bytes);
+  }
 
   [[nodiscard]] virtual Format format() const noexcept = 0;
   /// CSV: the header fields; empty when there is none (TXT, JSONL, headerless CSV).

@@ -349,7 +349,8 @@ TEST(CsvReader, HugeLineStreamsThroughInBoundedMemory) {
 }
 
 // --threads reads CSV with next_raw() and decodes on the workers: every record must come out as
-// next() gives it, whatever the order of decoding, past the look-ahead (which is decoded already).
+// next() gives it, whatever the order of decoding, past the look-ahead (which is decoded already),
+// with all the records' bytes in one buffer, end to end, as a block of --threads holds them.
 TEST(CsvReader, RawThenDecodeIsNext) {
   std::string filler;
   for (int i = 0; i < 70; ++i) filler += "p" + std::to_string(i) + ",p" + std::to_string(i) + "@x.com\n";
@@ -369,13 +370,22 @@ TEST(CsvReader, RawThenDecodeIsNext) {
     const auto want = parse(in, Format::csv, o);
     auto r = Reader::from_memory(in, Format::csv, o);
     std::vector<Record> got;
+    std::string bytes;
+    std::vector<std::size_t> ends;  // where record i's bytes end in `bytes`
     Record rec;
     std::size_t undecoded = 0;
-    while (r->next_raw(rec)) {
+    while (r->next_raw(rec, bytes)) {
       undecoded += rec.undecoded ? 1 : 0;
+      if (!rec.undecoded) {
+        EXPECT_EQ(bytes.size(), ends.empty() ? 0 : ends.back()) << "a decoded record appended bytes";
+      }
       got.push_back(rec);
+      ends.push_back(bytes.size());
     }
-    for (auto it = got.rbegin(); it != got.rend(); ++it) r->decode(*it);  // any order
+    for (std::size_t k = got.size(); k-- > 0;) {  // any order
+      const std::size_t from = k == 0 ? 0 : ends[k - 1];
+      r->decode(got[k], std::string_view(bytes).substr(from, ends[k] - from));
+    }
     ASSERT_EQ(got.size(), want.size()) << tail;
     for (std::size_t i = 0; i < got.size(); ++i) {
       EXPECT_FALSE(got[i].undecoded);
