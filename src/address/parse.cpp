@@ -435,7 +435,6 @@ bool surely_nfc(std::string_view s) noexcept {
   return true;
 }
 
-
 }  // namespace
 
 // Writes the normalized address into Address::buf_. Friend of Address.

@@ -43,13 +43,10 @@ class NeighbourIndex {
     // tested against filter_, with hashes that come in O(1) each from prefix and suffix sums, and
     // only a key whose bit is set is built and looked up (issue 15: the look-ups were 18% of a new
     // domain's facts). hash(s without s[i]) = prefix[i] * B^(n-1-i) + suffix[i+1].
-    std::array<std::uint64_t, kMaxLen + 1> prefix, suffix, power;
+    const auto& power = kPowers;
+    std::array<std::uint64_t, kMaxLen + 1> prefix, suffix;
     prefix[0] = 0;
-    power[0] = 1;
-    for (std::size_t i = 0; i < n; ++i) {
-      prefix[i + 1] = prefix[i] * kBase + static_cast<unsigned char>(s[i]);
-      power[i + 1] = power[i] * kBase;
-    }
+    for (std::size_t i = 0; i < n; ++i) prefix[i + 1] = prefix[i] * kBase + static_cast<unsigned char>(s[i]);
     suffix[n] = 0;
     for (std::size_t i = n; i-- > 0;) suffix[i] = suffix[i + 1] + static_cast<unsigned char>(s[i]) * power[n - 1 - i];
     if (maybe_filed(prefix[n])) visit(s, f);
@@ -67,6 +64,12 @@ class NeighbourIndex {
   // A polynomial hash (mod 2^64) of every filed key, one bit each in filter_: 2^17 bits (16 KiB)
   // for the few thousand keys of the built-in targets.
   static constexpr std::uint64_t kBase = 0x100000001B3ULL;  // odd: powers never vanish mod 2^64
+  static constexpr std::array<std::uint64_t, kMaxLen + 1> kPowers = [] {  // kPowers[i] = kBase^i
+    std::array<std::uint64_t, kMaxLen + 1> p{};
+    p[0] = 1;
+    for (std::size_t i = 1; i < p.size(); ++i) p[i] = p[i - 1] * kBase;
+    return p;
+  }();
   static constexpr unsigned kFilterBits = 17;
   [[nodiscard]] static std::uint64_t poly(std::string_view s) noexcept {
     std::uint64_t h = 0;

@@ -45,7 +45,8 @@ Marks marks(const char* p, std::size_t n, char delim) noexcept {
   const __m128i cr = _mm_set1_epi8('\r');
   const __m128i d = _mm_set1_epi8(delim);
   for (int k = 0; k < 4; ++k) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k));
+    __m128i v;
+    std::memcpy(&v, p + 16 * k, sizeof v);  // an unaligned load (movdqu), without a pointer cast
     const auto bits = [v, k](__m128i c) {
       return std::uint64_t{static_cast<std::uint16_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, c)))} << (16 * k);
     };
