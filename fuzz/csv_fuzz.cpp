@@ -7,7 +7,9 @@
 // documented layout (docs/bulk.md, "Ragged rows") whatever the rows' widths: the first W fields
 // (short rows padded with empty ones), the result columns, then the fields beyond W; and the
 // address column, named by its index, gives every row's address back. Reading with next_raw() and
-// decode() (the --threads split) gives the same records as next(). The last option bit picks
+// decode() (the --threads split) gives the same records as next(), and the records a byte-at-a-
+// time scanner written from the rules finds: the same first lines and bytes (the reader's scan
+// steps over 64-byte windows, ingest/csv.cpp). The last option bit picks
 // the cells: raw (every field back byte for byte) or safe (the default of the CLI and the API:
 // a field that starts like a spreadsheet formula comes back with a "'" before it, render.hpp).
 #include <cstddef>
@@ -56,6 +58,55 @@ std::string written(const std::string& f, mailsift::render::CsvCells cells) {
   const bool formula =
       !f.empty() && (f[0] == '=' || f[0] == '+' || f[0] == '-' || f[0] == '@' || f[0] == '\t' || f[0] == '\r');
   return cells == mailsift::render::CsvCells::safe && formula ? "'" + f : f;
+}
+
+// A record as the rules of docs/bulk.md find it: its first physical line and its bytes without
+// the line end. Byte at a time, from the rules, not from the reader's code: a field starting with
+// '"' is quoted ('""' is one quote, line ends are data and LF counts as a line), a quote elsewhere
+// is data, a record ends at LF, CRLF or a lone CR outside quotes.
+struct RefRecord {
+  std::uint64_t line;
+  std::string bytes;
+};
+
+std::vector<RefRecord> reference_records(std::string_view s, char delim) {
+  enum { field_start, unquoted, quoted, quote_in_quoted } st = field_start;
+  std::vector<RefRecord> out;
+  std::uint64_t line = 1;
+  bool skip_lf = false;
+  std::size_t i = 0;
+  while (i < s.size()) {
+    if (skip_lf) {
+      skip_lf = false;
+      if (s[i] == '\n') {
+        ++i;
+        continue;
+      }
+    }
+    RefRecord rec{line, {}};
+    st = field_start;
+    for (; i < s.size(); ++i) {
+      const char c = s[i];
+      if (st == quoted) {
+        if (c == '"') st = quote_in_quoted;
+        else if (c == '\n') ++line;
+      } else if (c == '"' && (st == field_start || st == quote_in_quoted)) {
+        st = quoted;
+      } else if (c == delim) {
+        st = field_start;
+      } else if (c == '\n' || c == '\r') {
+        ++line;
+        skip_lf = c == '\r';
+        ++i;
+        break;
+      } else {
+        st = unquoted;
+      }
+      rec.bytes += c;
+    }
+    out.push_back(std::move(rec));
+  }
+  return out;
 }
 
 }  // namespace
@@ -124,9 +175,34 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       ends.clear();
       bytes.clear();
     };
+    // The reference scanner's records, where the input is UTF-8 (other byte order marks make the
+    // reader transcode): the reader's are the same, less a header, with the same bytes up to the
+    // budget (max_record_bytes + 1: decode_csv tells an over-long record by that).
+    const auto starts = [&body](std::string_view bom) { return body.compare(0, bom.size(), bom) == 0; };
+    const bool utf8 = !starts("\xFF\xFE") && !starts("\xFE\xFF") && !starts(std::string_view("\0\0\xFE\xFF", 4));
+    const std::vector<RefRecord> ref =
+        utf8 ? reference_records(std::string_view(body).substr(starts("\xEF\xBB\xBF") ? 3 : 0), split->delimiter())
+             : std::vector<RefRecord>{};
+    // The reference record of the reader's next one: the first is the header when one was taken.
+    std::size_t at = 0;
+    if (utf8) {
+      require(ref.size() == kept.size() || ref.size() == kept.size() + 1);
+      at = ref.size() - kept.size();
+    }
     Record got;
     while (split->next_raw(got, bytes)) {
       require(next + block.size() < kept.size());
+      if (utf8) {
+        const RefRecord& want = ref[at++];
+        require(got.line == want.line);
+        const std::size_t from = ends.empty() ? 0 : ends.back();
+        if (got.undecoded) {
+          require(std::string_view(bytes).substr(from) ==
+                  std::string_view(want.bytes).substr(0, o.max_record_bytes + 1));
+        } else {
+          require(bytes.size() == from);  // a decoded record (the look-ahead) appends nothing
+        }
+      }
       block.push_back(got);
       ends.push_back(bytes.size());
       if (block.size() == 3) check_block();

@@ -540,7 +540,7 @@ int verify_bulk(const VerifyOptions& o) {
         std::vector<ingest::Record> recs;  // the first `size` are this block's
         std::size_t size = 0;
         // The undecoded records' bytes, end to end in row order (Reader::next_raw), and where
-        // row i's end; a decoded row's are empty. One buffer, not a string per record: the
+        // row i's bytes end; a decoded row has none. One buffer, not a string per record: the
         // reading thread appends in sequence and the worker on the other core reads in sequence,
         // so the hardware prefetcher fetches ahead of both (docs/benchmarks.md).
         std::string bytes;

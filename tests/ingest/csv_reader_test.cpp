@@ -497,5 +497,55 @@ TEST(CsvReader, EncodedFieldsComeBackAcrossWindowsAndBlocks) {
   EXPECT_FALSE(r->next_raw(rec, bytes));
 }
 
+// A read block is 256 KiB (ingest/source.hpp): the CR of a CRLF as its last byte and the LF as the
+// next block's first, a doubled quote split between two blocks, a closing quote as a block's last
+// byte with the line end after it. Through next() and through next_raw() + decode().
+TEST(CsvReader, LineEndsAndQuotesAcrossReadBlocks) {
+  constexpr std::size_t kBlock = std::size_t{256} * 1024;
+  struct Case {
+    std::string in;
+    std::vector<V> fields;
+  };
+  const std::string after = "b,c@d.com\n";
+  const std::vector<Case> cases = {
+      {"a," + std::string(kBlock - 3, 'x') + "\r\n" + after, {{"a", std::string(kBlock - 3, 'x')}, {"b", "c@d.com"}}},
+      {"\"" + std::string(kBlock - 2, 'y') + "\"\"z\",e@f.com\n" + after,
+       {{std::string(kBlock - 2, 'y') + "\"z", "e@f.com"}, {"b", "c@d.com"}}},
+      {"\"" + std::string(kBlock - 2, 'w') + "\"\n" + after, {{std::string(kBlock - 2, 'w')}, {"b", "c@d.com"}}},
+  };
+  ASSERT_EQ(cases[0].in[kBlock - 1], '\r');
+  ASSERT_EQ(cases[1].in.substr(kBlock - 1, 2), "\"\"");
+  ASSERT_EQ(cases[2].in.substr(kBlock - 1, 2), "\"\n");
+  InputOptions o;
+  o.header = false;
+  o.column = "2";
+  for (std::size_t c = 0; c < cases.size(); ++c) {
+    const auto got = parse(cases[c].in, Format::csv, o);
+    ASSERT_EQ(got.size(), cases[c].fields.size()) << "case " << c;
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      EXPECT_EQ(got[i].fields, cases[c].fields[i]) << "case " << c << " record " << i;
+      EXPECT_EQ(got[i].line, i + 1) << "case " << c << " record " << i;
+    }
+    // Past the reader's look-ahead, so that records come back undecoded.
+    std::string in;
+    for (int k = 0; k < 70; ++k) in += "p,p" + std::to_string(k) + "@x.com\n";
+    const std::size_t pad = kBlock - in.size() % kBlock;  // the case's first byte starts a block
+    in += std::string(pad - 1, 'q') + "\n" + cases[c].in;
+    auto r = Reader::from_memory(in, Format::csv, o);
+    Record rec;
+    std::string bytes;
+    for (int k = 0; k < 71; ++k) ASSERT_TRUE(r->next_raw(rec, bytes));
+    for (std::size_t i = 0; i < cases[c].fields.size(); ++i) {
+      bytes.clear();
+      ASSERT_TRUE(r->next_raw(rec, bytes)) << "case " << c;
+      EXPECT_TRUE(rec.undecoded);
+      r->decode(rec, bytes);
+      EXPECT_EQ(rec.fields, cases[c].fields[i]) << "case " << c << " record " << i;
+      EXPECT_EQ(rec.line, 72 + i) << "case " << c << " record " << i;
+    }
+    EXPECT_FALSE(r->next_raw(rec, bytes));
+  }
+}
+
 }  // namespace
 }  // namespace mailsift::ingest
