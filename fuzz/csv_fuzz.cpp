@@ -70,7 +70,6 @@ struct RefRecord {
 };
 
 std::vector<RefRecord> reference_records(std::string_view s, char delim) {
-  enum { field_start, unquoted, quoted, quote_in_quoted } st = field_start;
   std::vector<RefRecord> out;
   std::uint64_t line = 1;
   bool skip_lf = false;
@@ -84,7 +83,7 @@ std::vector<RefRecord> reference_records(std::string_view s, char delim) {
       }
     }
     RefRecord rec{line, {}};
-    st = field_start;
+    enum { field_start, unquoted, quoted, quote_in_quoted } st = field_start;
     for (; i < s.size(); ++i) {
       const char c = s[i];
       if (st == quoted) {

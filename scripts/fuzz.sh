@@ -26,17 +26,17 @@ run_one() {  # run_one TARGET: its exit status; the log tail on stdout when it e
   return "$rc"
 }
 
-pids=()
+running=0
 failed=0
 for target in build/fuzz/fuzz/fuzz_*; do
-  if [ "${#pids[@]}" -ge "$jobs" ]; then
+  if [ "$running" -ge "$jobs" ]; then  # wait for any one to end
     wait -n || failed=1
-    pids=("${pids[@]:1}")  # one ended (which one does not matter: only the count is kept)
+    running=$((running - 1))
   fi
   run_one "$target" &
-  pids+=("$!")
+  running=$((running + 1))
 done
-for _ in "${pids[@]}"; do wait -n || failed=1; done
+for ((; running > 0; running--)); do wait -n || failed=1; done
 if [ "$failed" -ne 0 ]; then
   echo "fuzz: a target failed (logs in build/fuzz/fuzz-*.log, inputs in build/fuzz/crash-*)" >&2
   exit 1
