@@ -189,7 +189,7 @@ std::unordered_map<std::string, bool> Engine::catch_all_answers() {
 }
 
 std::size_t Engine::add(std::string_view input) {
-  open_.emplace_back(input);
+  open_.push_back(input);
   return open_.size() - 1;
 }
 
@@ -197,7 +197,8 @@ std::uint64_t Engine::submit() {
   auto b = std::make_unique<Batch>();
   b->id = next_id_++;
   b->inputs = std::move(open_);
-  open_.clear();
+  open_ = Inputs();
+  open_.reserve_like(b->inputs);
   in_flight_rows_ += b->inputs.size();
   flight_.push_back(std::move(b));
   if (dns_level_) start(*flight_.back());

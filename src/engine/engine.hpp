@@ -147,7 +147,7 @@ class Engine {
   bool smtp_level_;
   std::size_t batch_size_;
   std::size_t window_rows_;
-  std::vector<std::string> open_;
+  Inputs open_;
   Result scratch_;  // offline: each input is classified into it and handed over
   std::uint64_t next_id_ = 0;
   // Batches in flight, oldest first (stable addresses: lookups and probes point at them). Declared

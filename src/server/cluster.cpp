@@ -44,7 +44,7 @@ ClusterChecks::~ClusterChecks() {
 
 void ClusterChecks::check(std::string input, std::string domain, const std::string& level, Done done) {
   Waiting& w = waiting_[{level, std::move(domain)}];
-  w.inputs.push_back(std::move(input));
+  w.inputs.push_back(input);
   w.done.push_back(std::move(done));
   ++addresses_out_;
   if (armed_) return;

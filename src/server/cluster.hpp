@@ -65,7 +65,7 @@ class ClusterChecks {
  private:
   // Addresses of one job lane at one domain waiting for kGather to pass.
   struct Waiting {
-    std::vector<std::string> inputs;
+    engine::Inputs inputs;
     std::vector<Done> done;
   };
   struct Flight {  // a batch out: its callbacks (the server's loop only)
