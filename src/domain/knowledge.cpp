@@ -237,8 +237,18 @@ Knowledge::Knowledge(const ListOptions& opt) : impl_(std::make_unique<Impl>()) {
 Knowledge::~Knowledge() = default;
 
 DomainFacts Knowledge::lookup(std::string_view domain) const {
-  const Impl& m = *impl_;
   DomainFacts f;
+  lookup(domain, f);
+  return f;
+}
+
+void Knowledge::lookup(std::string_view domain, DomainFacts& f) const {
+  const Impl& m = *impl_;
+  f.reason = Reason::well_formed;
+  f.registrable.clear();
+  f.disposable = false;
+  f.free = false;
+  f.suggestion.clear();
   // libpsl takes NUL-terminated text; a valid domain (at most 253 octets) fits the stack buffer.
   std::array<char, typo::kMaxLen + 2> stack_buf;
   std::string heap_buf;
@@ -257,11 +267,11 @@ DomainFacts Knowledge::lookup(std::string_view domain) const {
   // psl_registrable_domain applies the "*" rule, so an unknown TLD still gives "name.tld": good
   // enough as the floor of the disposable walk, but not reported as a registrable domain.
   const std::string_view registrable = registrable_domain(m.psl, memo, p, d);
-  if (tld_exists) f.registrable = registrable;
+  if (tld_exists) f.registrable.assign(registrable);
 
   if (is_reserved(d)) {
     f.reason = Reason::reserved_domain;
-    return f;
+    return;
   }
   if (!tld_exists) f.reason = Reason::unknown_tld;
 
@@ -291,7 +301,6 @@ DomainFacts Knowledge::lookup(std::string_view domain) const {
     std::string s = m.typo.suggest(d, tld_exists);
     if (!s.empty() && s != d && !is_reserved(s)) f.suggestion = std::move(s);
   }
-  return f;
 }
 
 bool Knowledge::is_role(std::string_view local) const noexcept {
@@ -416,13 +425,14 @@ FactsView FactsCache::get(std::string_view domain, std::uint64_t hash) {
     if (s.tag == tag && s.key_len == domain.size() && same_bytes(key(s), domain)) return view(s);
   }
   if (domain.empty() || domain.size() > kMaxKey) {  // not a domain address::parse lets through
-    uncached_ = k_.lookup(domain);
+    k_.lookup(domain, uncached_);
     return FactsView{uncached_.reason, uncached_.disposable, uncached_.free, uncached_.registrable,
                      uncached_.suggestion};
   }
   // Starting over is cheaper than LRU bookkeeping and keeps the hit path a single lookup; a
   // domain seen again after a reset costs one more Knowledge::lookup.
-  const DomainFacts f = k_.lookup(domain);
+  DomainFacts& f = scratch_;
+  k_.lookup(domain, f);
   if (shared_ != nullptr && shared_->insert(domain, hash, f, shared_view)) return shared_view;
   if (size_ >= max_ || arena_.size() > kMaxArena) clear();
   else if ((size_ + 1) * 2 > slots_.size()) grow();

@@ -49,6 +49,9 @@ class Knowledge {
 
   /// Uncached lookup. `domain` must be a syntactically valid lower-case A-label domain.
   [[nodiscard]] DomainFacts lookup(std::string_view domain) const;
+  /// The same into `out`, whose strings keep their room from one call to the next: the facts
+  /// cache looks up every new domain into one scratch record, without an allocation each.
+  void lookup(std::string_view domain, DomainFacts& out) const;
   /// Role account (info@, sales@, postmaster@ ...). Case-insensitive; a "+tag" is ignored.
   [[nodiscard]] bool is_role(std::string_view local) const noexcept;
   /// Keyboard walks, test-like names, long random-looking strings: a flag, never a verdict.
@@ -128,6 +131,7 @@ class FactsCache {
   std::vector<Slot, HugePageAllocator<Slot>> slots_;  // 16 MiB at 2^18 entries: read at random
   std::vector<char> arena_;
   DomainFacts uncached_;
+  DomainFacts scratch_;  // a new domain's facts on their way into the cache (Knowledge::lookup)
   SharedFacts* shared_ = nullptr;
 };
 
