@@ -3,7 +3,13 @@
 //
 // `operator new` is counted on its own: the mailsift binary links jemalloc, whose operator new
 // allocates without calling malloc, so a malloc hook (heaptrack's, say) never sees the C++
-// allocations. Each function forwards to the next definition (jemalloc's, or libc's).
+// allocations. The C functions forward to the next definition (jemalloc's, or libc's); operator
+// new and delete go through this file's malloc, posix_memalign and free and are counted as `new`
+// only. Not counted: memalign, valloc, pvalloc (nothing here uses them).
+//
+// This works because jemalloc (and libstdc++'s operator new) are shared libraries, which a
+// preloaded definition overrides; a binary with its allocator linked in statically would bypass
+// it and show `new=0`.
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <stdatomic.h>
@@ -111,6 +117,13 @@ void* _ZnwmSt11align_val_t(size_t n, size_t alignment) {
   return p;
 }
 void* _ZnamSt11align_val_t(size_t n, size_t alignment) { return _ZnwmSt11align_val_t(n, alignment); }
+void* _ZnwmSt11align_val_tRKSt9nothrow_t(size_t n, size_t alignment, const void* tag) {
+  (void)tag;
+  return new_aligned(n, alignment);
+}
+void* _ZnamSt11align_val_tRKSt9nothrow_t(size_t n, size_t alignment, const void* tag) {
+  return _ZnwmSt11align_val_tRKSt9nothrow_t(n, alignment, tag);
+}
 void _ZdlPv(void* p) { free(p); }
 void _ZdaPv(void* p) { free(p); }
 void _ZdlPvm(void* p, size_t n) {

@@ -37,7 +37,7 @@ head -n "$((total + 1))" "$csv" >"$work/b.csv"
 bin=$PWD/build/release/mailsift
 echo "corpus: first $n and $total addresses of $txt"
 for f in a b; do
-  echo "  $f: $(wc -l <"$work/$f.txt") lines, $(cut -d@ -f2- "$work/$f.txt" | sort -u | wc -l) distinct texts after the first @"
+  echo "  $f: $(wc -l <"$work/$f.txt") lines, $(grep '@' "$work/$f.txt" | cut -d@ -f2- | sort -u | wc -l) distinct texts after the first @"
 done
 
 count() {  # count FORMAT THREADS PART: the counter's line for one run
@@ -49,7 +49,10 @@ count() {  # count FORMAT THREADS PART: the counter's line for one run
     out=$(LD_PRELOAD="$work/alloc_count.so" "$bin" verify --level syntax --threads "$2" \
       --input "$work/$3.csv" --output "$work/out.csv" --quiet 2>&1)
   fi
-  grep '^alloc_count:' <<<"$out" | tail -n 1
+  if ! grep '^alloc_count:' <<<"$out" | tail -n 1; then
+    echo "bench-allocs.sh: no count from the $1 run with --threads $2 (is the allocator a shared library?): $out" >&2
+    exit 1
+  fi
 }
 field() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<"$2"; }
 
@@ -59,7 +62,7 @@ for fmt in jsonl csv; do
   for t in 1 2; do
     a=$(count "$fmt" "$t" a)
     b=$(count "$fmt" "$t" b)
-    per() { echo "scale=3; ($(field "$1" "$b") - $(field "$1" "$a")) / $n" | bc -l; }
+    per() { printf '%.3f' "$(echo "($(field "$1" "$b") - $(field "$1" "$a")) / $n" | bc -l)"; }
     printf '%-6s %-8s %12s %12s %12s %10s %10s %10s\n' "$fmt" "$t" "$(field new "$a")" "$(field new "$b")" \
       "$(per new)" "$(per malloc)" "$(per realloc)" "$(per calloc)"
   done

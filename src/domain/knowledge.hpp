@@ -49,8 +49,9 @@ class Knowledge {
 
   /// Uncached lookup. `domain` must be a syntactically valid lower-case A-label domain.
   [[nodiscard]] DomainFacts lookup(std::string_view domain) const;
-  /// The same into `out`, whose strings keep their room from one call to the next: the facts
-  /// cache looks up every new domain into one scratch record, without an allocation each.
+  /// The same into `out`, whose registrable domain keeps its room from one call to the next: the
+  /// facts cache looks up every new domain into one scratch record, without an allocation each.
+  /// `domain` must not point into `out`, which is cleared first.
   void lookup(std::string_view domain, DomainFacts& out) const;
   /// Role account (info@, sales@, postmaster@ ...). Case-insensitive; a "+tag" is ignored.
   [[nodiscard]] bool is_role(std::string_view local) const noexcept;

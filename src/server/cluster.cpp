@@ -42,7 +42,7 @@ ClusterChecks::~ClusterChecks() {
   runs_.clear();  // joins the collectors: no callback after this
 }
 
-void ClusterChecks::check(std::string input, std::string domain, const std::string& level, Done done) {
+void ClusterChecks::check(std::string_view input, std::string domain, const std::string& level, Done done) {
   Waiting& w = waiting_[{level, std::move(domain)}];
   w.inputs.push_back(input);
   w.done.push_back(std::move(done));

@@ -27,6 +27,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -51,7 +52,7 @@ class ClusterChecks {
   /// The worker's stored verdict of `input` (trimmed, classified offline as parseable; its domain
   /// is `domain`) at `level` ("dns" or "smtp"), handed to `done` later on the io_context.
   using Done = std::function<void(const std::string& verdict)>;
-  void check(std::string input, std::string domain, const std::string& level, Done done);
+  void check(std::string_view input, std::string domain, const std::string& level, Done done);
 
   struct Stats {  // counts since start (for /metrics)
     std::uint64_t addresses_out = 0;  // sent to the cluster, verdict not yet back

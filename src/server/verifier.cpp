@@ -229,7 +229,7 @@ void Verifier::verify(std::string_view input, Level level, CheckOptions how, Don
   }
   if (rdap_ && !r.flags.address_literal && !r.registrable_domain().empty()) start_rdap(c);
   if (cluster_ && how.lane == Lane::bulk) {
-    cluster_->check(std::string(text::trim_blanks(input)), std::string(r.address.domain()), std::string(name(level)),
+    cluster_->check(text::trim_blanks(input), std::string(r.address.domain()), std::string(name(level)),
                     [this, c](const std::string& verdict) { on_cluster(c, verdict); });
     return;
   }
