@@ -55,6 +55,9 @@ count() {  # count FORMAT THREADS PART: the counter's line for one run
   fi
 }
 field() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<"$2"; }
+per() {  # per KIND A B: KIND's calls per address added from count line A (N) to B (2N)
+  printf '%.3f' "$(echo "($(field "$1" "$3") - $(field "$1" "$2")) / $n" | bc -l)"
+}
 
 printf '%-6s %-8s %12s %12s %12s %10s %10s %10s\n' path threads "new ($n)" "new ($total)" "new/address" \
   malloc/addr realloc/addr calloc/addr
@@ -62,8 +65,7 @@ for fmt in jsonl csv; do
   for t in 1 2; do
     a=$(count "$fmt" "$t" a)
     b=$(count "$fmt" "$t" b)
-    per() { printf '%.3f' "$(echo "($(field "$1" "$b") - $(field "$1" "$a")) / $n" | bc -l)"; }
     printf '%-6s %-8s %12s %12s %12s %10s %10s %10s\n' "$fmt" "$t" "$(field new "$a")" "$(field new "$b")" \
-      "$(per new)" "$(per malloc)" "$(per realloc)" "$(per calloc)"
+      "$(per new "$a" "$b")" "$(per malloc "$a" "$b")" "$(per realloc "$a" "$b")" "$(per calloc "$a" "$b")"
   done
 done
