@@ -87,6 +87,7 @@ std::string https_get(const std::string& url, const HttpsOptions& o) {
         return;
       }
       beast::get_lowest_layer(s).async_connect(r, [&](boost::system::error_code e2, const asio::ip::tcp::endpoint&) {
+        if (e2 == beast::error::timeout) return;  // the deadline: reported below as such
         if (e2) {
           failure = std::make_exception_ptr(std::runtime_error(where + "cannot connect: " + e2.message()));
           return;
@@ -109,7 +110,10 @@ std::string https_get(const std::string& url, const HttpsOptions& o) {
     });
     io.run_for(left());
     io.restart();
-    if (!finished) throw std::runtime_error(where + what + ": no answer within the time limit");
+    // The stream's timer and run_for share the deadline, so either may end the step first: both
+    // are the same event and say the same thing.
+    if (!finished || e == beast::error::timeout)
+      throw std::runtime_error(where + what + ": no answer within the time limit");
     if (e == http::error::body_limit)
       throw std::runtime_error(where + "larger than " + std::to_string(o.max_bytes) + " bytes (--max-bytes)");
     if (e) throw std::runtime_error(where + what + ": " + e.message());
