@@ -61,15 +61,6 @@ def sh(*cmd, **kw):
 
 def openssl_cert(name, san, ca=None):
     return test_ca.openssl_cert(tmp, name, san, ca)
-    csr = os.path.join(tmp, name + ".csr")
-    sh("openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key,
-       "-out", csr, "-subj", "/CN=" + name, check=True)
-    ext = os.path.join(tmp, name + ".ext")
-    with open(ext, "w") as f:
-        f.write(f"subjectAltName={san}\n")
-    sh("openssl", "x509", "-req", "-in", csr, "-CA", ca[0], "-CAkey", ca[1], "-CAcreateserial", "-days", "1",
-       "-extfile", ext, "-out", crt, check=True)
-    return crt, key
 
 
 def update(*args):

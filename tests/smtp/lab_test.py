@@ -33,11 +33,13 @@ check = Checks()
 env = {}
 
 
-DEFAULTS = {"--dns-timeout": "500", "--banner-timeout": "2", "--connect-timeout": "2"}
+# Waits short enough that the tarpit costs seconds, not 30, and long enough that a busy machine
+# (CI runs these beside a build, under ASan too) does not turn a slow local answer into a verdict.
+DEFAULTS = {"--dns-timeout": "2000", "--banner-timeout": "4", "--connect-timeout": "4"}
 
 
 def verify(*args, stdin=None, timeout=120):
-    # Short waits by default (the tarpit costs 2 s, not 30); a test may set its own.
+    # DEFAULTS unless the test sets its own.
     defaults = [x for k, v in DEFAULTS.items() if k not in args for x in (k, v)]
     cmd = ["ip", "netns", "exec", NAME, BIN, "verify", "--level", "smtp", "--allow-private-targets",
            "--format", "jsonl", *defaults, *args]
@@ -279,7 +281,7 @@ def cluster_section(want):
             w.terminate()
             w.wait(timeout=30)
         c.workers = [subprocess.Popen(["ip", "netns", "exec", NAME, BIN, "worker", "--broker", c.url, "--name", f"s{i}",
-                                       "--allow-private-targets", "--lease", "2", "--dns-timeout", "500",
+                                       "--allow-private-targets", "--lease", "5", "--dns-timeout", "2000",
                                        "--smtp-port", "2525", "--host-concurrency", "2", "--host-rate", "0",
                                        "--rcpts-per-session", "1", "--no-catch-all", "--chunks", "4"],
                                       stdin=subprocess.DEVNULL, stdout=c.logs[i], stderr=c.logs[i]) for i in range(2)]
@@ -316,7 +318,7 @@ def cluster_section(want):
         with open(inp, "w") as f:
             f.write("\n".join(slow) + "\n")
         bulk = ["ip", "netns", "exec", NAME, BIN, "verify", "--level", "smtp", "--allow-private-targets",
-                "--dns-timeout", "500", "--quiet", *args, "--input", inp, "--output", outp, "--state", state]
+                "--dns-timeout", "2000", "--quiet", *args, "--input", inp, "--output", outp, "--state", state]
         first = subprocess.Popen(bulk, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         time.sleep(3)
         first.kill()
