@@ -18,6 +18,7 @@
 #include "cli/bulk.hpp"
 #include "cli/commands.hpp"
 #include "cli/config.hpp"
+#include "engine/batch.hpp"
 #include "engine/engine.hpp"
 #include "engine/offline.hpp"
 #include "server/serve.hpp"
@@ -159,14 +160,12 @@ class ParallelRun {
 
   void one(std::string_view input) {
     Block& b = *open_;
-    const std::string_view in = text::trim_blanks(input);
-    b.ends.push_back(b.text.size() + in.size());
-    b.text += in;
-    if (b.ends.size() == engine::kOfflineBlockRows) submit();
+    b.inputs.push_back(text::trim_blanks(input));
+    if (b.inputs.size() == engine::kOfflineBlockRows) submit();
   }
 
   int end() {
-    if (!open_->ends.empty()) submit();
+    if (!open_->inputs.empty()) submit();
     while (pool_->in_flight() > 0) write(pool_->take(true));
     if (format_ == render::Format::json) out_.buf() += count_ == 0 ? "]\n" : "\n]\n";
     out_.flush();
@@ -175,8 +174,7 @@ class ParallelRun {
 
  private:
   struct Block {
-    std::string text;               // the block's inputs, one after the other
-    std::vector<std::size_t> ends;  // where each ends in `text`
+    engine::Inputs inputs;
     std::string out;
     bool all_valid = true;
     Result scratch;
@@ -188,10 +186,8 @@ class ParallelRun {
     b.out.clear();
     b.all_valid = true;
     Result& r = b.scratch;
-    std::size_t start = 0;
-    for (const std::size_t end : b.ends) {
-      c.classify(std::string_view(b.text).substr(start, end - start), r);
-      start = end;
+    for (std::size_t i = 0; i < b.inputs.size(); ++i) {
+      c.classify(b.inputs[i], r);
       b.all_valid &= r.status == Status::valid;
       switch (format) {
         case render::Format::jsonl:
@@ -213,15 +209,14 @@ class ParallelRun {
     pool_->submit(std::move(open_));
     while (auto done = pool_->take(false)) write(std::move(done));
     open_ = pool_->acquire();
-    open_->text.clear();
-    open_->ends.clear();
+    open_->inputs.clear();
   }
 
   void write(std::unique_ptr<Block> b) {
     std::string_view bytes = b->out;
-    if (format_ == render::Format::json && count_ == 0 && !b->ends.empty()) bytes.remove_prefix(1);  // "\n", not ",\n"
+    if (format_ == render::Format::json && count_ == 0 && !b->inputs.empty()) bytes.remove_prefix(1);  // "\n", not ",\n"
     out_.write(bytes);
-    count_ += b->ends.size();
+    count_ += b->inputs.size();
     all_valid_ &= b->all_valid;
     pool_->release(std::move(b));
   }

@@ -39,6 +39,11 @@ class Inputs {
     const std::size_t from = i == 0 ? 0 : ends_[i - 1];
     return std::string_view(text_).substr(from, ends_[i] - from);
   }
+  /// Empty, keeping its room (a reused block of `verify --threads N` fills it again).
+  void clear() noexcept {
+    text_.clear();
+    ends_.clear();
+  }
   /// Room for as many inputs and bytes as `like` holds (the next batch is most likely its size).
   void reserve_like(const Inputs& like) {
     text_.reserve(like.text_.size());

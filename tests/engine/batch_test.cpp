@@ -1,6 +1,6 @@
 // engine::Inputs (engine/batch.hpp): a batch's inputs end to end in one buffer. Each comes back
 // as it was added, empty ones and ones with bytes an address never has included, after the
-// buffer has grown and after a move into a batch.
+// buffer has grown, after a move into a batch and after clear().
 #include "engine/batch.hpp"
 
 #include <gtest/gtest.h>
@@ -39,6 +39,15 @@ TEST(Inputs, EachInputComesBackAsAdded) {
   in.push_back("x@y.z");
   ASSERT_EQ(in.size(), 1U);
   EXPECT_EQ(in[0], "x@y.z");
+
+  // Cleared for reuse, as a block of `verify --threads N` is: empty, then filled anew.
+  b.inputs.clear();
+  EXPECT_TRUE(b.inputs.empty());
+  b.inputs.push_back("");
+  b.inputs.push_back("p@q.r");
+  ASSERT_EQ(b.inputs.size(), 2U);
+  EXPECT_EQ(b.inputs[0], "");
+  EXPECT_EQ(b.inputs[1], "p@q.r");
 }
 
 }  // namespace
