@@ -137,8 +137,9 @@ class Run {
 };
 
 // The plain output path at the offline level on several threads (--threads N > 1): inputs are
-// gathered here in blocks, classified and rendered on N workers (engine/offline.hpp), and each
-// block's bytes written here in input order: the same bytes as Run.
+// gathered here in blocks, classified and rendered on N threads (N - 1 workers, and this one while
+// it waits: engine/offline.hpp), and each block's bytes written here in input order: the same
+// bytes as Run.
 class ParallelRun {
  public:
   ParallelRun(const VerifyOptions& o, render::Format f, std::size_t threads)

@@ -8,6 +8,10 @@
 // block holds thousands of rows. The work function runs without the lock and gets its worker's
 // index, so per-thread state (a Classifier, its caches) lives in the caller's vector indexed by it.
 // An exception thrown by the work function is rethrown by take() when that block's turn comes.
+// With `owner_works`, the owner runs queued blocks itself while it waits in take(), as one more
+// worker: N threads in all do the work with N - 1 started, so on N cores the owner's reading and
+// writing do not compete with N busy workers for them (three threads on two cores left a core
+// idle whenever the owner was descheduled and the workers ran dry).
 // Entry points: OrderedPool::acquire, submit, take.
 #include <condition_variable>
 #include <cstddef>
@@ -29,9 +33,11 @@ class OrderedPool {
   using Work = std::function<void(std::size_t worker, Block& block)>;
 
   /// Starts `workers` threads (at least 1). `max_in_flight` (at least 1) bounds the blocks submitted
-  /// and not taken back.
-  OrderedPool(std::size_t workers, std::size_t max_in_flight, Work work)
-      : work_(std::move(work)), max_in_flight_(max_in_flight == 0 ? 1 : max_in_flight) {
+  /// and not taken back. With `owner_works`, take(true) runs blocks not yet started on the calling
+  /// thread while it waits, with worker index `workers`: the work function then gets indices
+  /// 0 to `workers` inclusive.
+  OrderedPool(std::size_t workers, std::size_t max_in_flight, Work work, bool owner_works = false)
+      : work_(std::move(work)), max_in_flight_(max_in_flight == 0 ? 1 : max_in_flight), owner_works_(owner_works) {
     if (workers == 0) workers = 1;
     threads_.reserve(workers);
     for (std::size_t w = 0; w < workers; ++w) threads_.emplace_back([this, w] { loop(w); });
@@ -78,15 +84,27 @@ class OrderedPool {
     work_cv_.notify_one();
   }
 
-  /// The oldest submitted block once processed: with `wait`, waits for it; without, returns null
-  /// when it is not done yet (or nothing is in flight). Rethrows the work function's exception.
+  /// The oldest submitted block once processed: with `wait`, waits for it (with `owner_works`,
+  /// running the oldest blocks not yet started meanwhile: the one waited for first, when no worker
+  /// has taken it); without, returns null when it is not done yet (or nothing is in flight).
+  /// Rethrows the work function's exception.
   std::unique_ptr<Block> take(bool wait) {
     if (flight_.empty()) return nullptr;
     const std::shared_ptr<Slot>& front = flight_.front();
     {
       std::unique_lock<std::mutex> lock(mu_);
-      if (!front->done) {
+      while (!front->done) {
         if (!wait) return nullptr;
+        if (owner_works_ && !queue_.empty()) {
+          std::shared_ptr<Slot> slot = std::move(queue_.front());
+          queue_.pop_front();
+          lock.unlock();
+          run(threads_.size(), *slot);
+          lock.lock();
+          continue;
+        }
+        // Only workers finish blocks now, and nothing is queued that the owner could run (only the
+        // owner queues): wait for the front.
         done_cv_.wait(lock, [&front] { return front->done; });
       }
     }
@@ -113,21 +131,25 @@ class OrderedPool {
         slot = std::move(queue_.front());
         queue_.pop_front();
       }
-      try {
-        work_(w, *slot->block);
-      } catch (...) {
-        slot->error = std::current_exception();
-      }
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        slot->done = true;
-      }
+      run(w, *slot);
       done_cv_.notify_one();
     }
   }
 
+  // Runs a block's work as worker `w` and marks it done; the lock must not be held.
+  void run(std::size_t w, Slot& slot) {
+    try {
+      work_(w, *slot.block);
+    } catch (...) {
+      slot.error = std::current_exception();
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    slot.done = true;
+  }
+
   Work work_;
   std::size_t max_in_flight_;
+  bool owner_works_;
   // The owner's side (one thread): blocks in submission order, and spare blocks.
   std::deque<std::shared_ptr<Slot>> flight_;
   std::vector<std::unique_ptr<Block>> spare_;

@@ -2,6 +2,8 @@
 // back in submission order whatever order the workers finish them in, the blocks in flight stay
 // bounded, a worker's exception comes back with its block, and each worker's own state is only
 // ever touched by that worker (run under the tsan preset: it would report a race).
+#include "engine/ordered.hpp"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -15,7 +17,6 @@
 
 #include "domain/knowledge.hpp"
 #include "engine/offline.hpp"
-#include "engine/ordered.hpp"
 #include "verdict/classify.hpp"
 #include "verdict/render.hpp"
 
@@ -30,17 +31,22 @@ struct Block {
   std::size_t reuse = 0;  // times this Block object was submitted
 };
 
-TEST(OrderedPool, GivesBlocksBackInSubmissionOrder) {
+// Both ways: workers only, and the owner working while it waits (one more worker index).
+void blocks_back_in_order(bool owner_works) {
   constexpr std::size_t kWorkers = 4, kMax = 3, kBlocks = 200;
-  std::vector<std::size_t> per_worker(kWorkers, 0);  // per-worker state: no lock, no atomic
-  OrderedPool<Block> pool(kWorkers, kMax, [&per_worker](std::size_t w, Block& b) {
-    // Later blocks often finish first: early ones sleep longer.
-    if (b.id % 7 == 0) std::this_thread::sleep_for(std::chrono::microseconds(300));
-    b.out.clear();
-    for (int v : b.in) b.out.push_back(v * 2);
-    b.worker = w;
-    ++per_worker[w];
-  });
+  const std::size_t indices = kWorkers + (owner_works ? 1 : 0);
+  std::vector<std::size_t> per_worker(indices, 0);  // per-worker state: no lock, no atomic
+  OrderedPool<Block> pool(
+      kWorkers, kMax,
+      [&per_worker](std::size_t w, Block& b) {
+        // Later blocks often finish first: early ones sleep longer.
+        if (b.id % 7 == 0) std::this_thread::sleep_for(std::chrono::microseconds(300));
+        b.out.clear();
+        for (int v : b.in) b.out.push_back(v * 2);
+        b.worker = w;
+        ++per_worker.at(w);
+      },
+      owner_works);
   EXPECT_EQ(pool.workers(), kWorkers);
   EXPECT_EQ(pool.take(false), nullptr);  // nothing in flight
   std::size_t next_expected = 0, submitted = 0, max_seen = 0;
@@ -49,7 +55,7 @@ TEST(OrderedPool, GivesBlocksBackInSubmissionOrder) {
     EXPECT_EQ(b->id, next_expected) << "blocks out of order";
     ASSERT_EQ(b->out.size(), b->in.size());
     for (std::size_t i = 0; i < b->in.size(); ++i) EXPECT_EQ(b->out[i], b->in[i] * 2);
-    EXPECT_LT(b->worker, kWorkers);
+    EXPECT_LT(b->worker, indices);
     ++next_expected;
     pool.release(std::move(b));
   };
@@ -77,6 +83,48 @@ TEST(OrderedPool, GivesBlocksBackInSubmissionOrder) {
     ++objects;
   }
   EXPECT_LE(objects, kMax + 1);
+}
+
+TEST(OrderedPool, GivesBlocksBackInSubmissionOrder) {
+  blocks_back_in_order(false);
+}
+TEST(OrderedPool, GivesBlocksBackInSubmissionOrderWhenTheOwnerWorks) {
+  blocks_back_in_order(true);
+}
+
+// With owner_works, take(true) runs the blocks no worker has started on the owner's thread, as
+// worker index workers(): here the one worker is held on block 0 until the owner has run blocks 1
+// to 3 (a pool whose owner only waited would leave them to the worker once its 10 s hold ran out).
+TEST(OrderedPool, TheOwnerRunsQueuedBlocksWhileItWaits) {
+  std::atomic<bool> started{false}, go{false};
+  OrderedPool<Block> pool(
+      1, 4,
+      [&](std::size_t w, Block& b) {
+        b.worker = w;
+        if (b.id == 0) {
+          started = true;
+          const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+          while (!go.load() && std::chrono::steady_clock::now() < until) std::this_thread::yield();
+        }
+        if (b.id == 3) go = true;
+      },
+      /*owner_works=*/true);
+  auto first = pool.acquire();
+  first->id = 0;
+  pool.submit(std::move(first));
+  while (!started.load()) std::this_thread::yield();  // the worker holds block 0
+  for (std::size_t i = 1; i < 4; ++i) {
+    auto b = pool.acquire();
+    b->id = i;
+    pool.submit(std::move(b));
+  }
+  for (std::size_t i = 0; i < 4; ++i) {
+    std::unique_ptr<Block> b = pool.take(true);
+    ASSERT_NE(b, nullptr);
+    EXPECT_EQ(b->id, i);
+    EXPECT_EQ(b->worker, i == 0 ? 0u : 1u) << "block " << i;
+  }
+  EXPECT_EQ(pool.in_flight(), 0u);
 }
 
 TEST(OrderedPool, SubmitWhileFullIsALogicError) {
@@ -133,7 +181,7 @@ TEST(ResolveThreads, ZeroIsTheMachinesCores) {
 TEST(OfflinePool, SameBytesAsOneClassifier) {
   const domain::Knowledge k;
   std::vector<std::string> inputs;
-  const char* domains[] = {"gmail.com", "mailinator.com", "gmial.com", "example.com", "bücher.de",
+  const char* domains[] = {"gmail.com",      "mailinator.com", "gmial.com",   "example.com", "bücher.de",
                            "sub.acme.co.uk", "nosuchtld.zzzz", "[127.0.0.1]", "yahoo.co.jp", "xn--80ak6aa92e.com"};
   for (int i = 0; i < 20000; ++i)
     inputs.push_back((i % 13 == 0 ? "info" : "user" + std::to_string(i % 997)) + "@" +
