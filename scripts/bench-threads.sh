@@ -37,7 +37,7 @@ for _ in 1 2 3; do
   for t in 1 $threads; do
     time_one "jsonl-$t" sh -c "'$bin' verify --level syntax --threads $t --format jsonl < '$txt' > /dev/null"
     # A fresh output path each time: replacing an existing file by rename makes ext4 (auto_da_alloc)
-    # start writing the new one's 120 MB back at the rename, 0.07-0.1 s of wall time on this VM at
+    # start writing the new one's 120 MB back at the rename, 0.07-0.14 s of wall time on this VM at
     # any --threads; that is the filesystem's cost of a safe replace, not the engine's.
     [ "${OVERWRITE:-0}" = 1 ] || rm -f "$dir/out-$t.csv"
     time_one "csv-$t" "$bin" verify --level syntax --threads "$t" --input "$csv" --output "$dir/out-$t.csv" --quiet

@@ -313,7 +313,8 @@ void add_engine_options(CLI::App* v, VerifyOptions& o) {
       ->check(CLI::IsMember({"syntax", "dns", "smtp"}))
       ->capture_default_str();
   v->add_option("--threads", o.threads,
-                "Threads (default 0: one per core; 1: the single-threaded path). Offline: workers; network "
+                "Threads (default 0: one per core; 1: the single-threaded path). Offline: threads that classify, "
+                "the reading one among them; network "
                 "levels: event loops, each domain on one of them, per-server limits shared")
       ->check(CLI::Range(0, 1024))
       ->capture_default_str();

@@ -1,9 +1,10 @@
 #pragma once
 // The offline level (--level syntax) on several threads (--threads N, issue 15): the owner thread
 // reads blocks of rows and writes them in input order; N - 1 workers and the owner, while it waits,
-// parse, classify and render each block into its own output bytes. Each worker has its own Classifier (the PSL memo is
-// thread_local) over one shared Knowledge, which is immutable after construction, and one
-// domain::SharedFacts for them all, so a domain is looked up once however many workers meet it
+// parse, classify and render each block into its own output bytes. Each of the N threads has its
+// own Classifier (the PSL memo is thread_local) over one shared Knowledge, which is immutable after
+// construction, and one domain::SharedFacts for them all, so a domain is looked up once however
+// many threads meet it
 // (IDN conversions are shared the same way, in address::parse). The output is the same bytes as
 // one thread's: tests/cli/threads_test.py.
 // Entry points: resolve_threads, make_offline_pool.

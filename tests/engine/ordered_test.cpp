@@ -32,12 +32,15 @@ struct Block {
 };
 
 // Both ways: workers only, and the owner working while it waits (one more worker index).
+// With the owner working: one worker and a window of 8, so the owner finds queued blocks whenever
+// the window is full (with 4 workers and 3 blocks in flight it would almost never run one).
 void blocks_back_in_order(bool owner_works) {
-  constexpr std::size_t kWorkers = 4, kMax = 3, kBlocks = 200;
-  const std::size_t indices = kWorkers + (owner_works ? 1 : 0);
+  const std::size_t workers = owner_works ? 1 : 4, max_flight = owner_works ? 8 : 3;
+  constexpr std::size_t kBlocks = 200;
+  const std::size_t indices = workers + (owner_works ? 1 : 0);
   std::vector<std::size_t> per_worker(indices, 0);  // per-worker state: no lock, no atomic
   OrderedPool<Block> pool(
-      kWorkers, kMax,
+      workers, max_flight,
       [&per_worker](std::size_t w, Block& b) {
         // Later blocks often finish first: early ones sleep longer.
         if (b.id % 7 == 0) std::this_thread::sleep_for(std::chrono::microseconds(300));
@@ -47,7 +50,7 @@ void blocks_back_in_order(bool owner_works) {
         ++per_worker.at(w);
       },
       owner_works);
-  EXPECT_EQ(pool.workers(), kWorkers);
+  EXPECT_EQ(pool.workers(), workers);
   EXPECT_EQ(pool.take(false), nullptr);  // nothing in flight
   std::size_t next_expected = 0, submitted = 0, max_seen = 0;
   auto check = [&](std::unique_ptr<Block> b) {
@@ -71,10 +74,13 @@ void blocks_back_in_order(bool owner_works) {
   }
   while (pool.in_flight() > 0) check(pool.take(true));
   EXPECT_EQ(next_expected, kBlocks);
-  EXPECT_LE(max_seen, kMax);
+  EXPECT_LE(max_seen, max_flight);
   std::size_t total = 0;
   for (std::size_t n : per_worker) total += n;
   EXPECT_EQ(total, kBlocks);
+  if (owner_works) {
+    EXPECT_GT(per_worker.back(), 0u) << "the owner never ran a block";
+  }
   // Blocks are recycled: no more Block objects than can be in flight at once, plus the one taken.
   std::size_t objects = 0;
   while (true) {
@@ -82,7 +88,7 @@ void blocks_back_in_order(bool owner_works) {
     if (b->reuse == 0) break;
     ++objects;
   }
-  EXPECT_LE(objects, kMax + 1);
+  EXPECT_LE(objects, max_flight + 1);
 }
 
 TEST(OrderedPool, GivesBlocksBackInSubmissionOrder) {
